@@ -1,0 +1,17 @@
+"""The command line, `python -m core …`: one module per command group.
+
+Each module in COMMANDS has `register(subparsers)`, which adds its sub-commands and sets
+`handler` on them: a function taking the parsed arguments and returning the exit code.
+"""
+import argparse
+import importlib
+
+COMMANDS: list[str] = []
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description="Tracking Desk: Xero tracking options by rule.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"core.cli.{name}").register(subparsers)
+    return parser

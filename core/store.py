@@ -1,0 +1,195 @@
+"""The DuckDB store: the only module that creates tables.
+
+DuckDB lets one process at a time hold the file read-write, and the dashboard and
+`python -m core sync` from cron must be able to run side by side. So nothing holds the
+file longer than one operation: `connect()` opens it (waiting a little for another
+process to let go), runs pending migrations, and closes it again. Inside one process,
+threads share DuckDB's database instance, so a connection per operation is also the
+thread-safe "cursor per thread".
+
+Every write goes through `transaction()`, which bumps `data_version`; caches of query
+results are keyed on that counter.
+"""
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from core import config
+
+LOCK_WAIT_SECONDS = 15.0
+
+
+class DatabaseBusy(Exception):
+    """Another process holds the database file for longer than we are willing to wait."""
+
+
+# An ordered list of named steps. Never edit an applied step: append a new one.
+MIGRATIONS: list[tuple[str, str]] = [
+    ("0001_mirror", """
+        CREATE TABLE organisation (
+            organisation_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL,
+            base_currency VARCHAR NOT NULL, country_code VARCHAR);
+        CREATE TABLE tracking_categories (
+            category_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, status VARCHAR NOT NULL,
+            position INTEGER NOT NULL);
+        CREATE TABLE tracking_options (
+            option_id VARCHAR PRIMARY KEY, category_id VARCHAR NOT NULL, name VARCHAR NOT NULL,
+            status VARCHAR NOT NULL);
+        CREATE TABLE contacts (
+            contact_id VARCHAR PRIMARY KEY, name VARCHAR NOT NULL, status VARCHAR,
+            updated_utc TIMESTAMP);
+        CREATE TABLE items (
+            item_id VARCHAR PRIMARY KEY, code VARCHAR NOT NULL, name VARCHAR,
+            updated_utc TIMESTAMP);
+        CREATE TABLE invoices (
+            invoice_id VARCHAR PRIMARY KEY, number VARCHAR, contact_id VARCHAR NOT NULL,
+            date DATE, due_date DATE, status VARCHAR NOT NULL, line_amount_types VARCHAR,
+            currency_code VARCHAR NOT NULL, currency_rate DECIMAL(18, 10) NOT NULL DEFAULT 1,
+            sub_total DECIMAL(18, 2), total_tax DECIMAL(18, 2), total DECIMAL(18, 2),
+            amount_due DECIMAL(18, 2), amount_paid DECIMAL(18, 2) NOT NULL DEFAULT 0,
+            amount_credited DECIMAL(18, 2) NOT NULL DEFAULT 0,
+            has_allocations BOOLEAN NOT NULL DEFAULT false,
+            updated_utc TIMESTAMP NOT NULL);
+        CREATE TABLE invoice_lines (
+            line_id VARCHAR PRIMARY KEY, invoice_id VARCHAR NOT NULL, position INTEGER NOT NULL,
+            description VARCHAR, item_code VARCHAR, account_code VARCHAR,
+            quantity DECIMAL(18, 4), unit_amount DECIMAL(18, 4), line_amount DECIMAL(18, 2),
+            tax_type VARCHAR, tax_amount DECIMAL(18, 2),
+            discount_rate DECIMAL(9, 4), discount_amount DECIMAL(18, 2));
+        CREATE TABLE line_tracking (
+            line_id VARCHAR NOT NULL, category_id VARCHAR NOT NULL, option_id VARCHAR,
+            category_name VARCHAR, option_name VARCHAR,
+            PRIMARY KEY (line_id, category_id));
+        CREATE INDEX invoice_lines_invoice ON invoice_lines (invoice_id);
+        CREATE INDEX invoices_contact ON invoices (contact_id);
+    """),
+    ("0002_app_owned", """
+        CREATE SEQUENCE team_member_ids START 1;
+        CREATE SEQUENCE change_ids START 1;
+        CREATE SEQUENCE push_ids START 1;
+        CREATE TABLE data_version (version BIGINT NOT NULL);
+        INSERT INTO data_version VALUES (0);
+        CREATE TABLE slots (
+            slot INTEGER PRIMARY KEY CHECK (slot IN (1, 2)), category_id VARCHAR NOT NULL);
+        CREATE TABLE team_members (
+            member_id INTEGER PRIMARY KEY DEFAULT nextval('team_member_ids'),
+            name VARCHAR NOT NULL UNIQUE, email VARCHAR, tc2_option_id VARCHAR);
+        CREATE TABLE client_settings (
+            contact_id VARCHAR PRIMARY KEY, owner_id INTEGER,
+            tc1_option_id VARCHAR, tc2_option_id VARCHAR,
+            consolidate BOOLEAN NOT NULL DEFAULT false);
+        CREATE TABLE services (
+            item_code VARCHAR PRIMARY KEY, tc2_option_id VARCHAR,
+            alignment_fee BOOLEAN NOT NULL DEFAULT false);
+        -- A slot's override is present when its flag is true; with a NULL option it clears the slot.
+        CREATE TABLE line_overrides (
+            line_id VARCHAR PRIMARY KEY,
+            tc1_override BOOLEAN NOT NULL DEFAULT false, tc1_option_id VARCHAR,
+            tc2_override BOOLEAN NOT NULL DEFAULT false, tc2_option_id VARCHAR,
+            note VARCHAR);
+        CREATE TABLE change_log (
+            change_id BIGINT PRIMARY KEY DEFAULT nextval('change_ids'),
+            changed_at TIMESTAMP NOT NULL DEFAULT now(), changed_by VARCHAR NOT NULL,
+            source VARCHAR NOT NULL, entity VARCHAR NOT NULL, entity_id VARCHAR NOT NULL,
+            field VARCHAR NOT NULL, old_value VARCHAR, new_value VARCHAR);
+        CREATE TABLE pushes (
+            push_id BIGINT PRIMARY KEY DEFAULT nextval('push_ids'),
+            kind VARCHAR NOT NULL DEFAULT 'push', undo_of BIGINT,
+            started_at TIMESTAMP NOT NULL DEFAULT now(), finished_at TIMESTAMP,
+            pushed_by VARCHAR NOT NULL, invoices_planned INTEGER NOT NULL DEFAULT 0,
+            invoices_landed INTEGER NOT NULL DEFAULT 0, invoices_failed INTEGER NOT NULL DEFAULT 0,
+            invoices_conflict INTEGER NOT NULL DEFAULT 0, lines_changed INTEGER NOT NULL DEFAULT 0,
+            api_calls INTEGER NOT NULL DEFAULT 0, outcome VARCHAR, message VARCHAR);
+        CREATE TABLE push_lines (
+            push_id BIGINT NOT NULL, invoice_id VARCHAR NOT NULL, line_id VARCHAR NOT NULL,
+            slot INTEGER NOT NULL, category_id VARCHAR,
+            before_option_id VARCHAR, after_option_id VARCHAR,
+            result VARCHAR NOT NULL, message VARCHAR,
+            PRIMARY KEY (push_id, line_id, slot));
+        CREATE TABLE sync_state (
+            entity VARCHAR PRIMARY KEY, modified_since TIMESTAMP, synced_at TIMESTAMP,
+            row_count INTEGER, api_calls INTEGER);
+        CREATE TABLE sync_runs (
+            started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, kind VARCHAR NOT NULL,
+            outcome VARCHAR NOT NULL, api_calls INTEGER, message VARCHAR);
+    """),
+]
+
+_migrated: set[Path] = set()
+
+
+def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply the pending steps, each in a transaction with its record; returns their names."""
+    con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMP DEFAULT now())")
+    done = {name for (name,) in con.execute("SELECT name FROM schema_migrations").fetchall()}
+    applied = []
+    for name, sql in MIGRATIONS:
+        if name in done:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(sql)
+            con.execute("INSERT INTO schema_migrations (name) VALUES (?)", [name])
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+        applied.append(name)
+    return applied
+
+
+def _is_lock_error(error: duckdb.Error) -> bool:
+    return "lock" in str(error).lower()
+
+
+def _open(path: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return duckdb.connect(str(path))
+        except duckdb.IOException as e:
+            if not _is_lock_error(e):
+                raise
+            if time.monotonic() >= deadline:
+                raise DatabaseBusy(
+                    f"The database {path.name} is in use by another program (a sync or push from the "
+                    f"command line, or another dashboard) and stayed busy for {wait_seconds:.0f} s. "
+                    "Try again when it has finished.") from None
+            time.sleep(0.2)
+
+
+@contextmanager
+def connect(path: Path | str | None = None, *, wait_seconds: float = LOCK_WAIT_SECONDS
+            ) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the database for one operation, migrated to the current schema, and close it after."""
+    path = Path(path) if path else config.db_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = _open(path, wait_seconds)
+    try:
+        if path not in _migrated:
+            apply_migrations(con)
+            _migrated.add(path)
+        yield con
+    finally:
+        con.close()
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """One all-or-nothing write: commits and bumps `data_version`, or rolls back on any error."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("UPDATE data_version SET version = version + 1")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def data_version(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute("SELECT version FROM data_version").fetchone()[0]

@@ -1,0 +1,80 @@
+import duckdb
+import pytest
+
+from core import store
+
+
+def test_migrations_apply_once(db_path):
+    with store.connect(db_path) as con:
+        names = [n for (n,) in con.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]
+        assert names == [name for name, _ in store.MIGRATIONS]
+        assert store.apply_migrations(con) == []
+
+
+def test_old_database_upgrades_in_place(tmp_path):
+    path = tmp_path / "old.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute("CREATE TABLE schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP DEFAULT now())")
+    first_name, first_sql = store.MIGRATIONS[0]
+    old.execute(first_sql)
+    old.execute("INSERT INTO schema_migrations (name) VALUES (?)", [first_name])
+    old.execute("INSERT INTO contacts VALUES ('c1', 'Acme', 'ACTIVE', NULL)")
+    old.close()
+
+    with store.connect(path) as con:
+        assert con.execute("SELECT name FROM contacts").fetchall() == [("Acme",)]
+        assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(store.MIGRATIONS)
+        assert store.data_version(con) == 0
+
+
+def test_transaction_commits_and_bumps_version(con):
+    with store.transaction(con):
+        con.execute("INSERT INTO slots VALUES (1, 'cat-a')")
+    assert con.execute("SELECT * FROM slots").fetchall() == [(1, "cat-a")]
+    assert store.data_version(con) == 1
+
+
+def test_failed_transaction_leaves_nothing(con):
+    with pytest.raises(duckdb.ConstraintException):
+        with store.transaction(con):
+            con.execute("INSERT INTO slots VALUES (1, 'cat-a')")
+            con.execute("INSERT INTO slots VALUES (1, 'cat-b')")
+    assert con.execute("SELECT count(*) FROM slots").fetchone()[0] == 0
+    assert store.data_version(con) == 0
+
+
+LOCK_HOLDER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def _hold_lock(path, seconds):
+    import subprocess, sys
+    proc = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(path), str(seconds)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_busy_database_waits_then_says_so(db_path):
+    with store.connect(db_path):
+        pass
+    holder = _hold_lock(db_path, 5)
+    try:
+        with pytest.raises(store.DatabaseBusy, match="in use by another program"):
+            with store.connect(db_path, wait_seconds=0.5):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_database_freed_by_other_process_is_opened(db_path):
+    with store.connect(db_path):
+        pass
+    holder = _hold_lock(db_path, 1)
+    with store.connect(db_path, wait_seconds=10) as con:
+        assert store.data_version(con) == 0
+    holder.wait()
