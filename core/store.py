@@ -116,6 +116,20 @@ MIGRATIONS: list[tuple[str, str]] = [
             started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, kind VARCHAR NOT NULL,
             outcome VARCHAR NOT NULL, api_calls INTEGER, message VARCHAR);
     """),
+    # Written only by core/rules.py: the rules' verdict for every line (no keys: rewritten in bulk).
+    ("0003_line_rules", """
+        CREATE TABLE line_rules (
+            line_id VARCHAR NOT NULL, invoice_id VARCHAR NOT NULL, contact_id VARCHAR NOT NULL,
+            position INTEGER NOT NULL, line_amount DECIMAL(18, 2),
+            invoice_number VARCHAR, invoice_date DATE, invoice_status VARCHAR NOT NULL,
+            tc1_category_id VARCHAR, tc1_current_option_id VARCHAR, tc1_current_name VARCHAR,
+            tc1_wanted_option_id VARCHAR, tc1_wanted_name VARCHAR,
+            tc1_source VARCHAR NOT NULL, tc1_apply BOOLEAN NOT NULL,
+            tc2_category_id VARCHAR, tc2_current_option_id VARCHAR, tc2_current_name VARCHAR,
+            tc2_wanted_option_id VARCHAR, tc2_wanted_name VARCHAR,
+            tc2_source VARCHAR NOT NULL, tc2_apply BOOLEAN NOT NULL,
+            status VARCHAR NOT NULL, reason VARCHAR);
+    """),
 ]
 
 _migrated: set[Path] = set()
@@ -143,7 +157,9 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def _is_lock_error(error: duckdb.Error) -> bool:
-    return "lock" in str(error).lower()
+    # "Unique file handle conflict": another thread of this process is opening or closing the file.
+    message = str(error).lower()
+    return "lock" in message or "unique file handle conflict" in message
 
 
 def _open(path: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
@@ -151,7 +167,7 @@ def _open(path: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
     while True:
         try:
             return duckdb.connect(str(path))
-        except duckdb.IOException as e:
+        except (duckdb.IOException, duckdb.ResourceInUseException) as e:
             if not _is_lock_error(e):
                 raise
             if time.monotonic() >= deadline:

@@ -1,0 +1,66 @@
+"""Push the rules' changes for N sandbox invoices: API calls against the minimum ceil(K/50), seconds.
+
+A scaled organisation is seeded in the sandbox, synced into a temporary database, given the
+demo's settings, then pushed. The sandbox answers without a rate limit; what the calls would
+cost against Xero's limits (60 calls a minute, 5,000 a day per organisation) is worked out.
+"""
+import math
+import tempfile
+import time
+from pathlib import Path
+
+from core import demo, push, rules, store, sync
+from core.config import XeroConfig
+from core.xero import sandbox
+from core.xero.gateway import IDS_PER_CALL, INVOICES_PER_UPDATE, Gateway
+
+XERO_CALLS_PER_MINUTE = 60
+XERO_CALLS_PER_DAY = 5000
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--invoices", type=int, default=10_000, help="how many sales invoices to seed")
+    parser.add_argument("--lines-per-invoice", type=int, default=5, help="lines on every invoice")
+
+
+def run(args) -> int:
+    state = demo.scaled_state(args.invoices, lines_per_invoice=args.lines_per_invoice)
+    box = sandbox.start(state)
+    try:
+        with tempfile.TemporaryDirectory() as folder, store.connect(Path(folder) / "bench.duckdb") as con:
+            gw = Gateway(XeroConfig(box.client_id, box.client_secret, "", box.api_url, box.identity_url))
+            synced = sync.sync(con, gw, full=True)
+            demo.seed_settings(con, state)
+            with store.transaction(con):
+                rules.refresh(con)
+            counts = push.plan_counts(con)
+            print(f"Organisation: {args.invoices:,} invoices, {synced.counts['lines']:,} lines (synced in "
+                  f"{synced.seconds:.1f} s); the rules change {counts['lines']:,} lines on {counts['invoices']:,} "
+                  f"editable invoices; {counts['locked_invoices']:,} locked invoices are not sent.")
+            first_call = len(gw.calls)
+            result = push.push(con, gw, by="benchmark")
+            _report(result, sum(c.endpoint == "/Invoices/{id}" for c in gw.calls[first_call:]))
+            started = time.perf_counter()
+            idle = push.push(con, gw, by="benchmark")
+            print(f"Second push right after: {idle.api_calls} API calls ({idle.outcome}) in "
+                  f"{time.perf_counter() - started:.2f} s.")
+    finally:
+        box.stop()
+    return 0
+
+
+def _report(result: push.PushResult, singles: int) -> None:
+    sent = sum(result.count(r) for r in ("landed", "failed"))
+    planned = sent + result.count("conflict") + result.count("not sent")
+    reads_minimum, updates_minimum = math.ceil(planned / IDS_PER_CALL), math.ceil(sent / INVOICES_PER_UPDATE)
+    calls = result.read_calls + result.update_calls
+    print(f"Push: {result.count('landed'):,} landed, {result.count('failed'):,} failed, "
+          f"{result.count('conflict'):,} conflicts in {result.seconds:.1f} s "
+          f"({result.count('landed') / result.seconds:,.0f} invoices/s).")
+    print(f"Reads: {result.read_calls:,} ({result.read_calls - singles:,} lists of up to {IDS_PER_CALL} IDs, "
+          f"{singles:,} single GETs for invoices whose list copy may lack a discount amount); "
+          f"minimum ceil({planned:,}/{IDS_PER_CALL}) = {reads_minimum:,}.")
+    print(f"Updates: {result.update_calls:,}; minimum ceil({sent:,}/{INVOICES_PER_UPDATE}) = {updates_minimum:,}.")
+    print(f"Under Xero's limits: {calls:,} calls take at least {calls / XERO_CALLS_PER_MINUTE:.1f} min at "
+          f"{XERO_CALLS_PER_MINUTE} calls/min (the gateway waits out each 429), and use "
+          f"{calls / XERO_CALLS_PER_DAY:.0%} of the {XERO_CALLS_PER_DAY:,} calls/day allowance.")

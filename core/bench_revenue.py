@@ -1,0 +1,149 @@
+"""Revenue page render time at N invoices (10 lines each), against a pandas baseline.
+
+Builds the rules benchmark's synthetic practice (`bench_rules.build`, SQL `range()`) in a
+temporary database, makes every 7th invoice foreign (AUD at 1.0850) and every 5th tax-inclusive,
+materialises the rules, then times, best of `--repeat`:
+- `revenue.summary` alone (the one DuckDB pass behind the chart, ranking and cross table);
+- the baseline: the same lines loaded into pandas (`.df()`) and the same six sums done there;
+- in a process of its own (as the dashboard's server is), the Revenue page rendered in AppTest
+  with empty Streamlit caches (cold), again with the caches filled (warm: what a widget change
+  that keeps the filters costs), and with the drill-down into the largest option open (cold);
+  and that process's peak memory (ru_maxrss).
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from core import bench_rules, config, revenue, rules, store
+
+PAGE = config.ROOT / "pages" / "revenue.py"
+TARGET_SECONDS = 1.5
+MIX = [
+    "INSERT INTO organisation VALUES ('bench', 'Bench Practice', 'NZD', 'NZ')",
+    """UPDATE invoices SET currency_code = 'AUD', currency_rate = 1.0850
+       WHERE CAST(substr(invoice_id, 25) AS BIGINT) % 7 = 0""",
+    """UPDATE invoices SET line_amount_types = CASE WHEN CAST(substr(invoice_id, 25) AS BIGINT) % 5 = 0
+       THEN 'Inclusive' ELSE 'Exclusive' END""",
+    "UPDATE invoice_lines SET tax_amount = 13.04",
+]
+# The baseline's input: every line with what the sums need, as pandas loads it.
+BASELINE_ROWS = """
+SELECT I.date, I.status, I.line_amount_types, I.currency_rate, R.line_amount, L.tax_amount,
+       R.tc1_current_option_id, R.tc1_apply, R.tc1_wanted_option_id,
+       R.tc2_current_option_id, R.tc2_apply, R.tc2_wanted_option_id
+FROM line_rules R JOIN invoices I USING (invoice_id) JOIN invoice_lines L USING (line_id)
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--invoices", type=int, default=100_000,
+                        help=f"invoices to generate, {bench_rules.LINES_PER_INVOICE} lines each (default 100,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per figure; the best counts (default 3)")
+
+
+def build(con, invoices: int) -> None:
+    bench_rules.build(con, invoices * bench_rules.LINES_PER_INVOICE)
+    with store.transaction(con):
+        for sql in MIX:
+            con.execute(sql)
+        rules.refresh(con)
+
+
+def baseline(con) -> int:
+    """The page's six sums in pandas over the loaded lines; returns the number of groups."""
+    lines = con.execute(BASELINE_ROWS).df()
+    lines = lines[lines["status"].isin(revenue.DEFAULT_STATUSES)].copy()
+    net = lines["line_amount"] - lines["tax_amount"].where(lines["line_amount_types"] == "Inclusive", 0)
+    lines["amount"] = (net / lines["currency_rate"]).round(2)
+    lines["month"] = lines["date"].dt.to_period("M")
+    for slot in revenue.SLOTS:
+        current = lines[f"tc{slot}_current_option_id"]
+        lines[f"tc{slot}_xero"] = current
+        lines[f"tc{slot}_rules"] = lines[f"tc{slot}_wanted_option_id"].where(lines[f"tc{slot}_apply"], current)
+    groups = [["month", column] for column in revenue.OPTION_COLUMNS.values()]
+    groups += [["tc1_xero", "tc2_xero"], ["tc1_rules", "tc2_rules"]]
+    return sum(len(lines.groupby(keys, dropna=False)["amount"].sum()) for keys in groups)
+
+
+def best_of(repeat: int, fn) -> float:
+    """The best of `repeat` runs of `fn`, which returns the seconds it measured itself."""
+    return min(fn() for _ in range(repeat))
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def page(drill: str | None = None):
+    """The page in AppTest, run once (Streamlit's first start is not the page's cost), with the
+    drill-down into `drill` chosen when given."""
+    from streamlit import logger
+    from streamlit.testing.v1 import AppTest
+
+    logger.set_log_level("error")  # AppTest outside a server warns on every run
+    app = AppTest.from_file(str(PAGE), default_timeout=600)
+    app.run()
+    if drill is not None:
+        app.selectbox(key="drill").set_value(drill)
+        app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def render(app, *, clear: bool = True) -> float:
+    """Seconds for one run of the page script, after emptying Streamlit's caches if `clear`."""
+    import streamlit as st
+
+    if clear:
+        st.cache_data.clear()
+    seconds = timed(app.run)
+    assert not app.exception, [e.value for e in app.exception]
+    return seconds
+
+
+def measure_page(repeat: int, drill: str) -> dict:
+    """The page's figures, in this process: run it in a fresh one, as the dashboard's server is."""
+    app, drilled = page(), page(drill=drill)
+    return {"cold": best_of(repeat, lambda: render(app)),
+            "warm": best_of(repeat, lambda: render(app, clear=False)),
+            "drill": best_of(repeat, lambda: render(drilled)),
+            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def run(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="bench_revenue_") as folder:
+        db = Path(folder) / "bench.duckdb"
+        with store.connect(db) as con:
+            start = time.perf_counter()
+            build(con, args.invoices)
+            lines = con.execute("SELECT count(*) FROM line_rules").fetchone()[0]
+            print(f"built {args.invoices:,} invoices / {lines:,} lines in {time.perf_counter() - start:.1f} s")
+            t_summary = best_of(args.repeat, lambda: timed(lambda: revenue.summary(con)))
+            t_base = timed(lambda: baseline(con))
+            top = revenue.ranking(revenue.summary(con), 1)["option_id"][0]
+        env = {**os.environ, "TRACKING_DB": str(db)}
+        if config.xero_config() is None:  # placeholders keep the page from starting the demo sandbox
+            env.update(XERO_CLIENT_ID="bench", XERO_CLIENT_SECRET="bench")
+        child = subprocess.run([sys.executable, "-m", "core.bench_revenue", str(args.repeat), top or ""],
+                               env=env, cwd=config.ROOT, capture_output=True, text=True, check=True)
+        figures = json.loads(child.stdout.splitlines()[-1])
+    print(f"revenue.summary (one DuckDB pass): {t_summary:7.3f} s")
+    print(f"pandas baseline (load + 6 sums):   {t_base:7.3f} s   {t_base / t_summary:.1f}x the summary")
+    print(f"Revenue page, cold caches:         {figures['cold']:7.3f} s   target < {TARGET_SECONDS} s")
+    print(f"Revenue page, warm caches:         {figures['warm']:7.3f} s")
+    print(f"page with a drill-down, cold:      {figures['drill']:7.3f} s   (the largest option's clients and invoices)")
+    print(f"peak memory of the page process:   {figures['peak_mb']:7.0f} MB  target < 1024 MB")
+    print(f"load average (1 min) at the end:   {os.getloadavg()[0]:7.2f}     on {os.cpu_count()} cores")
+    return 0
+
+
+if __name__ == "__main__":  # the page's own process: python -m core.bench_revenue REPEAT DRILL
+    print(json.dumps(measure_page(int(sys.argv[1]), sys.argv[2])))

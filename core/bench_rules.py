@@ -1,0 +1,212 @@
+"""Rules for N lines: refresh, preview queries and edit-to-preview, against a Python-loop baseline.
+
+Builds a synthetic practice of `--lines` invoice lines (10 per invoice, 100 per client) in a
+temporary database with SQL `range()`, then times, best of 3:
+- `rules.refresh` (every line), and the baseline: the same input rows fetched into Python
+  and looped over applying the rule table;
+- the preview's queries: totals by status, and one filtered page of 500 rows;
+- one client's TC1 changed (UPDATE client_settings + `rules.refresh_for`) until the preview
+  query shows it;
+and reports peak memory (ru_maxrss).
+"""
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from core import preview, rules, store
+
+LINES_PER_INVOICE = 10
+INVOICES_PER_CLIENT = 10
+PARTNERS, DEPARTMENTS, MEMBERS, ITEMS = 12, 24, 30, 60
+
+# The ids look like Xero's GUIDs; `gid(kind, n)` makes the n-th id of a kind.
+GID = "printf('%08x-0000-4000-8000-%012d', {kind}, {n})"
+BUILD = [
+    """INSERT INTO tracking_categories VALUES
+        ('00000001-0000-4000-8000-000000000000', 'Partner', 'ACTIVE', 0),
+        ('00000002-0000-4000-8000-000000000000', 'Department', 'ACTIVE', 1),
+        ('00000003-0000-4000-8000-000000000000', 'Region', 'ARCHIVED', 2)""",
+    f"""INSERT INTO tracking_options
+        SELECT {GID.format(kind=11, n='i')}, '00000001-0000-4000-8000-000000000000', 'Partner ' || i,
+               CASE WHEN i = 0 THEN 'ARCHIVED' ELSE 'ACTIVE' END
+        FROM range({PARTNERS}) t(i)
+        UNION ALL
+        SELECT {GID.format(kind=12, n='i')}, '00000002-0000-4000-8000-000000000000', 'Department ' || i,
+               CASE WHEN i = 0 THEN 'ARCHIVED' ELSE 'ACTIVE' END
+        FROM range({DEPARTMENTS}) t(i)""",
+    f"""INSERT INTO team_members (member_id, name, email, tc2_option_id)
+        SELECT i, 'Member ' || i, 'member' || i || '@example.com',
+               CASE WHEN i % 5 <> 0 THEN {GID.format(kind=12, n=f'i % {DEPARTMENTS}')} END
+        FROM range(1, {MEMBERS} + 1) t(i)""",
+    f"""INSERT INTO contacts SELECT {GID.format(kind=21, n='i')}, 'Client ' || i, 'ACTIVE', TIMESTAMP '2026-01-01'
+        FROM range($clients) t(i)""",
+    f"""INSERT INTO client_settings
+        SELECT {GID.format(kind=21, n='i')}, 1 + i % {MEMBERS},
+               CASE WHEN i % 7 <> 0 THEN {GID.format(kind=11, n=f'i % {PARTNERS}')} END,
+               CASE WHEN i % 3 = 0 THEN {GID.format(kind=12, n=f'(i * 7) % {DEPARTMENTS}')} END,
+               i % 20 = 0
+        FROM range($clients) t(i) WHERE i % 10 <> 9""",
+    f"""INSERT INTO items SELECT {GID.format(kind=31, n='i')}, 'ITEM-' || i, 'Service ' || i, TIMESTAMP '2026-01-01'
+        FROM range({ITEMS}) t(i)""",
+    f"""INSERT INTO services
+        SELECT 'ITEM-' || i, CASE WHEN i % 2 = 0 THEN {GID.format(kind=12, n=f'(i * 5) % {DEPARTMENTS}')} END,
+               i % 15 = 0
+        FROM range({ITEMS}) t(i)""",
+    f"""INSERT INTO invoices (invoice_id, number, contact_id, date, status, currency_code, total,
+                              amount_paid, amount_credited, has_allocations, updated_utc)
+        SELECT {GID.format(kind=41, n='i')}, 'INV-' || lpad(i::VARCHAR, 7, '0'),
+               {GID.format(kind=21, n=f'i // {INVOICES_PER_CLIENT}')},
+               DATE '2024-01-01' + (i % 700)::INTEGER,
+               CASE i % 10 WHEN 0 THEN 'PAID' WHEN 1 THEN 'DRAFT' WHEN 2 THEN 'VOIDED' ELSE 'AUTHORISED' END,
+               'NZD', 1000, CASE WHEN i % 10 = 3 THEN 50 ELSE 0 END, 0, false, TIMESTAMP '2026-01-01'
+        FROM range($invoices) t(i)""",
+    f"""INSERT INTO invoice_lines (line_id, invoice_id, position, description, item_code, quantity,
+                                   unit_amount, line_amount)
+        SELECT {GID.format(kind=51, n='i')}, {GID.format(kind=41, n=f'i // {LINES_PER_INVOICE}')},
+               i % {LINES_PER_INVOICE}, 'Work item ' || i, 'ITEM-' || (i * 13) % {ITEMS}, 1, 100, 100
+        FROM range($lines) t(i)""",
+    f"""INSERT INTO line_tracking
+        SELECT {GID.format(kind=51, n='i')}, '00000001-0000-4000-8000-000000000000',
+               {GID.format(kind=11, n=f'(i // 10) % {PARTNERS}')}, 'Partner', 'Partner ' || (i // 10) % {PARTNERS}
+        FROM range($lines) t(i) WHERE i % 4 <> 0
+        UNION ALL
+        SELECT {GID.format(kind=51, n='i')}, '00000002-0000-4000-8000-000000000000',
+               {GID.format(kind=12, n=f'i % {DEPARTMENTS}')}, 'Department', 'Department ' || i % {DEPARTMENTS}
+        FROM range($lines) t(i) WHERE i % 3 <> 0""",
+    f"""INSERT INTO line_overrides
+        SELECT {GID.format(kind=51, n='i')}, i % 2 = 0,
+               CASE WHEN i % 4 = 0 THEN {GID.format(kind=11, n=f'i % {PARTNERS}')} END,
+               i % 3 = 0, CASE WHEN i % 9 = 0 THEN {GID.format(kind=12, n=f'i % {DEPARTMENTS}')} END, NULL
+        FROM range(0, $lines, 97) t(i)""",
+]
+
+# The baseline's input: the same rows the SQL reads, fetched into Python.
+BASELINE_INPUTS = {
+    "slots": "SELECT slot, category_id FROM slots",
+    "categories": "SELECT category_id, status, position FROM tracking_categories",
+    "options": "SELECT option_id, category_id, name, status FROM tracking_options",
+    "members": "SELECT member_id, tc2_option_id FROM team_members",
+    "clients": "SELECT contact_id, owner_id, tc1_option_id, tc2_option_id, consolidate FROM client_settings",
+    "services": "SELECT item_code, tc2_option_id, alignment_fee FROM services",
+    "overrides": "SELECT line_id, tc1_override, tc1_option_id, tc2_override, tc2_option_id FROM line_overrides",
+    "tracking": "SELECT line_id, category_id, option_id FROM line_tracking",
+    "lines": """SELECT L.line_id, L.invoice_id, L.position, L.item_code, I.contact_id, I.status,
+                       I.amount_paid, I.amount_credited, I.has_allocations
+                FROM invoice_lines L JOIN invoices I USING (invoice_id)""",
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lines", type=int, default=1_000_000, help="invoice lines to generate (default 1,000,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="timed runs per figure; the best counts (default 3)")
+
+
+def build(con, lines: int) -> None:
+    invoices = max(1, lines // LINES_PER_INVOICE)
+    params = {"lines": lines, "invoices": invoices, "clients": max(1, invoices // INVOICES_PER_CLIENT)}
+    with store.transaction(con):
+        for sql in BUILD:
+            con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+
+
+def baseline(con) -> int:
+    """The rule table as a plain Python loop over the fetched rows; returns the lines decided."""
+    rows = {name: con.execute(sql).fetchall() for name, sql in BASELINE_INPUTS.items()}
+    categories = {c: (status, pos) for c, status, pos in rows["categories"]}
+    slot_map = dict(rows["slots"]) or dict(enumerate(
+        sorted((c for c, (s, _) in categories.items() if s == "ACTIVE"), key=lambda c: categories[c][1])[:2], 1))
+    options = {o: (cat, status) for o, cat, _, status in rows["options"]}
+    members = dict(rows["members"])
+    clients = {r[0]: r[1:] for r in rows["clients"]}
+    services = {r[0]: r[1:] for r in rows["services"]}
+    overrides = {r[0]: r[1:] for r in rows["overrides"]}
+    current = {(line, cat): opt for line, cat, opt in rows["tracking"]}
+    first_line = {}
+    for line_id, invoice_id, position, *_ in rows["lines"]:
+        if invoice_id not in first_line or position < first_line[invoice_id][0]:
+            first_line[invoice_id] = (position, line_id)
+    decided = []
+    for line_id, invoice_id, _, item_code, contact_id, status, paid, credited, allocated in rows["lines"]:
+        owner, client_tc1, client_tc2, consolidate = clients.get(contact_id, (None, None, None, False))
+        service_tc2, alignment = services.get(item_code, (None, False))
+        owner_tc2 = members.get(owner)
+        o1, o1_opt, o2, o2_opt = overrides.get(line_id, (False, None, False, None))
+        f1, f1_opt, *_ = overrides.get(first_line[invoice_id][1], (False, None))
+        if o1:
+            tc1 = ("line", o1_opt)
+        elif consolidate and f1:
+            tc1 = ("consolidated", f1_opt)
+        else:
+            tc1 = ("client" if client_tc1 else "none", client_tc1)
+        if o2:
+            tc2 = ("line", o2_opt)
+        elif consolidate:
+            tc2 = ("consolidated", None)
+        elif alignment:
+            tc2 = ("owner" if owner_tc2 else "none", owner_tc2)
+        else:
+            tc2 = next(((s, o) for s, o in (("service", service_tc2), ("client", client_tc2), ("owner", owner_tc2))
+                        if o), ("none", None))
+        wanted = ((1, tc1), (2, tc2))
+        applied = [(slot, opt) for slot, (source, opt) in wanted if opt or source in ("line", "consolidated")]
+        if status not in rules.EDITABLE_INVOICE_STATUSES or paid > 0 or credited > 0 or allocated:
+            verdict = "locked"
+        elif any(opt and options.get(opt) != (slot_map.get(slot), "ACTIVE") for slot, opt in applied):
+            verdict = "blocked"
+        elif all(current.get((line_id, slot_map.get(slot))) == opt for slot, opt in applied):
+            verdict = "same"
+        else:
+            verdict = "change"
+        decided.append((line_id, tc1, tc2, verdict))
+    return len(decided)
+
+
+def best_of(repeat: int, fn) -> float:
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def edit_to_preview(con, contact_id: str, option_id: str) -> None:
+    with store.transaction(con):
+        con.execute("UPDATE client_settings SET tc1_option_id = ? WHERE contact_id = ?", [option_id, contact_id])
+        rules.refresh_for(con, contact_ids=[contact_id])
+    page = preview.lines(con, preview.Filters(contact_id=contact_id), limit=preview.PAGE_SIZE)
+    by_client = [row["tc1_wanted_option_id"] for row in page if row["tc1_source"] == "client"]
+    assert by_client and set(by_client) == {option_id}, "the preview missed the edit"
+
+
+def run(args: argparse.Namespace) -> int:
+    with tempfile.TemporaryDirectory(prefix="bench_rules_") as folder, \
+            store.connect(Path(folder) / "bench.duckdb") as con:
+        start = time.perf_counter()
+        build(con, args.lines)
+        print(f"built {args.lines:,} lines in {time.perf_counter() - start:.1f} s")
+
+        def refresh():
+            with store.transaction(con):
+                rules.refresh(con)
+
+        t_rules = best_of(args.repeat, refresh)
+        t_base = best_of(1, lambda: baseline(con))
+        t_totals = best_of(args.repeat, lambda: preview.totals(con, preview.Filters()))
+        filters = preview.Filters(line_status="change", date_from=None, source="client")
+        t_page = best_of(args.repeat, lambda: preview.lines(con, filters, limit=preview.PAGE_SIZE))
+        contact_id, = con.execute("SELECT contact_id FROM client_settings WHERE NOT consolidate ORDER BY contact_id LIMIT 1").fetchone()
+        options = [o for (o,) in con.execute(
+            "SELECT option_id FROM tracking_options WHERE category_id = '00000001-0000-4000-8000-000000000000' "
+            "AND status = 'ACTIVE' ORDER BY option_id LIMIT ?", [args.repeat]).fetchall()]
+        t_edit = min(best_of(1, lambda o=o: edit_to_preview(con, contact_id, o)) for o in options)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"rules.refresh ({args.lines:,} lines): {t_rules:8.3f} s   target < 0.6 s")
+    print(f"Python-loop baseline:            {t_base:8.3f} s   ratio {t_base / t_rules:.1f}x   target >= 4x")
+    print(f"preview totals by status:        {t_totals * 1000:8.1f} ms  target < 50 ms")
+    print(f"preview page of {preview.PAGE_SIZE} rows (filtered): {t_page * 1000:5.1f} ms  target < 50 ms")
+    print(f"client TC1 edit to preview:      {t_edit * 1000:8.1f} ms  target < 200 ms")
+    print(f"peak memory:                     {peak_mb:8.0f} MB  target < 1024 MB")
+    return 0

@@ -1,0 +1,18 @@
+"""`python -m core bench sync|rules|push|revenue`: the benchmarks, each in its own `core/bench_*.py`.
+
+A benchmark module has `add_arguments(parser)` and `run(args) -> int`; it prints its figures
+as ratios against a simple baseline measured in the same run.
+"""
+import importlib
+
+BENCHMARKS = ["sync", "rules", "push", "revenue"]
+
+
+def register(subparsers) -> None:
+    bench = subparsers.add_parser("bench", help="measure speed and memory against a baseline")
+    kinds = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    for name in BENCHMARKS:
+        module = importlib.import_module(f"core.bench_{name}")
+        parser = kinds.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
+        module.add_arguments(parser)
+        parser.set_defaults(handler=module.run)

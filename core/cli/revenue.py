@@ -1,0 +1,89 @@
+"""`python -m core revenue [--by tc1|tc2] [--from DATE] [--to DATE] [--view xero|rules] [--format table|csv]`:
+revenue by tracking option in the base currency, ex tax, as in Xero or after the rules."""
+import sys
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+
+from core import revenue, store
+
+USAGE_ERROR = 2
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("revenue", help="revenue by tracking option, as in Xero or after the rules")
+    parser.add_argument("--by", choices=("tc1", "tc2"), default="tc1", help="the slot to group by (default tc1)")
+    parser.add_argument("--from", dest="date_from", type=date.fromisoformat, metavar="DATE",
+                        help="first invoice date counted, YYYY-MM-DD")
+    parser.add_argument("--to", dest="date_to", type=date.fromisoformat, metavar="DATE",
+                        help="last invoice date counted, YYYY-MM-DD")
+    parser.add_argument("--view", choices=tuple(revenue.VIEWS), default="xero",
+                        help="the options as in Xero now, or after the rules (default xero)")
+    parser.add_argument("--format", choices=("table", "csv"), default="table")
+    parser.add_argument("--period", choices=revenue.PERIODS,
+                        help="one row per period and option instead of one per option")
+    parser.add_argument("--drafts", action="store_true", help="count DRAFT and SUBMITTED invoices too")
+    parser.add_argument("--currency", action="append", default=[], metavar="CODE",
+                        help="only invoices in this currency (repeat for several)")
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    slot = 1 if args.by == "tc1" else 2
+    try:
+        filters = revenue.Filters(date_from=args.date_from, date_to=args.date_to,
+                                  statuses=revenue.STATUSES if args.drafts else revenue.DEFAULT_STATUSES,
+                                  currencies=tuple(c.upper() for c in args.currency))
+    except revenue.InvalidFilter as e:
+        print(f"error: {e}", file=sys.stderr)
+        return USAGE_ERROR
+    with store.connect() as con:
+        summary = revenue.summary(con, filters)
+    table = report(summary, slot, args.view, args.period)
+    if args.format == "csv":
+        sys.stdout.write(revenue.csv_bytes(table).decode("utf-8-sig"))
+    else:
+        print(f"Revenue by {summary.slot_names[slot]} ({revenue.VIEWS[args.view]}): {summary.lines:,} lines of "
+              f"{', '.join(filters.statuses)} invoices{_dates(filters)}, in {summary.base_currency} ex tax")
+        print(fixed_width(table))
+    return 0
+
+
+def report(summary: revenue.Summary, slot: int, view: str, period: str | None) -> pd.DataFrame:
+    """The figures of the view with the change the rules would make, per option (or period and option)."""
+    figure = "as_in_xero" if view == "xero" else "after_rules"
+    money = f"Revenue {summary.base_currency}"
+    if period:
+        rows = revenue.by_period(summary, slot, period, view)
+        rows = rows[(rows["as_in_xero"] != 0) | (rows["after_rules"] != 0)]
+        return pd.DataFrame({"Period": rows["period"], "Option": rows["option"], money: rows[figure],
+                             "Change after rules": rows["difference"]}, dtype=object)
+    rows = revenue.ranking(summary, slot, view)
+    table = pd.DataFrame({"Option": rows["option"], money: rows[figure], "Share %": rows["share_pct"],
+                          "Change after rules": rows["difference"]}, dtype=object)
+    table.loc[len(table)] = ["Total", summary.total, Decimal("100.0") if summary.total else None, Decimal("0.00")]
+    return table
+
+
+def fixed_width(table: pd.DataFrame) -> str:
+    """Text columns left-aligned, numbers right-aligned with thousands separators."""
+    cells = [[_text(v) for v in row] for row in table.itertuples(index=False)]
+    numeric = [all(isinstance(v, (Decimal, int)) or v is None for v in table[c]) for c in table.columns]
+    widths = [max([len(str(c))] + [len(row[i]) for row in cells]) for i, c in enumerate(table.columns)]
+    lines = [[str(c) for c in table.columns]] + cells
+    return "\n".join("  ".join(cell.rjust(w) if right else cell.ljust(w)
+                               for cell, w, right in zip(line, widths, numeric)).rstrip()
+                     for line in lines)
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return f"{value:,}" if isinstance(value, Decimal) else str(value)
+
+
+def _dates(filters: revenue.Filters) -> str:
+    if not (filters.date_from or filters.date_to):
+        return ""
+    return f", {filters.date_from or 'start'} to {filters.date_to or 'today'}"

@@ -1,0 +1,113 @@
+"""`python -m core set client|service|team|line …`: the settings edits of the pages, for scripts.
+
+Options and owners are given by name (an option within its slot's category; "none" clears it).
+Exit 0 when the edit is made (or changes nothing), 2 when it is refused, with the reason.
+"""
+import sys
+
+from core import settings, store
+from core.settings import UNSET, InvalidChange
+
+USAGE_ERROR = 2
+BY = "command line"
+SOURCE = "cli"
+YES_NO = {"yes": True, "no": False}
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("set", help="edit a client, service, team member or line override")
+    kinds = parser.add_subparsers(dest="kind", required=True, metavar="WHAT")
+
+    client = kinds.add_parser("client", help="a client's owner, TC1, TC2 and consolidation")
+    client.add_argument("client", metavar="NAME_OR_ID", help="the client's name or Xero contact ID")
+    client.add_argument("--owner", metavar="NAME", help="a team member, or none")
+    client.add_argument("--tc1", metavar="OPTION", help="an option of Tracking Category 1, or none")
+    client.add_argument("--tc2", metavar="OPTION", help="an option of Tracking Category 2, or none")
+    client.add_argument("--consolidate", choices=YES_NO, help="consolidate the client's invoice lines")
+    client.set_defaults(handler=run, edit=_client)
+
+    service = kinds.add_parser("service", help="a service's TC2 and alignment-fee flag")
+    service.add_argument("code", metavar="CODE", help="the Xero item code")
+    service.add_argument("--tc2", metavar="OPTION", help="an option of Tracking Category 2, or none")
+    service.add_argument("--alignment-fee", choices=YES_NO, help="lines of this item take the owner's TC2")
+    service.set_defaults(handler=run, edit=_service)
+
+    team = kinds.add_parser("team", help="add, change or remove a team member")
+    team.add_argument("name", metavar="NAME", help="the team member (added when new)")
+    team.add_argument("--email", metavar="E", help="an email address, or none")
+    team.add_argument("--tc2", metavar="OPTION", help="an option of Tracking Category 2, or none")
+    team.add_argument("--remove", action="store_true", help="remove the member (refused while they own clients)")
+    team.set_defaults(handler=run, edit=_team)
+
+    line = kinds.add_parser("line", help="override one invoice line's TC1 and/or TC2")
+    line.add_argument("line", metavar="LINE_ID", help="the Xero LineItemID")
+    line.add_argument("--tc1", metavar="OPTION", help="an option of Tracking Category 1, or none to clear the slot")
+    line.add_argument("--tc2", metavar="OPTION", help="an option of Tracking Category 2, or none to clear the slot")
+    line.add_argument("--note", metavar="TEXT", help="why, for the people who read the override")
+    line.add_argument("--clear", action="store_true", help="remove the line's override: the rules decide again")
+    line.set_defaults(handler=run, edit=_line)
+
+
+def run(args) -> int:
+    with store.connect() as con:
+        try:
+            changes = args.edit(con, args)
+        except InvalidChange as e:
+            print(f"error: {e}", file=sys.stderr)
+            return USAGE_ERROR
+    for change in changes:
+        blank = "(no override)" if change.entity == "line" else "(none)"
+        print(f"{change.name}: {change.field} {change.old or blank} → {change.new or blank}")
+    if not changes:
+        print("No changes.")
+    return 0
+
+
+def _option(cat: settings.Catalog, slot: int, name: str | None):
+    return UNSET if name is None else cat.option_id(slot, name)
+
+
+def _client(con, args) -> list[settings.Change]:
+    cat = settings.catalog(con)
+    return settings.set_client(
+        con, settings.find_client(con, args.client), by=BY, source=SOURCE,
+        owner_id=UNSET if args.owner is None else cat.member_id(args.owner),
+        tc1_option_id=_option(cat, 1, args.tc1), tc2_option_id=_option(cat, 2, args.tc2),
+        consolidate=YES_NO.get(args.consolidate, UNSET))
+
+
+def _service(con, args) -> list[settings.Change]:
+    cat = settings.catalog(con)
+    return settings.set_service(con, args.code, by=BY, source=SOURCE, tc2_option_id=_option(cat, 2, args.tc2),
+                                alignment_fee=YES_NO.get(args.alignment_fee, UNSET))
+
+
+def _team(con, args) -> list[settings.Change]:
+    cat = settings.catalog(con)
+    try:
+        member = cat.member_id(args.name)
+    except InvalidChange:
+        member = None
+    email = UNSET if args.email is None else None if args.email.lower() == "none" else args.email
+    if args.remove:
+        if member is None:
+            raise InvalidChange(f"There is no team member called {args.name!r}.")
+        return settings.remove_team_member(con, member, by=BY, source=SOURCE)
+    if member is None:
+        fields = {"name": args.name, "email": email, "tc2_option_id": _option(cat, 2, args.tc2)}
+        outcome = settings.apply_team_edits(con, [settings.Edit(None, fields)], by=BY, source=SOURCE)
+        if outcome.rejections:
+            raise InvalidChange(outcome.rejections[0].message)
+        return outcome.changes
+    return settings.set_team_member(con, member, by=BY, source=SOURCE, email=email,
+                                    tc2_option_id=_option(cat, 2, args.tc2))
+
+
+def _line(con, args) -> list[settings.Change]:
+    if args.clear:
+        if args.tc1 or args.tc2:
+            raise InvalidChange("Give either --clear or --tc1/--tc2, not both.")
+        return settings.clear_line_override(con, args.line, by=BY, source=SOURCE)
+    cat = settings.catalog(con)
+    return settings.set_line_override(con, args.line, by=BY, source=SOURCE, tc1=_option(cat, 1, args.tc1),
+                                      tc2=_option(cat, 2, args.tc2), note=args.note)

@@ -1,0 +1,26 @@
+"""`python -m core sync [--full]`: mirror the Xero organisation into the database."""
+import sys
+
+from core import connection, store, sync
+from core.xero.gateway import XeroError
+
+CONFIGURATION_ERROR = 2
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("sync", help="copy tracking categories, contacts, items and sales invoices "
+                                                "from Xero (changes since the last sync, or everything)")
+    parser.add_argument("--full", action="store_true", help="read everything again, not only what changed")
+    parser.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    try:
+        gw = connection.gateway()
+        with store.connect() as con:
+            result = sync.sync(con, gw, full=args.full)
+    except XeroError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return CONFIGURATION_ERROR
+    print(result.summary())
+    return 0

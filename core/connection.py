@@ -1,0 +1,91 @@
+"""Which Xero the app talks to: the configured organisation, or the demo one on the local sandbox.
+
+With no credentials configured, the demo organisation runs on the sandbox server, started once per
+process and database, its state kept in a JSON file beside the database so pushes survive a
+restart. On first use the demo database is synced and the demo's settings are seeded.
+"""
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from core import config, demo, rules, store, sync
+from core.xero import sandbox
+from core.xero.gateway import XERO_API_URL, Gateway
+
+DEMO_LABEL = "Demo organisation"
+
+ORGANISATION_NAME = "SELECT name FROM organisation LIMIT 1"
+LAST_SYNC = "SELECT max(synced_at) FROM sync_state"
+SYNCED_BEFORE = "SELECT count(*) > 0 FROM sync_state"
+
+_lock = threading.RLock()
+_sandboxes: dict[Path, sandbox.Sandbox] = {}
+
+
+def is_demo() -> bool:
+    return config.xero_config() is None
+
+
+def xero_config() -> config.XeroConfig:
+    """The configured organisation's settings, or the demo sandbox's (started if need be)."""
+    return config.xero_config() or _sandbox_config(demo_sandbox())
+
+
+def gateway() -> Gateway:
+    """A gateway to the configured organisation, or to the demo, filled on first use."""
+    if is_demo():
+        fill_demo()
+    return Gateway(xero_config())
+
+
+def fill_demo() -> None:
+    """On a demo database's first use: start the sandbox, sync it and seed the demo's settings."""
+    with _lock, store.connect() as con:
+        if con.execute(SYNCED_BEFORE).fetchone()[0]:
+            return
+        sync.sync(con, Gateway(xero_config()), full=True)
+        if demo.seed_settings(con, demo_sandbox().state):
+            with store.transaction(con):
+                rules.refresh(con)
+
+
+def demo_state_file() -> Path:
+    db = config.db_path()
+    return db.with_name(f"{db.stem}.sandbox.json")
+
+
+def demo_sandbox() -> sandbox.Sandbox:
+    """The sandbox serving the demo organisation for this database: started once per process."""
+    state_file = demo_state_file()
+    with _lock:
+        if state_file not in _sandboxes:
+            _sandboxes[state_file] = sandbox.start(state_file=state_file)
+        return _sandboxes[state_file]
+
+
+def describe() -> dict[str, str]:
+    """How the app connects to Xero, for people: never the secret."""
+    if is_demo():
+        return {"Connection": "Demo organisation on the local Xero sandbox (no credentials configured)",
+                "API URL": demo_sandbox().api_url}
+    cfg = config.xero_config()
+    return {"Connection": "Custom connection (client credentials)",
+            "Client ID": cfg.client_id,
+            "Tenant": cfg.tenant_id or "the organisation the custom connection is authorised for",
+            "API URL": cfg.api_url or XERO_API_URL}
+
+
+def organisation_label(con, demo: bool) -> str:
+    if demo:
+        return DEMO_LABEL
+    row = con.execute(ORGANISATION_NAME).fetchone()
+    return row[0] if row else "Xero organisation (not synced yet)"
+
+
+def last_sync(con) -> datetime | None:
+    return con.execute(LAST_SYNC).fetchone()[0]
+
+
+def _sandbox_config(box: sandbox.Sandbox) -> config.XeroConfig:
+    return config.XeroConfig(box.client_id, box.client_secret, "", box.api_url, box.identity_url)
+

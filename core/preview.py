@@ -1,0 +1,199 @@
+"""The preview: what the rules would do to each line, filtered, totalled, paged and exported.
+
+Everything reads `line_rules` (materialised by `core.rules`), so a page of rows or the totals
+cost one scan of that table, and the names people read are joined onto one page only.
+"""
+import csv
+import io
+from dataclasses import dataclass, fields
+from datetime import date
+
+import duckdb
+
+from core import rules
+
+PAGE_SIZE = 500
+EXCEL_FORMULA_STARTS = ("=", "+", "-", "@")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which lines to show; None means any. `source` matches either slot's source label."""
+    contact_id: str | None = None
+    invoice_id: str | None = None
+    invoice_number: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    invoice_status: str | None = None
+    line_status: str | None = None
+    source: str | None = None
+
+
+# One condition per filter; a filter that is set adds its condition, its value as a parameter.
+CONDITIONS = {
+    "contact_id": "r.contact_id = $contact_id",
+    "invoice_id": "r.invoice_id = $invoice_id",
+    "invoice_number": "r.invoice_number = $invoice_number",
+    "date_from": "r.invoice_date >= $date_from",
+    "date_to": "r.invoice_date <= $date_to",
+    "invoice_status": "r.invoice_status = $invoice_status",
+    "line_status": "r.status = $line_status",
+    "source": "(r.tc1_source = $source OR r.tc2_source = $source)",
+}
+LINE_ORDER = "r.invoice_date DESC, r.invoice_number DESC, r.invoice_id, r.position"
+
+TOTALS = "SELECT r.status, count(*) FROM line_rules r {where} GROUP BY r.status"
+TOTALS_BY_SOURCE = """
+SELECT 1 AS slot, r.tc1_source AS source, count(*) FROM line_rules r {where} GROUP BY r.tc1_source
+UNION ALL
+SELECT 2, r.tc2_source, count(*) FROM line_rules r {where} GROUP BY r.tc2_source
+ORDER BY slot, source
+"""
+# The columns of a preview row, in the order people read them (the CSV and the command line too).
+LINE_COLUMNS = """
+    r.invoice_number, c.name AS client_name, r.invoice_date, r.invoice_status, r.position,
+    l.description, r.line_amount,
+    r.tc1_current_name, r.tc1_wanted_name, r.tc1_source,
+    r.tc2_current_name, r.tc2_wanted_name, r.tc2_source,
+    r.status, r.reason
+"""
+LINE_KEYS = """
+    r.line_id, r.invoice_id, r.contact_id,
+    r.tc1_current_option_id, r.tc1_wanted_option_id, r.tc1_apply,
+    r.tc2_current_option_id, r.tc2_wanted_option_id, r.tc2_apply,
+    r.tc1_apply AND r.tc1_current_option_id IS DISTINCT FROM r.tc1_wanted_option_id AS tc1_changes,
+    r.tc2_apply AND r.tc2_current_option_id IS DISTINCT FROM r.tc2_wanted_option_id AS tc2_changes
+"""
+LINES = f"""
+WITH page AS (SELECT * FROM line_rules r {{where}} ORDER BY {LINE_ORDER} LIMIT $limit OFFSET $offset)
+SELECT {LINE_COLUMNS}, {LINE_KEYS}
+FROM page r
+LEFT JOIN contacts c ON c.contact_id = r.contact_id
+LEFT JOIN invoice_lines l ON l.line_id = r.line_id
+ORDER BY {LINE_ORDER}
+"""
+EXPORT = f"""
+SELECT {LINE_COLUMNS}
+FROM line_rules r
+LEFT JOIN contacts c ON c.contact_id = r.contact_id
+LEFT JOIN invoice_lines l ON l.line_id = r.line_id
+{{where}}
+ORDER BY {LINE_ORDER}
+"""
+INVOICES = """
+WITH grouped AS (
+    SELECT r.invoice_id, any_value(r.invoice_number) AS invoice_number, any_value(r.contact_id) AS contact_id,
+           any_value(r.invoice_date) AS invoice_date, any_value(r.invoice_status) AS invoice_status,
+           count(*) AS lines, sum(r.line_amount) AS amount,
+           count(*) FILTER (r.status = 'same') AS same, count(*) FILTER (r.status = 'change') AS change,
+           count(*) FILTER (r.status = 'blocked') AS blocked, count(*) FILTER (r.status = 'locked') AS locked,
+           any_value(r.reason) FILTER (r.status = 'locked') AS locked_reason
+    FROM line_rules r {where}
+    GROUP BY r.invoice_id
+)
+SELECT g.invoice_id, g.invoice_number, c.name AS client_name, g.invoice_date, g.invoice_status,
+       g.lines, g.amount, g.same, g.change, g.blocked, g.locked, g.locked_reason
+FROM grouped g LEFT JOIN contacts c ON c.contact_id = g.contact_id
+ORDER BY g.invoice_date DESC, g.invoice_number DESC, g.invoice_id
+LIMIT $limit OFFSET $offset
+"""
+INVOICE_COUNT = "SELECT count(DISTINCT r.invoice_id) FROM line_rules r {where}"
+CLIENTS = """
+SELECT c.contact_id, c.name FROM contacts c
+WHERE c.contact_id IN (SELECT contact_id FROM invoices)
+ORDER BY c.name, c.contact_id
+"""
+
+
+def _where(filters: Filters) -> tuple[str, dict]:
+    params = {f.name: getattr(filters, f.name) for f in fields(filters) if getattr(filters, f.name) is not None}
+    return ("WHERE " + " AND ".join(CONDITIONS[name] for name in params) if params else ""), params
+
+
+def _dicts(result: duckdb.DuckDBPyConnection) -> list[dict]:
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row)) for row in result.fetchall()]
+
+
+def totals(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> dict[str, int]:
+    """Lines by status, every status present (0 when none)."""
+    where, params = _where(filters)
+    counts = dict(con.execute(TOTALS.format(where=where), params).fetchall())
+    return {status: counts.get(status, 0) for status in rules.STATUSES}
+
+
+def totals_by_source(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> dict[tuple[int, str], int]:
+    """Lines by (slot, source label), for the labels that occur."""
+    where, params = _where(filters)
+    rows = con.execute(TOTALS_BY_SOURCE.format(where=where), params).fetchall()
+    return {(slot, source): n for slot, source, n in rows}
+
+
+def lines(con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *,
+          limit: int = PAGE_SIZE, offset: int = 0) -> list[dict]:
+    """One page of preview rows (amounts as Decimal), newest invoice first, lines in invoice order.
+
+    Besides the columns people read, each row carries the ids (line, invoice, client, options)
+    and `tcS_changes`: whether the push would change that slot.
+    """
+    where, params = _where(filters)
+    return _dicts(con.execute(LINES.format(where=where), {**params, "limit": limit, "offset": offset}))
+
+
+def page(con: duckdb.DuckDBPyConnection, filters: Filters, number: int) -> list[dict]:
+    """Page `number` (from 1) of `lines`, PAGE_SIZE rows a page."""
+    return lines(con, filters, limit=PAGE_SIZE, offset=PAGE_SIZE * (number - 1))
+
+
+def count(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> int:
+    return sum(totals(con, filters).values())
+
+
+def invoices(con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *,
+             limit: int = PAGE_SIZE, offset: int = 0) -> list[dict]:
+    """Invoices with at least one line the filters select, with those lines counted by status."""
+    where, params = _where(filters)
+    return _dicts(con.execute(INVOICES.format(where=where), {**params, "limit": limit, "offset": offset}))
+
+
+def invoice_page(con: duckdb.DuckDBPyConnection, filters: Filters, number: int) -> list[dict]:
+    """Page `number` (from 1) of `invoices`, PAGE_SIZE invoices a page."""
+    return invoices(con, filters, limit=PAGE_SIZE, offset=PAGE_SIZE * (number - 1))
+
+
+def invoice_count(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> int:
+    where, params = _where(filters)
+    return con.execute(INVOICE_COUNT.format(where=where), params).fetchone()[0]
+
+
+def clients(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(contact_id, name) of the clients that have invoices, by name: the client filter's choices."""
+    return con.execute(CLIENTS).fetchall()
+
+
+def export_rows(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> tuple[list[str], list[tuple]]:
+    """Every line the filters select (not only one page): the column names and the rows."""
+    where, params = _where(filters)
+    result = con.execute(EXPORT.format(where=where), params)
+    names = [d[0] for d in result.description]
+    return names, result.fetchall()
+
+
+def csv_bytes(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> bytes:
+    """The lines the filters select as UTF-8 CSV, safe to open in Excel.
+
+    A text cell starting with = + - or @ gets a leading apostrophe so Excel does not run it as a
+    formula (OWASP "CSV injection"); amounts stay numbers.
+    """
+    names, rows = export_rows(con, filters)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(names)
+    writer.writerows([excel_safe(value) for value in row] for row in rows)
+    return out.getvalue().encode("utf-8")
+
+
+def excel_safe(value):
+    if isinstance(value, str) and value.startswith(EXCEL_FORMULA_STARTS):
+        return "'" + value
+    return value

@@ -1,0 +1,753 @@
+"""Edits of the rules' inputs: clients, services, team members and single lines, with an audit log.
+
+Every edit goes the same way: check it against the current rows, write the new rows and one
+`change_log` row per changed field (values as people read them: option and owner names), and
+recompute the rules for the lines it touches, all in one transaction.
+
+The `apply_*` functions take many edits at once and return an `Outcome` (what changed, which
+edits were rejected and why), so a page's Save or a CSV import of 10,000 rows is one
+transaction that applies the valid edits; with `dry_run=True` they only say what would change.
+The single-edit functions (`set_client`, …) raise `InvalidChange` instead. Callers that already
+hold a transaction pass `transaction=False`.
+
+Keyword arguments left at `UNSET` leave the field as it is; `None` means none (clears it).
+"""
+import re
+from collections.abc import Callable, Iterable
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from core import preview, rules, slots, store
+
+
+class _Marker:
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def __reduce__(self) -> str:  # pickled (e.g. by st.cache_data) as the module's own marker
+        return self.name
+
+
+UNSET: Any = _Marker("UNSET")              # leave the field as it is
+NO_OVERRIDE: Any = _Marker("NO_OVERRIDE")  # a line slot without override: the rules decide it
+NONE_CHOICE = "None"
+SLOT_LABELS = {1: "Tracking Category 1", 2: "Tracking Category 2"}
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
+class InvalidChange(Exception):
+    """An edit that cannot be made; the message names what is wrong, in plain words."""
+
+
+@dataclass(frozen=True)
+class Edit:
+    """One entity's edit: `key` is its id (contact ID, item code, member id, line ID; None adds a
+    team member); `fields` maps field names to new values (ids, booleans, text); `row` is the
+    caller's label for it in rejections, e.g. a CSV row number."""
+    key: Any
+    fields: dict[str, Any]
+    row: Any = None
+
+
+@dataclass(frozen=True)
+class Change:
+    entity: str
+    entity_id: str
+    name: str
+    field: str
+    old: str | None
+    new: str | None
+    row: Any = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    row: Any
+    key: Any
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.row}: {self.message}" if self.row is not None else self.message
+
+
+@dataclass
+class Outcome:
+    changes: list[Change] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+    @property
+    def saved(self) -> int:
+        """How many entities changed."""
+        return len({(c.entity, c.entity_id) for c in self.changes})
+
+    @property
+    def tone(self) -> str:
+        """How to show it: "warning" when edits were rejected, "success" when saved, "info" when nothing changed."""
+        return "warning" if self.rejections else "success" if self.changes else "info"
+
+
+# --- the slot map and the options -------------------------------------------------------------
+
+CATEGORIES = "SELECT category_id, name, status FROM tracking_categories"
+OPTIONS = "SELECT option_id, category_id, name, status FROM tracking_options"
+MEMBERS = "SELECT member_id, name FROM team_members"
+
+
+@dataclass
+class Catalog:
+    """What edits are checked against: the slot map, categories, options and team members."""
+    slots: dict[int, str | None]
+    categories: dict[str, tuple[str, str]]        # category id → (name, status)
+    options: dict[str, tuple[str, str, str]]      # option id → (category id, name, status)
+    members: dict[int, str]                       # member id → name
+
+    def slot_name(self, slot: int) -> str:
+        category = self.categories.get(self.slots[slot] or "")
+        return f"{SLOT_LABELS[slot]} ({category[0]})" if category else SLOT_LABELS[slot]
+
+    def active_options(self, slot: int) -> dict[str, str]:
+        """Name → option id of the active options of the slot's category."""
+        category = self.slots[slot]
+        active = [(name, option_id) for option_id, (cat, name, status) in self.options.items()
+                  if cat == category and status == "ACTIVE"]
+        return dict(sorted(active, key=lambda option: option[0].lower()))
+
+    def check_option(self, slot: int, option_id: str | None) -> str | None:
+        if option_id is None:
+            return None
+        category_id = self.slots[slot]
+        category = self.categories.get(category_id or "")
+        if category is None:
+            raise InvalidChange(f"{SLOT_LABELS[slot]} is not mapped to a Xero tracking category; "
+                                "choose one on the Settings page.")
+        if category[1] != "ACTIVE":
+            raise InvalidChange(f"{self.slot_name(slot)} is {category[1].lower()} in Xero; "
+                                "map an active category on the Settings page.")
+        if option_id not in self.options:
+            raise InvalidChange(f"There is no tracking option with ID {option_id!r} in Xero.")
+        option_category, name, status = self.options[option_id]
+        if option_category != category_id:
+            other = self.categories.get(option_category, ("another category",))[0]
+            raise InvalidChange(f"{name!r} is an option of {other!r}, not of {self.slot_name(slot)}.")
+        if status != "ACTIVE":
+            raise InvalidChange(f"{name!r} is {status.lower()} in {category[0]!r}; choose an active option.")
+        return option_id
+
+    def check_member(self, member_id: int | None) -> int | None:
+        if member_id is None:
+            return None
+        if member_id not in self.members:
+            raise InvalidChange(f"There is no team member with ID {member_id}.")
+        return int(member_id)
+
+    def option_name(self, option_id: str | None) -> str | None:
+        return None if option_id is None else self.options.get(option_id, (None, option_id))[1]
+
+    def member_name(self, member_id: int | None) -> str | None:
+        return None if member_id is None else self.members.get(member_id, str(member_id))
+
+    def option_id(self, slot: int, name: str | None) -> str | None:
+        """The option called `name` for this slot ("None" or blank: none). An option of that name
+        in another category or archived is returned too, so that the check names the problem."""
+        if _blank(name) or name.strip().lower() == NONE_CHOICE.lower():
+            return None
+        wanted = name.strip().lower()
+        matches = [(cat != self.slots[slot], status != "ACTIVE", option_id)
+                   for option_id, (cat, option_name, status) in self.options.items() if option_name.lower() == wanted]
+        if not matches:
+            category = self.categories.get(self.slots[slot] or "", (SLOT_LABELS[slot],))[0]
+            raise InvalidChange(f"There is no option called {name.strip()!r} in {category!r}.")
+        return min(matches)[2]
+
+    def member_id(self, name: str | None) -> int | None:
+        """The team member called `name` ("None" or blank: none)."""
+        if _blank(name) or name.strip().lower() == NONE_CHOICE.lower():
+            return None
+        wanted = name.strip().lower()
+        for member_id, member in self.members.items():
+            if member.lower() == wanted:
+                return member_id
+        raise InvalidChange(f"There is no team member called {name.strip()!r}.")
+
+
+def catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
+    return Catalog(
+        slots=slots.current(con),
+        categories={c: (name, status) for c, name, status in con.execute(CATEGORIES).fetchall()},
+        options={o: (c, name, status) for o, c, name, status in con.execute(OPTIONS).fetchall()},
+        members=dict(con.execute(MEMBERS).fetchall()),
+    )
+
+
+def _blank(value: Any) -> bool:
+    if isinstance(value, str):
+        return not value.strip()
+    return value is None or bool(pd.isna(value))
+
+
+# --- the fields of each entity ----------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Field:
+    label: str                                    # the change log's field name
+    check: Callable[[Catalog, Any], Any]          # the value to store, or raises InvalidChange
+    show: Callable[[Catalog, Any], str | None]    # the value as people read it
+
+
+def _yes_no(_: Catalog, value: Any) -> bool:
+    if value in (True, False):
+        return bool(value)
+    raise InvalidChange(f"{value!r} is not yes or no.")
+
+
+def _show_yes_no(_: Catalog, value: bool) -> str:
+    return "yes" if value else "no"
+
+
+def _option_field(slot: int) -> _Field:
+    return _Field(f"tc{slot}", lambda cat, v: cat.check_option(slot, v), lambda cat, v: cat.option_name(v))
+
+
+def _override_field(slot: int) -> _Field:
+    def check(cat: Catalog, value: Any) -> Any:
+        return NO_OVERRIDE if value is NO_OVERRIDE else cat.check_option(slot, value)
+
+    def show(cat: Catalog, value: Any) -> str | None:
+        if value is NO_OVERRIDE:
+            return None
+        return NONE_CHOICE if value is None else cat.option_name(value)
+
+    return _Field(f"tc{slot}", check, show)
+
+
+def _text(_: Catalog, value: Any) -> str | None:
+    return None if _blank(value) else str(value).strip()
+
+
+def _email(_: Catalog, value: Any) -> str | None:
+    if _blank(value):
+        return None
+    if not EMAIL.fullmatch(value := str(value).strip()):
+        raise InvalidChange(f"{value!r} is not an email address.")
+    return value
+
+
+def _show(_: Catalog, value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+OWNER = _Field("owner", lambda cat, v: cat.check_member(v), lambda cat, v: cat.member_name(v))
+CLIENT_FIELDS = {"owner_id": OWNER, "tc1_option_id": _option_field(1), "tc2_option_id": _option_field(2),
+                 "consolidate": _Field("consolidate", _yes_no, _show_yes_no)}
+SERVICE_FIELDS = {"tc2_option_id": _option_field(2), "alignment_fee": _Field("alignment_fee", _yes_no, _show_yes_no)}
+TEAM_FIELDS = {"name": _Field("name", _text, _show), "email": _Field("email", _email, _show),
+               "tc2_option_id": _option_field(2)}
+LINE_FIELDS = {"tc1": _override_field(1), "tc2": _override_field(2), "note": _Field("note", _text, _show)}
+
+
+def _edited(cat: Catalog, fields: dict[str, _Field], current: dict[str, Any], edit: Edit) -> dict[str, Any]:
+    unknown = set(edit.fields) - set(fields)
+    if unknown:
+        raise InvalidChange(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+    return {**current, **{name: fields[name].check(cat, value) for name, value in edit.fields.items()
+                          if value is not UNSET}}
+
+
+def _changes(cat: Catalog, entity: str, fields: dict[str, _Field], key: Any, name: str,
+             old: dict[str, Any], new: dict[str, Any], row: Any) -> list[Change]:
+    return [Change(entity, str(key), name, f.label, f.show(cat, old[n]), f.show(cat, new[n]), row)
+            for n, f in fields.items() if old[n] != new[n]]
+
+
+def _apply(cat: Catalog, entity: str, fields: dict[str, _Field], edits: Iterable[Edit],
+           current: dict[Any, tuple[str, dict[str, Any]]], missing: Callable[[Any], str]
+           ) -> tuple[Outcome, dict[Any, dict[str, Any]]]:
+    """Check the edits in order against `current` (key → (name, row)); returns the outcome and the new rows."""
+    outcome, rows = Outcome(), {}
+    for edit in edits:
+        try:
+            if edit.key not in current:
+                raise InvalidChange(missing(edit.key))
+            name, old = current[edit.key]
+            new = _edited(cat, fields, old, edit)
+        except InvalidChange as e:
+            outcome.rejections.append(Rejection(edit.row, edit.key, str(e)))
+            continue
+        changed = _changes(cat, entity, fields, edit.key, name, old, new, edit.row)
+        if changed:
+            outcome.changes += changed
+            current[edit.key] = (name, new)
+            rows[edit.key] = new
+    return outcome, rows
+
+
+LOG_CHANGES = """
+INSERT INTO change_log (changed_by, source, entity, entity_id, field, old_value, new_value)
+SELECT ?, ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),
+       unnest(?::VARCHAR[]), unnest(?::VARCHAR[])
+"""
+
+
+def _log(con: duckdb.DuckDBPyConnection, changes: list[Change], by: str, source: str) -> None:
+    if not by or not str(by).strip():
+        raise InvalidChange("Say who makes the change.")
+    if changes:
+        con.execute(LOG_CHANGES, [by, source, *map(list, zip(*[
+            (c.entity, c.entity_id, c.field, c.old, c.new) for c in changes]))])
+
+
+def _writing(con: duckdb.DuckDBPyConnection, transaction: bool):
+    return store.transaction(con) if transaction else nullcontext(con)
+
+
+def _single(outcome: Outcome) -> list[Change]:
+    if outcome.rejections:
+        raise InvalidChange(outcome.rejections[0].message)
+    return outcome.changes
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    return {name: value for name, value in fields.items() if value is not UNSET}
+
+
+# --- clients ----------------------------------------------------------------------------------
+
+CLIENTS_CURRENT = """
+SELECT c.contact_id, c.name, s.owner_id, s.tc1_option_id, s.tc2_option_id, coalesce(s.consolidate, false)
+FROM contacts c LEFT JOIN client_settings s USING (contact_id)
+WHERE c.contact_id IN (SELECT unnest(?::VARCHAR[]))
+"""
+CLIENTS_UPSERT = """
+INSERT OR REPLACE INTO client_settings (contact_id, owner_id, tc1_option_id, tc2_option_id, consolidate)
+SELECT unnest(?::VARCHAR[]), unnest(?::INTEGER[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BOOLEAN[])
+"""
+
+
+def apply_client_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: str, source: str = "ui",
+                       dry_run: bool = False, transaction: bool = True) -> Outcome:
+    """Edits keyed by contact ID with fields owner_id, tc1_option_id, tc2_option_id, consolidate."""
+    edits = list(edits)
+    current = {contact_id: (name, {"owner_id": owner, "tc1_option_id": tc1, "tc2_option_id": tc2, "consolidate": cons})
+               for contact_id, name, owner, tc1, tc2, cons
+               in con.execute(CLIENTS_CURRENT, [[str(e.key) for e in edits]]).fetchall()}
+    outcome, rows = _apply(catalog(con), "client", CLIENT_FIELDS, edits, current,
+                           lambda key: f"There is no client with contact ID {key!r}.")
+    if rows and not dry_run:
+        with _writing(con, transaction):
+            _log(con, outcome.changes, by, source)
+            con.execute(CLIENTS_UPSERT, [list(rows), *([r[f] for r in rows.values()] for f in CLIENT_FIELDS)])
+            rules.refresh_for(con, contact_ids=list(rows))
+    return outcome
+
+
+def set_client(con: duckdb.DuckDBPyConnection, contact_id: str, *, by: str, source: str = "ui",
+               owner_id: Any = UNSET, tc1_option_id: Any = UNSET, tc2_option_id: Any = UNSET,
+               consolidate: Any = UNSET, transaction: bool = True) -> list[Change]:
+    fields = _given(owner_id=owner_id, tc1_option_id=tc1_option_id, tc2_option_id=tc2_option_id,
+                    consolidate=consolidate)
+    return _single(apply_client_edits(con, [Edit(contact_id, fields)], by=by, source=source,
+                                      transaction=transaction))
+
+
+# --- services ---------------------------------------------------------------------------------
+
+SERVICES_CURRENT = """
+SELECT i.code, coalesce(i.name, i.code), s.tc2_option_id, coalesce(s.alignment_fee, false)
+FROM (SELECT code, min(name) AS name FROM items GROUP BY code) i
+LEFT JOIN services s ON s.item_code = i.code
+WHERE i.code IN (SELECT unnest(?::VARCHAR[]))
+"""
+SERVICES_UPSERT = """
+INSERT OR REPLACE INTO services (item_code, tc2_option_id, alignment_fee)
+SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BOOLEAN[])
+"""
+
+
+def apply_service_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: str, source: str = "ui",
+                        dry_run: bool = False, transaction: bool = True) -> Outcome:
+    """Edits keyed by item code with fields tc2_option_id, alignment_fee; a service row is created when needed."""
+    edits = list(edits)
+    current = {code: (name, {"tc2_option_id": tc2, "alignment_fee": fee})
+               for code, name, tc2, fee in con.execute(SERVICES_CURRENT, [[str(e.key) for e in edits]]).fetchall()}
+    outcome, rows = _apply(catalog(con), "service", SERVICE_FIELDS, edits, current,
+                           lambda key: f"There is no item with code {key!r}.")
+    if rows and not dry_run:
+        with _writing(con, transaction):
+            _log(con, outcome.changes, by, source)
+            con.execute(SERVICES_UPSERT, [list(rows), *([r[f] for r in rows.values()] for f in SERVICE_FIELDS)])
+            rules.refresh_for(con, item_codes=list(rows))
+    return outcome
+
+
+def set_service(con: duckdb.DuckDBPyConnection, item_code: str, *, by: str, source: str = "ui",
+                tc2_option_id: Any = UNSET, alignment_fee: Any = UNSET, transaction: bool = True) -> list[Change]:
+    fields = _given(tc2_option_id=tc2_option_id, alignment_fee=alignment_fee)
+    return _single(apply_service_edits(con, [Edit(item_code, fields)], by=by, source=source,
+                                       transaction=transaction))
+
+
+# --- team members -----------------------------------------------------------------------------
+
+TEAM_CURRENT = "SELECT member_id, name, email, tc2_option_id FROM team_members"
+TEAM_INSERT = "INSERT INTO team_members (name, email, tc2_option_id) VALUES (?, ?, ?) RETURNING member_id"
+TEAM_UPDATE = "UPDATE team_members SET name = ?, email = ?, tc2_option_id = ? WHERE member_id = ?"
+TEAM_DELETE = "DELETE FROM team_members WHERE member_id = ?"
+OWNED_CLIENTS = """
+SELECT coalesce(c.name, s.contact_id) FROM client_settings s LEFT JOIN contacts c USING (contact_id)
+WHERE s.owner_id = ? ORDER BY 1
+"""
+NEW_MEMBER = {"name": None, "email": None, "tc2_option_id": None}
+
+
+def apply_team_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: str, source: str = "ui",
+                     dry_run: bool = False, transaction: bool = True) -> Outcome:
+    """Edits keyed by member id with fields name, email, tc2_option_id; key None adds a member."""
+    cat = catalog(con)
+    current = {member_id: (name, {"name": name, "email": email, "tc2_option_id": tc2})
+               for member_id, name, email, tc2 in con.execute(TEAM_CURRENT).fetchall()}
+    outcome, rows = Outcome(), {}
+    for number, edit in enumerate(edits, start=1):
+        key = -number if edit.key is None else edit.key  # a new member's stand-in id until it is written
+        if edit.key is None:
+            current[key] = (_text(cat, edit.fields.get("name")) or "", NEW_MEMBER)
+        before = current.get(key)
+        step, new_rows = _apply(cat, "team_member", TEAM_FIELDS, [replace(edit, key=key)], current,
+                                lambda k: f"There is no team member with ID {k}.")
+        row = new_rows.get(key, NEW_MEMBER if edit.key is None else None)
+        problem = None if step.rejections or row is None else _name_problem(cat, key, row)
+        if problem:
+            current[key] = before
+            step = Outcome(rejections=[Rejection(edit.row, edit.key, problem)])
+        outcome.changes += step.changes
+        outcome.rejections += step.rejections
+        if key in new_rows and not problem:
+            rows[key] = new_rows[key]
+            cat.members[key] = new_rows[key]["name"]
+    if rows and not dry_run:
+        with _writing(con, transaction):
+            ids = {str(key): _write_member(con, key, row) for key, row in rows.items()}
+            outcome.changes = [replace(c, entity_id=str(ids[c.entity_id])) for c in outcome.changes]
+            _log(con, outcome.changes, by, source)
+            rules.refresh_for(con, member_ids=list(ids.values()))
+    return outcome
+
+
+def _name_problem(cat: Catalog, key: int, row: dict[str, Any]) -> str | None:
+    if row["name"] is None:
+        return "A team member needs a name."
+    if any(name.lower() == row["name"].lower() and member != key for member, name in cat.members.items()):
+        return f"There is already a team member called {row['name']!r}."
+    return None
+
+
+def _write_member(con: duckdb.DuckDBPyConnection, key: int, row: dict[str, Any]) -> int:
+    values = [row["name"], row["email"], row["tc2_option_id"]]
+    if key < 0:
+        return con.execute(TEAM_INSERT, values).fetchone()[0]
+    con.execute(TEAM_UPDATE, [*values, key])
+    return key
+
+
+def add_team_member(con: duckdb.DuckDBPyConnection, name: str, *, by: str, source: str = "ui",
+                    email: str | None = None, tc2_option_id: str | None = None, transaction: bool = True) -> int:
+    """Adds a member and returns the new member id."""
+    outcome = apply_team_edits(con, [Edit(None, {"name": name, "email": email, "tc2_option_id": tc2_option_id})],
+                               by=by, source=source, transaction=transaction)
+    return int(_single(outcome)[0].entity_id)
+
+
+def set_team_member(con: duckdb.DuckDBPyConnection, member_id: int, *, by: str, source: str = "ui",
+                    name: Any = UNSET, email: Any = UNSET, tc2_option_id: Any = UNSET,
+                    transaction: bool = True) -> list[Change]:
+    fields = _given(name=name, email=email, tc2_option_id=tc2_option_id)
+    return _single(apply_team_edits(con, [Edit(member_id, fields)], by=by, source=source, transaction=transaction))
+
+
+def remove_team_member(con: duckdb.DuckDBPyConnection, member_id: int, *, by: str, source: str = "ui",
+                       transaction: bool = True) -> list[Change]:
+    """Removes a member who owns no client; refused with the list of clients otherwise."""
+    cat = catalog(con)
+    current = {m: (name, {"name": name, "email": email, "tc2_option_id": tc2})
+               for m, name, email, tc2 in con.execute(TEAM_CURRENT).fetchall()}
+    if member_id not in current:
+        raise InvalidChange(f"There is no team member with ID {member_id}.")
+    name, old = current[member_id]
+    owned = [client for (client,) in con.execute(OWNED_CLIENTS, [member_id]).fetchall()]
+    if owned:
+        raise InvalidChange(f"{name} still owns {len(owned)} client{'s' if len(owned) > 1 else ''}: "
+                            f"{', '.join(owned)}. Give them another owner first.")
+    changes = _changes(cat, "team_member", TEAM_FIELDS, member_id, name, old, NEW_MEMBER, None)
+    with _writing(con, transaction):
+        _log(con, changes, by, source)
+        con.execute(TEAM_DELETE, [member_id])
+        rules.refresh_for(con, member_ids=[member_id])
+    return changes
+
+
+# --- line overrides ---------------------------------------------------------------------------
+
+LINES_CURRENT = """
+SELECT l.line_id, coalesce(i.number, i.invoice_id) || ' line ' || (l.position + 1),
+       o.line_id IS NOT NULL AND o.tc1_override, o.tc1_option_id,
+       o.line_id IS NOT NULL AND o.tc2_override, o.tc2_option_id, o.note
+FROM invoice_lines l JOIN invoices i USING (invoice_id) LEFT JOIN line_overrides o USING (line_id)
+WHERE l.line_id IN (SELECT unnest(?::VARCHAR[]))
+"""
+OVERRIDES_DELETE = "DELETE FROM line_overrides WHERE line_id IN (SELECT unnest(?::VARCHAR[]))"
+OVERRIDES_INSERT = """
+INSERT INTO line_overrides (line_id, tc1_override, tc1_option_id, tc2_override, tc2_option_id, note)
+SELECT unnest(?::VARCHAR[]), unnest(?::BOOLEAN[]), unnest(?::VARCHAR[]), unnest(?::BOOLEAN[]),
+       unnest(?::VARCHAR[]), unnest(?::VARCHAR[])
+"""
+CLEARED = {"tc1": NO_OVERRIDE, "tc2": NO_OVERRIDE, "note": None}
+
+
+def _override_columns(rows: Iterable[dict[str, Any]]) -> list[list[Any]]:
+    """The columns of OVERRIDES_INSERT after the line IDs: each slot's flag and option, the note."""
+    rows, columns = list(rows), []
+    for slot in ("tc1", "tc2"):
+        columns.append([r[slot] is not NO_OVERRIDE for r in rows])
+        columns.append([None if r[slot] is NO_OVERRIDE else r[slot] for r in rows])
+    return [*columns, [r["note"] for r in rows]]
+
+
+def apply_line_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: str, source: str = "ui",
+                     dry_run: bool = False, transaction: bool = True) -> Outcome:
+    """Edits keyed by line ID with fields tc1, tc2 (an option id; None: an explicit "None" that
+    clears the slot in Xero; NO_OVERRIDE: no override, the rules decide) and note."""
+    edits = list(edits)
+    current = {line_id: (name, {"tc1": option1 if has1 else NO_OVERRIDE, "tc2": option2 if has2 else NO_OVERRIDE,
+                                "note": note})
+               for line_id, name, has1, option1, has2, option2, note
+               in con.execute(LINES_CURRENT, [[str(e.key) for e in edits]]).fetchall()}
+    outcome, rows = _apply(catalog(con), "line", LINE_FIELDS, edits, current,
+                           lambda key: f"There is no invoice line with ID {key!r}.")
+    labels = {edit.key: edit.row for edit in edits}
+    for key, row in rows.items():  # a note alone is no override
+        if row["tc1"] is NO_OVERRIDE and row["tc2"] is NO_OVERRIDE and row["note"] is not None:
+            outcome.rejections.append(Rejection(labels[key], key, "Choose an override for Tracking Category 1 or 2."))
+    rejected = {r.key for r in outcome.rejections}
+    outcome.changes = [c for c in outcome.changes if c.entity_id not in rejected]
+    rows = {k: r for k, r in rows.items() if k not in rejected}
+    if rows and not dry_run:
+        kept = {k: r for k, r in rows.items() if r["tc1"] is not NO_OVERRIDE or r["tc2"] is not NO_OVERRIDE}
+        with _writing(con, transaction):
+            _log(con, outcome.changes, by, source)
+            con.execute(OVERRIDES_DELETE, [list(rows)])
+            con.execute(OVERRIDES_INSERT, [list(kept), *_override_columns(kept.values())])
+            rules.refresh_for(con, line_ids=list(rows))
+    return outcome
+
+
+def set_line_overrides(con: duckdb.DuckDBPyConnection, line_ids: Iterable[str], *, by: str, source: str = "ui",
+                       tc1: Any = UNSET, tc2: Any = UNSET, note: str | None = None,
+                       transaction: bool = True) -> Outcome:
+    """The same override on many lines (the Preview page's selection); a slot left UNSET keeps its override."""
+    fields = _given(tc1=tc1, tc2=tc2, note=UNSET if note is None else note)
+    if "tc1" not in fields and "tc2" not in fields:
+        raise InvalidChange("Choose an override for Tracking Category 1 or 2.")
+    return apply_line_edits(con, [Edit(line_id, fields) for line_id in line_ids], by=by, source=source,
+                            transaction=transaction)
+
+
+def set_line_override(con: duckdb.DuckDBPyConnection, line_id: str, *, by: str, source: str = "ui",
+                      tc1: Any = UNSET, tc2: Any = UNSET, note: str | None = None,
+                      transaction: bool = True) -> list[Change]:
+    """Override one line's TC1 and/or TC2 (an option id, or None for an explicit "None")."""
+    return _single(set_line_overrides(con, [line_id], by=by, source=source, tc1=tc1, tc2=tc2, note=note,
+                                      transaction=transaction))
+
+
+def clear_line_overrides(con: duckdb.DuckDBPyConnection, line_ids: Iterable[str], *, by: str, source: str = "ui",
+                         transaction: bool = True) -> Outcome:
+    """Remove the lines' overrides: the rules decide them again."""
+    return apply_line_edits(con, [Edit(line_id, CLEARED) for line_id in line_ids], by=by, source=source,
+                            transaction=transaction)
+
+
+def clear_line_override(con: duckdb.DuckDBPyConnection, line_id: str, *, by: str, source: str = "ui",
+                        transaction: bool = True) -> list[Change]:
+    return _single(clear_line_overrides(con, [line_id], by=by, source=source, transaction=transaction))
+
+
+# --- reading, and saving a page's edited table ------------------------------------------------
+
+CLIENTS_TABLE = """
+SELECT c.contact_id, c.name AS client, coalesce(m.name, 'None') AS owner,
+       coalesce(o1.name, 'None') AS tc1, coalesce(o2.name, 'None') AS tc2,
+       coalesce(s.consolidate, false) AS consolidate
+FROM contacts c
+LEFT JOIN client_settings s USING (contact_id)
+LEFT JOIN team_members m ON m.member_id = s.owner_id
+LEFT JOIN tracking_options o1 ON o1.option_id = s.tc1_option_id
+LEFT JOIN tracking_options o2 ON o2.option_id = s.tc2_option_id
+WHERE contains(lower(c.name), lower($search))
+ORDER BY c.name, c.contact_id
+LIMIT $limit
+"""
+CLIENT_COUNT = "SELECT count(*) FROM contacts WHERE contains(lower(name), lower(?))"
+SERVICES_TABLE = """
+SELECT i.code AS item_code, coalesce(i.name, '') AS service, coalesce(o.name, 'None') AS tc2,
+       coalesce(s.alignment_fee, false) AS alignment_fee
+FROM (SELECT code, min(name) AS name FROM items GROUP BY code) i
+LEFT JOIN services s ON s.item_code = i.code
+LEFT JOIN tracking_options o ON o.option_id = s.tc2_option_id
+WHERE contains(lower(i.code || ' ' || coalesce(i.name, '')), lower($search))
+ORDER BY i.code
+"""
+TEAM_TABLE = """
+SELECT m.member_id, m.name, coalesce(m.email, '') AS email, coalesce(o.name, 'None') AS tc2,
+       (SELECT count(*) FROM client_settings s WHERE s.owner_id = m.member_id) AS clients
+FROM team_members m LEFT JOIN tracking_options o ON o.option_id = m.tc2_option_id
+ORDER BY m.name
+"""
+CLIENT_LINE_COLUMNS = ["invoice_number", "invoice_date", "invoice_status", "description", "line_amount",
+                       "tc1_current_name", "tc1_wanted_name", "tc1_source",
+                       "tc2_current_name", "tc2_wanted_name", "tc2_source", "status", "reason"]
+
+
+def clients_table(con: duckdb.DuckDBPyConnection, search: str = "", limit: int = 500) -> pd.DataFrame:
+    """Clients with their owner and slot options by name ("None" when unset), for the Clients page."""
+    return con.execute(CLIENTS_TABLE, {"search": search.strip(), "limit": limit}).df()
+
+
+def client_count(con: duckdb.DuckDBPyConnection, search: str = "") -> int:
+    return con.execute(CLIENT_COUNT, [search.strip()]).fetchone()[0]
+
+
+def services_table(con: duckdb.DuckDBPyConnection, search: str = "") -> pd.DataFrame:
+    """Every item code with its TC2 option by name and its alignment-fee flag."""
+    return con.execute(SERVICES_TABLE, {"search": search.strip()}).df()
+
+
+def team_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Team members with their TC2 option by name and how many clients each owns."""
+    return con.execute(TEAM_TABLE).df()
+
+
+def client_lines(con: duckdb.DuckDBPyConnection, contact_id: str) -> pd.DataFrame:
+    """The preview lines of one client's invoices (the first page of them), newest invoice first."""
+    return pd.DataFrame(preview.lines(con, preview.Filters(contact_id=contact_id)), columns=CLIENT_LINE_COLUMNS)
+
+
+def slot_options(con: duckdb.DuckDBPyConnection, slot: int) -> dict[str, str | None]:
+    """"None" and the active options of the slot's category, name → option id: a select box's choices."""
+    return {NONE_CHOICE: None, **catalog(con).active_options(slot)}
+
+
+KEEP_CHOICE = "Keep as it is"
+CLEAR_CHOICE = "None (clears it in Xero)"
+
+
+def override_options(con: duckdb.DuckDBPyConnection, slot: int) -> dict[str, Any]:
+    """A line override's choices for a slot, name → value for `set_line_overrides`: keep the
+    lines' current override (UNSET), an explicit "None" (None), or an active option (its id)."""
+    return {KEEP_CHOICE: UNSET, CLEAR_CHOICE: None, **catalog(con).active_options(slot)}
+
+
+def owner_options(con: duckdb.DuckDBPyConnection) -> dict[str, int | None]:
+    """"None" and the team members, name → member id."""
+    members = catalog(con).members
+    return {NONE_CHOICE: None, **{name: member for member, name in sorted(members.items(), key=lambda m: m[1].lower())}}
+
+
+def slot_names(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
+    """Slot → its label with the category, e.g. "Tracking Category 1 (Partner)"."""
+    cat = catalog(con)
+    return {slot: cat.slot_name(slot) for slot in (1, 2)}
+
+
+def save_clients(con: duckdb.DuckDBPyConnection, original: pd.DataFrame, edited: pd.DataFrame, *,
+                 by: str, source: str = "ui") -> Outcome:
+    """Apply the rows of a `clients_table` that were edited (owner and options by name)."""
+    cat = catalog(con)
+    columns = {"owner": lambda v: ("owner_id", cat.member_id(v)),
+               "tc1": lambda v: ("tc1_option_id", cat.option_id(1, v)),
+               "tc2": lambda v: ("tc2_option_id", cat.option_id(2, v)),
+               "consolidate": lambda v: ("consolidate", v)}
+    edits, rejections = _table_edits(original, edited, "contact_id", "client", columns)
+    return _with_rejections(apply_client_edits(con, edits, by=by, source=source), rejections, original, "contact_id")
+
+
+def save_services(con: duckdb.DuckDBPyConnection, original: pd.DataFrame, edited: pd.DataFrame, *,
+                  by: str, source: str = "ui") -> Outcome:
+    """Apply the rows of a `services_table` that were edited (TC2 by name)."""
+    cat = catalog(con)
+    columns = {"tc2": lambda v: ("tc2_option_id", cat.option_id(2, v)),
+               "alignment_fee": lambda v: ("alignment_fee", v)}
+    edits, rejections = _table_edits(original, edited, "item_code", "item_code", columns)
+    return _with_rejections(apply_service_edits(con, edits, by=by, source=source), rejections, original, "item_code")
+
+
+def save_team(con: duckdb.DuckDBPyConnection, original: pd.DataFrame, edited: pd.DataFrame, *,
+              by: str, source: str = "ui") -> Outcome:
+    """Apply the rows of a `team_table` that were edited (name, email, TC2 by name)."""
+    cat = catalog(con)
+    columns = {"name": lambda v: ("name", v), "email": lambda v: ("email", v),
+               "tc2": lambda v: ("tc2_option_id", cat.option_id(2, v))}
+    edits, rejections = _table_edits(original, edited, "member_id", "name", columns)
+    edits = [replace(e, key=int(e.key)) for e in edits]
+    return _with_rejections(apply_team_edits(con, edits, by=by, source=source), rejections, original, "member_id")
+
+
+def _table_edits(original: pd.DataFrame, edited: pd.DataFrame, key: str, label: str,
+                 columns: dict[str, Callable[[Any], tuple[str, Any]]]) -> tuple[list[Edit], list[Rejection]]:
+    edits, rejections = [], []
+    for position in range(len(original)):
+        before, after = original.iloc[position], edited.iloc[position]
+        changed = [c for c in columns if not _same(before[c], after[c])]
+        if not changed:
+            continue
+        try:
+            fields = dict(columns[c](after[c]) for c in changed)
+        except InvalidChange as e:
+            rejections.append(Rejection(before[label], before[key], str(e)))
+            continue
+        edits.append(Edit(before[key], fields, before[label]))
+    return edits, rejections
+
+
+def _same(a: Any, b: Any) -> bool:
+    return (_blank(a) and _blank(b)) or (not _blank(a) and not _blank(b) and a == b)
+
+
+def _with_rejections(outcome: Outcome, rejections: list[Rejection], table: pd.DataFrame, key: str) -> Outcome:
+    """The outcome with the rejections found reading the table, all in the table's order."""
+    position = {k: i for i, k in enumerate(table[key])}
+    return Outcome(outcome.changes, sorted(rejections + outcome.rejections, key=lambda r: position.get(r.key, -1)))
+
+
+def describe(outcome: Outcome, noun: str) -> str:
+    """A save's confirmation: "Client saved.", or "12 clients saved, 1 rejected:" and a list of reasons."""
+    saved, rejected = outcome.saved, outcome.rejections
+    if not rejected:
+        if saved == 0:
+            return "Nothing to save: no changes."
+        return f"{noun[0].upper()}{noun[1:]} saved." if saved == 1 else f"{saved} {noun}s saved."
+    return (f"{saved} {noun if saved == 1 else noun + 's'} saved, {len(rejected)} rejected:\n"
+            + "\n".join(f"- {rejection}" for rejection in rejected))
+
+
+CLIENTS_NAMED = "SELECT contact_id, name FROM contacts WHERE contact_id = ? OR lower(name) = lower(?) ORDER BY name"
+
+
+def find_client(con: duckdb.DuckDBPyConnection, name_or_id: str) -> str:
+    """The contact ID of the client with this contact ID, or else this name (case forgiven)."""
+    wanted = name_or_id.strip()
+    found = con.execute(CLIENTS_NAMED, [wanted, wanted]).fetchall()
+    by_id = [contact_id for contact_id, _ in found if contact_id == wanted]
+    if by_id:
+        return by_id[0]
+    if not found:
+        raise InvalidChange(f"There is no client called {wanted!r} (nor with that contact ID).")
+    if len(found) > 1:
+        raise InvalidChange(f"{len(found)} clients are called {wanted!r}; give the contact ID instead: "
+                            + ", ".join(contact_id for contact_id, _ in found) + ".")
+    return found[0][0]

@@ -1,0 +1,290 @@
+"""Xero → the DuckDB mirror: organisation, tracking categories, contacts, items, sales invoices.
+
+Every page Xero sends is typed into a temporary stage table as it arrives (compact, and
+money never passes through floats); only when all reads have succeeded is the mirror
+rewritten, in one transaction. So a Xero failure half-way leaves the previous mirror as it
+was. The first sync (or `full=True`) reads everything; later ones read what changed since
+the latest UpdatedDateUTC seen per entity (If-Modified-Since).
+"""
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from core import rules, store
+from core.xero.gateway import Gateway, XeroBadResponse
+
+SQL = dict(re.findall(r"-- name: (\w+)\n(.*?)(?=\n-- name: |\Z)",
+                      (Path(__file__).with_suffix(".sql")).read_text(), re.S))
+
+INCREMENTAL_ENTITIES = ("contacts", "items", "invoices")
+ALLOCATIONS = ("Payments", "CreditNotes", "Prepayments", "Overpayments")
+
+Progress = Callable[[str, int, int | None], None]
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    full: bool
+    counts: dict[str, int]  # records received this run, per entity (and "lines")
+    api_calls: int
+    seconds: float
+    calls_per_entity: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        c = self.counts
+        return (f"Synced {c['invoices']:,} invoices ({c['lines']:,} lines), {c['contacts']:,} contacts, "
+                f"{c['items']:,} items, {c['tracking_categories']:,} tracking categories "
+                f"in {self.seconds:.1f} s using {self.api_calls:,} API calls")
+
+
+def sync(con: duckdb.DuckDBPyConnection, gw: Gateway, *, full: bool = False,
+         progress: Progress | None = None) -> SyncResult:
+    """Mirror the organisation into the database; raises XeroError (nothing written) when Xero fails."""
+    started, clock, calls_before = _now(), time.perf_counter(), gw.api_calls
+    since = {} if full else _modified_since(con)
+    kind = "incremental" if since else "full"
+    try:
+        con.execute(SQL["create_stage"])
+        counts, calls = _read_all(con, gw, since, progress or _no_progress)
+        with store.transaction(con):
+            touched = _write_mirror(con, since)
+            _save_state(con, started, calls)
+            _refresh_rules(con, touched, full=kind == "full")
+            result = SyncResult(kind == "full", counts, gw.api_calls - calls_before, time.perf_counter() - clock, calls)
+            _record_run(con, started, kind, "ok", result.api_calls, result.summary())
+        return result
+    except Exception as error:
+        with store.transaction(con):
+            _record_run(con, started, kind, "failed", gw.api_calls - calls_before, str(error))
+        raise
+    finally:
+        con.execute(SQL["drop_stage"])
+
+
+# --- reading -------------------------------------------------------------------------------
+
+def _read_all(con, gw: Gateway, since: dict[str, datetime], progress: Progress):
+    counts, calls = {}, {}
+
+    def read(entity: str, reader: Callable[[], int]) -> None:
+        before = gw.api_calls
+        try:
+            counts[entity] = reader()
+        except (KeyError, TypeError, AttributeError) as error:
+            raise XeroBadResponse(f"Xero sent {entity.replace('_', ' ')} in a shape we cannot read "
+                                  f"({type(error).__name__}: {error}).") from None
+        calls[entity] = gw.api_calls - before
+
+    read("organisation", lambda: _stage(con, "organisation", [_organisation_row(gw.organisation())]))
+    read("tracking_categories", lambda: _read_tracking(con, gw, progress))
+    read("contacts", lambda: _read_pages(con, "contacts", gw.contacts(since.get("contacts")), progress))
+    read("items", lambda: _read_items(con, gw, since.get("items"), progress))
+    lines = [0]
+    read("invoices", lambda: _read_invoices(con, gw, since.get("invoices"), progress, lines))
+    counts["lines"] = lines[0]
+    return counts, calls
+
+
+def _read_tracking(con, gw: Gateway, progress: Progress) -> int:
+    categories = gw.tracking_categories()
+    _stage(con, "tracking_categories", [
+        (c["TrackingCategoryID"], c["Name"], c["Status"], position) for position, c in enumerate(categories)])
+    _stage(con, "tracking_options", [
+        (o["TrackingOptionID"], c["TrackingCategoryID"], o["Name"], o["Status"])
+        for c in categories for o in c.get("Options") or []])
+    progress("tracking_categories", len(categories), len(categories))
+    return len(categories)
+
+
+def _read_items(con, gw: Gateway, modified_since, progress: Progress) -> int:
+    items = gw.items(modified_since)
+    _stage(con, "items", [(i["ItemID"], i["Code"], i.get("Name"), i.get("UpdatedDateUTC")) for i in items])
+    progress("items", len(items), len(items))
+    return len(items)
+
+
+def _read_pages(con, entity: str, pages, progress: Progress) -> int:
+    done = 0
+    for page in pages:
+        _stage(con, entity, [(c["ContactID"], c["Name"], c.get("ContactStatus"), c.get("UpdatedDateUTC"))
+                             for c in page])
+        done += len(page)
+        progress(entity, done, page.item_count)
+    return done
+
+
+def _read_invoices(con, gw: Gateway, modified_since, progress: Progress, lines: list[int]) -> int:
+    done = 0
+    for page in gw.invoices(modified_since):
+        invoices, invoice_lines, tracking = _invoice_rows(page)
+        _stage(con, "invoices", invoices)
+        _stage(con, "invoice_lines", invoice_lines)
+        _stage(con, "line_tracking", tracking)
+        done += len(page)
+        lines[0] += len(invoice_lines)
+        progress("invoices", done, page.item_count)
+    return done
+
+
+# --- Xero records → rows (strings for money and dates; the stage SQL types them) --------------
+
+COLUMNS = {
+    "organisation": ("organisation_id", "name", "base_currency", "country_code"),
+    "tracking_categories": ("category_id", "name", "status", "position"),
+    "tracking_options": ("option_id", "category_id", "name", "status"),
+    "contacts": ("contact_id", "name", "status", "updated_utc"),
+    "items": ("item_id", "code", "name", "updated_utc"),
+    "invoices": ("invoice_id", "number", "contact_id", "date", "due_date", "status", "line_amount_types",
+                 "currency_code", "currency_rate", "sub_total", "total_tax", "total", "amount_due",
+                 "amount_paid", "amount_credited", "has_allocations", "updated_utc"),
+    "invoice_lines": ("line_id", "invoice_id", "position", "description", "item_code", "account_code",
+                      "quantity", "unit_amount", "line_amount", "tax_type", "tax_amount",
+                      "discount_rate", "discount_amount"),
+    "line_tracking": ("line_id", "category_id", "option_id", "category_name", "option_name"),
+}
+TYPES = {"position": pa.int32(), "has_allocations": pa.bool_()}
+KEYS = {"organisation": ("organisation_id",), "tracking_categories": ("category_id",),
+        "tracking_options": ("option_id",), "contacts": ("contact_id",), "items": ("item_id",),
+        "invoices": ("invoice_id",), "invoice_lines": ("line_id",), "line_tracking": ("line_id", "category_id")}
+# Tracking before lines: an incremental sync finds the tracking to drop through the mirror's lines.
+MERGE_ORDER = ("organisation", "tracking_categories", "tracking_options", "contacts", "items",
+               "line_tracking", "invoice_lines", "invoices")
+MERGE_STEPS = ("delete_gone", "update_changed", "insert_new")
+RULES_SCOPED_LINES = 5000  # beyond this many changed lines one refresh of all lines is quicker
+ENTITY_OF = {"tracking_options": "tracking_categories", "invoice_lines": "invoices", "line_tracking": "invoices"}
+# An incremental page holds every line of each invoice in it: their other lines are gone.
+STAGED_INVOICES = "SELECT invoice_id FROM stage_invoices"
+INCREMENTAL_SCOPES = {
+    "invoice_lines": f"t.invoice_id IN ({STAGED_INVOICES})",
+    "line_tracking": f"t.line_id IN (SELECT line_id FROM invoice_lines WHERE invoice_id IN ({STAGED_INVOICES}))",
+}
+
+
+def _organisation_row(org: dict) -> tuple:
+    return org["OrganisationID"], org["Name"], org.get("BaseCurrency"), org.get("CountryCode")
+
+
+def _text(value) -> str | None:
+    return None if value is None else str(value)
+
+
+def _invoice_rows(page: list[dict]) -> tuple[list, list, list]:
+    invoices, lines, tracking = [], [], []
+    for invoice in page:
+        if invoice.get("Type", "ACCREC") != "ACCREC":
+            continue
+        invoice_id = invoice["InvoiceID"]
+        invoices.append((
+            invoice_id, invoice.get("InvoiceNumber"), (invoice.get("Contact") or {}).get("ContactID"),
+            invoice.get("Date"), invoice.get("DueDate"), invoice.get("Status"), invoice.get("LineAmountTypes"),
+            invoice.get("CurrencyCode"), _text(invoice.get("CurrencyRate")), _text(invoice.get("SubTotal")),
+            _text(invoice.get("TotalTax")), _text(invoice.get("Total")), _text(invoice.get("AmountDue")),
+            _text(invoice.get("AmountPaid")), _text(invoice.get("AmountCredited")),
+            any(invoice.get(kind) for kind in ALLOCATIONS), invoice.get("UpdatedDateUTC")))
+        for position, line in enumerate(invoice.get("LineItems") or []):
+            line_id = line["LineItemID"]
+            lines.append((
+                line_id, invoice_id, position, line.get("Description"), line.get("ItemCode"),
+                line.get("AccountCode"), _text(line.get("Quantity")), _text(line.get("UnitAmount")),
+                _text(line.get("LineAmount")), line.get("TaxType"), _text(line.get("TaxAmount")),
+                _text(line.get("DiscountRate")), _text(line.get("DiscountAmount"))))
+            for tag in line.get("Tracking") or []:
+                tracking.append((line_id, tag["TrackingCategoryID"], tag.get("TrackingOptionID"),
+                                 tag.get("Name"), tag.get("Option")))
+    return invoices, lines, tracking
+
+
+def _stage(con, table: str, rows: list[tuple]) -> int:
+    if not rows:
+        return 0
+    columns = COLUMNS[table]
+    try:
+        page = pa.table({name: pa.array(values, TYPES.get(name, pa.string()))
+                         for name, values in zip(columns, zip(*rows))})
+        con.register("page", page)
+        con.execute(SQL[f"stage_{table}"])
+    except (pa.ArrowException, duckdb.ConversionException, duckdb.InvalidInputException,
+            duckdb.ConstraintException) as error:
+        raise XeroBadResponse(f"Xero sent {table.replace('_', ' ')} we cannot read: {error}") from None
+    finally:
+        con.unregister("page")
+    return len(rows)
+
+
+# --- writing -------------------------------------------------------------------------------
+
+def _write_mirror(con, since: dict[str, datetime]) -> dict[tuple[str, str], int]:
+    """Merge every stage table into the mirror; returns the rows touched per (table, step)."""
+    touched = {}
+    try:
+        for table in MERGE_ORDER:
+            for step in MERGE_STEPS:
+                sql = _merge_sql(step, table, _deletion_scope(table, since))
+                touched[table, step] = con.execute(sql).fetchone()[0]
+    except duckdb.ConstraintException as error:
+        raise XeroBadResponse(f"Xero sent records that contradict each other: {error}") from None
+    return touched
+
+
+def _refresh_rules(con, touched: dict[tuple[str, str], int], *, full: bool) -> None:
+    """Recompute the rules of the lines this sync changed, or of every line when that is simpler."""
+    if not any(touched.values()):
+        return
+    line_ids = [line_id for (line_id,) in con.execute(SQL["staged_lines"]).fetchall()]
+    everything = (full or len(line_ids) > RULES_SCOPED_LINES or touched["invoice_lines", "delete_gone"]
+                  or any(touched[table, step] for table in ("tracking_categories", "tracking_options")
+                         for step in MERGE_STEPS))
+    if everything:
+        rules.refresh(con)
+    else:
+        rules.refresh_for(con, line_ids=line_ids)
+
+
+def _deletion_scope(table: str, since: dict[str, datetime]) -> str:
+    """Which mirror rows this sync has seen all of, so that those it did not get are gone from Xero."""
+    if ENTITY_OF.get(table, table) not in since:
+        return "true"
+    return INCREMENTAL_SCOPES.get(table, "false")
+
+
+def _merge_sql(step: str, table: str, scope: str) -> str:
+    keys = KEYS[table]
+    values = [c for c in COLUMNS[table] if c not in keys]
+    return SQL[step].format(
+        table=table, scope=scope,
+        key_match=" AND ".join(f"s.{k} = t.{k}" for k in keys),
+        assignments=", ".join(f"{c} = s.{c}" for c in values),
+        t_columns=", ".join(f"t.{c}" for c in values), s_columns=", ".join(f"s.{c}" for c in values))
+
+
+def _save_state(con, started: datetime, calls: dict[str, int]) -> None:
+    for entity, row_count, latest in con.execute(SQL["entity_stats"]).fetchall():
+        modified_since = (latest or started) if entity in INCREMENTAL_ENTITIES else None
+        con.execute(SQL["save_state"], {"entity": entity, "modified_since": modified_since, "synced_at": started,
+                                        "row_count": row_count, "api_calls": calls.get(entity, 0)})
+
+
+def _record_run(con, started: datetime, kind: str, outcome: str, api_calls: int, message: str) -> None:
+    con.execute(SQL["record_run"], {"started_at": started, "finished_at": _now(), "kind": kind,
+                                    "outcome": outcome, "api_calls": api_calls, "message": message})
+
+
+def _modified_since(con) -> dict[str, datetime]:
+    return {entity: moment.replace(tzinfo=UTC)
+            for entity, moment in con.execute(SQL["modified_since"]).fetchall()
+            if entity in INCREMENTAL_ENTITIES}
+
+
+def _now() -> datetime:
+    """UTC, naive: how the database stores moments."""
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _no_progress(entity: str, done: int, total: int | None) -> None:
+    pass

@@ -1,0 +1,111 @@
+import pandas as pd
+import streamlit as st
+
+from core import connection, push, ui
+
+ui.page("Push")
+
+SHOWN_LINES = 2000
+RESULT_LABELS = {"planned": "not sent", "sending": "unconfirmed (sync and look)"}  # left by an interrupted push
+
+
+def run(action, *args) -> None:
+    """Run a push or undo with a progress bar; keep its result for the next run of the page."""
+    bar = st.progress(0.0, text="Connecting to Xero…")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{stage}: {done:,} of {total:,} invoices")
+
+    try:
+        gw = connection.gateway()
+    except Exception as e:
+        ui.show_error(e)
+        return
+    result = ui.action(action, gw, *args, by=ui.user_name(), progress=progress)
+    if result is not None:
+        st.session_state["push_result"] = result
+
+
+@st.dialog("Push to Xero?")
+def confirm_push(counts: dict) -> None:
+    st.write(f"This changes the tracking of **{counts['lines']:,} lines** on **{counts['invoices']:,} invoices** "
+             "in Xero. Nothing else on those invoices changes, and invoices changed in Xero since the last "
+             "sync are skipped.")
+    yes, no = st.columns(2)
+    if yes.button("Push", type="primary", key="push_confirmed", width="stretch"):
+        st.session_state.update(push_confirming=False, push_now=True)
+        st.rerun()
+    if no.button("Cancel", key="push_cancelled", width="stretch"):
+        st.session_state["push_confirming"] = False
+        st.rerun()
+
+
+@st.dialog("Undo this push?")
+def confirm_undo(push_id: int) -> None:
+    st.write(f"This puts back in Xero the options that push {push_id} replaced, on the lines where Xero still "
+             "has what that push left.")
+    yes, no = st.columns(2)
+    if yes.button("Undo", type="primary", key="undo_confirmed", width="stretch"):
+        st.session_state.update(undo_confirming=None, undo_now=push_id)
+        st.rerun()
+    if no.button("Cancel", key="undo_cancelled", width="stretch"):
+        st.session_state["undo_confirming"] = None
+        st.rerun()
+
+
+if st.session_state.pop("push_now", False):
+    run(push.push)
+if (undo_id := st.session_state.pop("undo_now", None)) is not None:
+    run(push.undo, undo_id)
+
+result = st.session_state.get("push_result")
+if result is not None:
+    st.subheader("Result")
+    (st.warning if result.problems or result.outcome == "stopped" else st.success)(result.summary())
+    st.dataframe(pd.DataFrame([{"Invoice": o.number, "Client": o.contact, "Result": RESULT_LABELS.get(o.result, o.result),
+                                "Lines": o.lines, "Xero's message": o.message or ""} for o in result.invoices]),
+                 hide_index=True, width="stretch")
+
+st.subheader("What will change")
+st.caption("Every line goes back to Xero exactly as Xero has it, with only its tracking changed. Locked "
+           "invoices (paid, part-paid, credited, voided) cannot be changed through Xero's API and are never sent.")
+counts = ui.cached(push.plan_counts)
+columns = st.columns(4)
+for column, (label, key) in zip(columns, [("Invoices to change", "invoices"), ("Lines to change", "lines"),
+                                          ("Locked invoices", "locked_invoices"), ("Locked lines", "locked_lines")]):
+    column.metric(label, f"{counts[key]:,}")
+
+if counts["lines"] or counts["locked_lines"]:
+    st.dataframe(ui.cached(push.plan_table, SHOWN_LINES), hide_index=True, width="stretch")
+    if counts["lines"] + counts["locked_lines"] > SHOWN_LINES:
+        st.caption(f"Showing the first {SHOWN_LINES:,} of {counts['lines'] + counts['locked_lines']:,} lines.")
+else:
+    st.info("Nothing to push: Xero already has every option the rules want.", icon=":material/check:")
+
+if counts["invoices"] and st.button("Push to Xero…", type="primary", icon=":material/cloud_upload:",
+                                    key="push_open"):
+    st.session_state["push_confirming"] = True
+if st.session_state.get("push_confirming"):
+    confirm_push(counts)
+
+if counts["locked_lines"]:
+    st.subheader("Locked invoices")
+    st.markdown(f"Xero's own **Find & Recode** (Adviser role) can recode paid invoices, about "
+                f"{push.FIND_AND_RECODE_RUN} lines per run, but not foreign-currency invoices. The worklist groups "
+                "the locked lines that want a change into runs of at most that size.")
+    st.download_button("Download the locked lines (CSV)", lambda: ui.cached(push.locked_worklist_csv),
+                       file_name="locked_lines_for_find_and_recode.csv", mime="text/csv", on_click="ignore",
+                       icon=":material/download:", key="push_worklist")
+
+st.subheader("History")
+pushes = ui.cached(push.history)
+if not pushes:
+    st.caption("No pushes yet.")
+for row in pushes:
+    text, button = st.columns([5, 1], vertical_alignment="center")
+    text.markdown(row["summary"])
+    if row["can_undo"]:
+        if button.button("Undo", key=f"undo_{row['push_id']}", icon=":material/undo:"):
+            st.session_state["undo_confirming"] = row["push_id"]
+if st.session_state.get("undo_confirming") is not None and not st.session_state.get("push_confirming"):
+    confirm_undo(st.session_state["undo_confirming"])

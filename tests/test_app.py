@@ -1,0 +1,142 @@
+"""The shell in demo mode: app.py and its default page, Overview, Settings, the sidebar's Sync."""
+import pytest
+
+from core import config, connection, overview, slots, store, ui
+
+
+def texts(elements) -> list[str]:
+    return [element.value for element in elements]
+
+
+def test_first_start_fills_the_demo_and_lands_on_the_overview(demo_mode, db_path, streamlit_caches):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(config.ROOT / "app.py"), default_timeout=180).run()
+
+    assert not at.exception
+    assert texts(at.title) == ["Overview"]
+    assert ui.DEMO_BANNER in texts(at.info)
+    with store.connect(db_path) as con:
+        synced = overview.synced(con)
+        assert synced.invoices > 1000
+        assert con.execute("SELECT count(*) FROM client_settings").fetchone()[0] > 0
+    assert texts(at.metric)[:2] == [f"{synced.invoices:,}", f"{synced.lines:,}"]
+    assert texts(at.sidebar.markdown)[0] == f"**{connection.DEMO_LABEL}**"
+    assert texts(at.sidebar.caption)[0].startswith("Last sync: ")
+
+
+@pytest.mark.parametrize(("file", "title"), [(file, title) for file, title, _, _ in ui.PAGES])
+def test_every_page_opened_straight_from_a_link_has_the_frame(streamlit_app, file, title):
+    """A cold deep link runs the page file without app.py: its own guard draws banner, sidebar and title."""
+    if not (config.ROOT / file).exists():
+        pytest.skip(f"{file} is not written yet")
+    at = streamlit_app(file).run()
+
+    assert not at.exception
+    assert texts(at.title) == [title]
+    assert ui.DEMO_BANNER in texts(at.info)
+    assert at.sidebar.button(key="sidebar_sync")
+
+
+def test_overview_counts_lines_per_option_and_links_what_needs_attention(streamlit_app, demo_db):
+    at = streamlit_app("pages/overview.py").run()
+
+    assert not at.exception
+    with store.connect(demo_db) as con:
+        attention = overview.attention(con)
+        partner = overview.lines_per_option(con, 1)
+        assert partner["lines"].sum() == overview.synced(con).lines
+    assert attention.lines_to_change > 0
+    assert any(f"{attention.lines_to_change:,} lines" in text for text in texts(at.markdown))
+    tables = at.dataframe
+    assert len(tables) == 2
+    assert tables[0].value["lines"].tolist() == partner["lines"].tolist()
+
+
+def test_settings_shows_the_demo_connection_and_the_default_slot_map(streamlit_app):
+    at = streamlit_app("pages/settings.py").run()
+
+    assert not at.exception
+    assert texts(at.title) == ["Settings"]
+    assert "Demo organisation on the local Xero sandbox" in at.markdown[0].value
+    with store.connect() as con:
+        current = slots.current(con)
+    assert [(box.label, box.value) for box in at.selectbox] == [
+        ("Tracking Category 1", current[1]), ("Tracking Category 2", current[2])]
+
+
+def test_settings_refuses_the_same_category_in_both_slots(streamlit_app, demo_db):
+    at = streamlit_app("pages/settings.py").run()
+    first = at.selectbox[0].value
+
+    at.selectbox[1].set_value(first)
+    at.button(key="FormSubmitter:slot_map-Save").click().run()
+
+    assert not at.exception
+    assert len(at.error) == 1
+    assert "Tracking Category 1 and Tracking Category 2 must be different categories" in at.error[0].value
+    with store.connect(demo_db) as con:
+        assert con.execute("SELECT count(*) FROM change_log WHERE entity = 'slot'").fetchone()[0] == 0
+
+
+def test_settings_swaps_the_slots(streamlit_app, demo_db):
+    at = streamlit_app("pages/settings.py").run()
+    tc1, tc2 = at.selectbox[0].value, at.selectbox[1].value
+
+    at.selectbox[0].set_value(tc2)
+    at.selectbox[1].set_value(tc1)
+    at.button(key="FormSubmitter:slot_map-Save").click().run()
+
+    assert not at.exception
+    assert texts(at.success)[0].startswith("Saved: Tracking Category 1 is ")
+    with store.connect(demo_db) as con:
+        assert slots.current(con) == {1: tc2, 2: tc1}
+        assert con.execute("SELECT DISTINCT tc1_category_id FROM line_rules").fetchall() == [(tc2,)]
+
+
+def test_settings_says_when_xero_has_only_one_active_category(streamlit_app, demo_db):
+    with store.connect(demo_db) as con:
+        second = slots.active_categories(con)[1]
+        con.execute("UPDATE tracking_categories SET status = 'ARCHIVED' WHERE category_id = ?", [second.category_id])
+
+    at = streamlit_app("pages/settings.py").run()
+
+    assert not at.exception
+    assert any("only one active tracking category" in text for text in texts(at.warning))
+    assert not at.selectbox
+    assert at.button(key="settings_sync")
+
+
+def test_sidebar_sync_shows_progress_and_counts(streamlit_app):
+    at = streamlit_app("app.py").run()
+
+    at.sidebar.button(key="sidebar_sync").click().run()
+
+    assert not at.exception
+    status = at.sidebar.status[0]
+    assert (status.label, status.state) == ("Synced with Xero", "complete")
+    assert status.progress[0].value == 100
+    assert status.markdown[0].value.startswith("Synced 0 invoices (0 lines)")  # nothing changed in Xero
+
+
+def test_a_failed_sync_is_said_in_plain_words(streamlit_app):
+    at = streamlit_app("app.py").run()
+    connection.demo_sandbox().fail_next(403, times=5)
+
+    at.sidebar.button(key="sidebar_sync").click().run()
+
+    assert not at.exception
+    status = at.sidebar.status[0]
+    assert (status.label, status.state) == ("Sync failed", "error")
+    assert "Xero" in status.error[0].value
+
+
+def test_half_configured_credentials_are_named_on_the_page_not_a_traceback(streamlit_app, monkeypatch):
+    monkeypatch.setenv("XERO_CLIENT_ID", "an-id-without-its-secret")
+
+    at = streamlit_app("pages/settings.py").run()
+
+    assert not at.exception
+    assert texts(at.title) == ["Settings"]
+    assert any("Set both XERO_CLIENT_ID and XERO_CLIENT_SECRET" in text for text in texts(at.error))
+    assert ui.DEMO_BANNER not in texts(at.info)

@@ -1,0 +1,283 @@
+"""Sync from the sandbox through the real SDK into DuckDB: rows, API calls, failures, command line."""
+import copy
+import math
+import shutil
+import socket
+from decimal import Decimal
+
+import pytest
+
+from core import config, demo, store
+from core.__main__ import main
+from core.sync import sync
+from core.xero.gateway import Gateway, XeroAuthError, XeroUnavailable, parse_day
+
+MIRROR = ("organisation", "tracking_categories", "tracking_options", "contacts", "items", "invoices",
+          "invoice_lines", "line_tracking")
+
+
+def config_for(box, **changes) -> config.XeroConfig:
+    values = dict(client_id=box.client_id, client_secret=box.client_secret, tenant_id="",
+                  api_url=box.api_url, identity_url=box.identity_url)
+    return config.XeroConfig(**{**values, **changes})
+
+
+@pytest.fixture
+def sleeps():
+    return []
+
+
+@pytest.fixture
+def gw(sandbox, sleeps):
+    return Gateway(config_for(sandbox), sleep=sleeps.append)
+
+
+@pytest.fixture(scope="module")
+def paging_state():
+    return demo.scaled_state(2500, lines_per_invoice=(1, 2), seed=7)
+
+
+@pytest.fixture
+def big_sandbox(paging_state, start_sandbox):
+    return start_sandbox(copy.deepcopy(paging_state))
+
+
+@pytest.fixture(scope="module")
+def demo_mirror(tmp_path_factory):
+    """A database file holding one full sync of the demo practice (the demo is the same every time)."""
+    from core.xero import sandbox as sandbox_module
+
+    path = tmp_path_factory.mktemp("mirror") / "demo.duckdb"
+    box = sandbox_module.start()
+    try:
+        with store.connect(path) as con:
+            sync(con, Gateway(config_for(box)))
+    finally:
+        box.stop()
+    return path
+
+
+@pytest.fixture
+def synced(db_path, demo_mirror):
+    """A connection to a copy of the demo mirror: the state after a first sync of `sandbox`."""
+    shutil.copyfile(demo_mirror, db_path)
+    with store.connect(db_path) as connection:
+        yield connection
+
+
+def sales(box) -> list[dict]:
+    return [i for i in box.state["Invoices"] if i["Type"] == "ACCREC"]
+
+
+def snapshot(con) -> dict[str, list]:
+    return {table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for table in MIRROR}
+
+
+def count(con, table: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def test_first_sync_mirrors_the_organisation(con, gw, sandbox):
+    result = sync(con, gw)
+
+    invoices = sales(sandbox)
+    lines = [line for invoice in invoices for line in invoice["LineItems"]]
+    categories = [c for c in sandbox.state["TrackingCategories"] if c["Status"] != "DELETED"]
+    assert result.full
+    assert (result.counts["invoices"], result.counts["lines"]) == (len(invoices), len(lines))
+    assert (count(con, "invoices"), count(con, "invoice_lines")) == (len(invoices), len(lines))
+    assert count(con, "contacts") == len(sandbox.state["Contacts"])
+    assert count(con, "items") == len(sandbox.state["Items"])
+    assert con.execute("SELECT category_id, status FROM tracking_categories ORDER BY position").fetchall() == [
+        (c["TrackingCategoryID"], c["Status"]) for c in categories]
+    assert count(con, "tracking_options") == sum(
+        o["Status"] != "DELETED" for c in categories for o in c["Options"])
+    assert count(con, "line_tracking") == sum(len(line.get("Tracking") or []) for line in lines)
+    assert count(con, "line_rules") == len(lines)
+    assert result.calls_per_entity["invoices"] == math.ceil(len(invoices) / 1000)
+    assert result.api_calls == sum(result.calls_per_entity.values())
+    assert con.execute("SELECT kind, outcome, api_calls FROM sync_runs").fetchall() == [
+        ("full", "ok", result.api_calls)]
+
+
+def test_an_invoice_is_mirrored_field_by_field(synced, gw, sandbox):
+    invoice = next(i for i in sales(sandbox) if any(line.get("Tracking") for line in i["LineItems"]))
+    row = synced.execute("SELECT number, contact_id, date, status, currency_code, total, amount_paid, "
+                         "updated_utc IS NOT NULL FROM invoices WHERE invoice_id = ?", [invoice["InvoiceID"]]).fetchone()
+    assert row == (invoice["InvoiceNumber"], invoice["Contact"]["ContactID"], parse_day(invoice["Date"]),
+                   invoice["Status"], invoice["CurrencyCode"], Decimal(str(invoice["Total"])),
+                   Decimal(str(invoice.get("AmountPaid", 0))).quantize(Decimal("0.01")), True)
+    lines = synced.execute("SELECT line_id, line_amount FROM invoice_lines WHERE invoice_id = ? ORDER BY position",
+                           [invoice["InvoiceID"]]).fetchall()
+    assert lines == [(line["LineItemID"], Decimal(str(line["LineAmount"])).quantize(Decimal("0.01")))
+                     for line in invoice["LineItems"]]
+    tagged = next(line for line in invoice["LineItems"] if line.get("Tracking"))
+    assert synced.execute("SELECT category_id, option_id, category_name, option_name FROM line_tracking "
+                          "WHERE line_id = ? ORDER BY category_id", [tagged["LineItemID"]]).fetchall() == sorted(
+        (t["TrackingCategoryID"], t["TrackingOptionID"], t["Name"], t["Option"]) for t in tagged["Tracking"])
+
+
+def test_a_sync_with_nothing_changed_takes_one_call_per_entity(synced, gw):
+    before = snapshot(synced)
+
+    result = sync(synced, gw)
+
+    assert not result.full
+    assert result.calls_per_entity == dict.fromkeys(
+        ("organisation", "tracking_categories", "contacts", "items", "invoices"), 1)
+    assert (result.api_calls, result.counts["invoices"]) == (5, 0)
+    assert snapshot(synced) == before
+
+
+def test_more_than_a_thousand_invoices_are_read_a_page_at_a_time(con, big_sandbox):
+    progress = []
+    result = sync(con, Gateway(config_for(big_sandbox)), progress=lambda *report: progress.append(report))
+
+    assert result.calls_per_entity["invoices"] == 3
+    assert count(con, "invoices") == len(sales(big_sandbox))
+    assert [p for p in progress if p[0] == "invoices"] == [
+        ("invoices", 1000, 2500), ("invoices", 2000, 2500), ("invoices", 2500, 2500)]
+
+
+def test_an_invoice_edited_in_xero_shows_up_with_its_lines_replaced(synced, gw, sandbox):
+    invoice = next(i for i in sales(sandbox) if len(i["LineItems"]) >= 2)
+    dropped = invoice["LineItems"][-1]["LineItemID"]
+
+    def edit(record):
+        record["LineItems"].pop()
+        record["LineItems"][0]["Tracking"] = []
+        record["LineItems"].append({"Description": "Added in Xero", "Quantity": 1, "UnitAmount": 10,
+                                    "AccountCode": "200", "TaxType": "NONE"})
+    edited = sandbox.edit_invoice(invoice["InvoiceID"], edit)
+
+    result = sync(synced, gw)
+
+    assert result.counts["invoices"] == 1 and result.calls_per_entity["invoices"] == 1
+    assert synced.execute("SELECT line_id FROM invoice_lines WHERE invoice_id = ? ORDER BY position",
+                          [invoice["InvoiceID"]]).fetchall() == [(line["LineItemID"],) for line in edited["LineItems"]]
+    assert count(synced, "invoice_lines") == sum(len(i["LineItems"]) for i in sales(sandbox))
+    assert synced.execute("SELECT count(*) FROM line_tracking WHERE line_id IN (?, ?)",
+                          [dropped, edited["LineItems"][0]["LineItemID"]]).fetchone()[0] == 0
+    assert synced.execute("SELECT total FROM invoices WHERE invoice_id = ?", [invoice["InvoiceID"]]).fetchone()[0] == \
+        Decimal(str(edited["Total"]))
+    assert count(synced, "line_rules") == count(synced, "invoice_lines")
+
+
+@pytest.mark.parametrize("status", ["VOIDED", "DELETED"])
+def test_voided_and_deleted_invoices_are_reflected(synced, gw, sandbox, status):
+    invoice = next(i for i in sales(sandbox) if i["Status"] in ("DRAFT", "AUTHORISED") and not i.get("AmountPaid"))
+    sandbox.edit_invoice(invoice["InvoiceID"], lambda record: record.update(Status=status))
+    sync(synced, gw)
+    assert synced.execute("SELECT status FROM invoices WHERE invoice_id = ?",
+                          [invoice["InvoiceID"]]).fetchone() == (status,)
+    assert synced.execute("SELECT DISTINCT invoice_status, status FROM line_rules WHERE invoice_id = ?",
+                          [invoice["InvoiceID"]]).fetchall() == [(status, "locked")]
+
+
+def test_a_failure_half_way_leaves_the_earlier_mirror_unchanged(synced, gw, sandbox):
+    before = snapshot(synced)
+    sandbox.edit_invoice(sales(sandbox)[0]["InvoiceID"], lambda record: record.update(Status="VOIDED"))
+    sandbox.fail_next(500, times=10, path="/Invoices")
+
+    with pytest.raises(XeroUnavailable, match="Xero kept failing"):
+        sync(synced, gw)
+
+    assert snapshot(synced) == before
+    assert synced.execute("SELECT outcome, message LIKE 'Xero kept failing%' FROM sync_runs ORDER BY started_at DESC "
+                          "LIMIT 1").fetchone() == ("failed", True)
+
+
+def test_a_first_sync_that_fails_writes_no_mirror(con, gw, sandbox):
+    sandbox.fail_next(503, times=10, path="/Invoices")
+    with pytest.raises(XeroUnavailable):
+        sync(con, gw)
+    assert all(rows == [] for rows in snapshot(con).values())
+    assert count(con, "sync_state") == 0
+
+
+def test_rate_limits_transient_errors_and_expired_tokens_are_ridden_out(synced, gw, sandbox, sleeps):
+    gw.organisation()
+    sandbox.expire_tokens()
+    sandbox.fail_next(429, retry_after=5, path="/Contacts")
+    sandbox.fail_next(503, path="/Invoices")
+
+    result = sync(synced, gw)
+
+    assert sleeps == [5, 1]
+    assert result.counts["invoices"] == 0
+    assert [c.endpoint for c in gw.calls].count("/connect/token") == 2
+
+
+def test_an_unknown_status_or_currency_does_not_lose_the_page(con, gw, sandbox):
+    first, second = sales(sandbox)[:2]
+    sandbox.edit_invoice(first["InvoiceID"], lambda record: record.update(Status="ARCHIVED"))
+    sandbox.edit_invoice(second["InvoiceID"], lambda record: record.update(CurrencyCode="XYZ"))
+    sync(con, gw)
+    assert count(con, "invoices") == len(sales(sandbox))
+    assert con.execute("SELECT status FROM invoices WHERE invoice_id = ?", [first["InvoiceID"]]).fetchone() == (
+        "ARCHIVED",)
+    assert con.execute("SELECT currency_code FROM invoices WHERE invoice_id = ?",
+                       [second["InvoiceID"]]).fetchone() == ("XYZ",)
+
+
+def test_wrong_credentials_write_nothing(con, sandbox):
+    with pytest.raises(XeroAuthError):
+        sync(con, Gateway(config_for(sandbox, client_secret="wrong")))
+    assert count(con, "invoices") == 0 and count(con, "sync_state") == 0
+
+
+# --- the command line ------------------------------------------------------------------------
+
+@pytest.fixture
+def xero_environment(monkeypatch, tmp_path, db_path):
+    """Point the command line at a Xero: `xero_environment(api_url, identity_url, client_id, secret)`."""
+    monkeypatch.setattr(config, "SECRETS_FILE", tmp_path / "no-secrets.toml")
+
+    def point(api_url, identity_url, client_id, client_secret):
+        for name, value in (("XERO_CLIENT_ID", client_id), ("XERO_CLIENT_SECRET", client_secret),
+                            ("XERO_API_URL", api_url), ("XERO_IDENTITY_URL", identity_url)):
+            monkeypatch.setenv(name, value)
+    return point
+
+
+def test_the_sync_command_prints_a_one_line_summary(xero_environment, sandbox, db_path, capsys):
+    xero_environment(sandbox.api_url, sandbox.identity_url, sandbox.client_id, sandbox.client_secret)
+
+    assert main(["sync"]) == 0
+    first = capsys.readouterr().out
+    assert main(["sync", "--full"]) == 0
+    again = capsys.readouterr().out
+
+    invoices = len(sales(sandbox))
+    assert first.startswith(f"Synced {invoices:,} invoices (") and first.count("\n") == 1
+    assert "API calls" in first and again.startswith(f"Synced {invoices:,} invoices")
+    with store.connect(db_path) as con:
+        assert con.execute("SELECT kind FROM sync_runs ORDER BY started_at").fetchall() == [("full",), ("full",)]
+
+
+def test_the_sync_command_refuses_wrong_credentials_with_exit_2(xero_environment, sandbox, db_path, capsys):
+    xero_environment(sandbox.api_url, sandbox.identity_url, sandbox.client_id, "wrong-secret")
+    assert main(["sync"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: Xero refused the client id/secret") and err.count("\n") == 1
+    assert "wrong-secret" not in err
+    with store.connect(db_path) as con:
+        assert count(con, "invoices") == 0
+
+
+def test_the_sync_command_names_an_unreachable_xero_with_exit_2(xero_environment, capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    xero_environment(url + "/api.xro/2.0", url, "id", "secret")
+    assert main(["sync"]) == 2
+    assert capsys.readouterr().err.startswith(f"error: Could not reach Xero at {url}")
+
+
+def test_the_sync_command_reports_a_malformed_response_with_exit_2(xero_environment, sandbox, db_path, capsys):
+    xero_environment(sandbox.api_url, sandbox.identity_url, sandbox.client_id, sandbox.client_secret)
+    sandbox.fail_next(200, path="/Invoices")
+    assert main(["sync"]) == 2
+    assert capsys.readouterr().err == "error: Xero's response to /Invoices has no list of Invoices.\n"
+    with store.connect(db_path) as con:
+        assert count(con, "invoices") == 0 and count(con, "contacts") == 0
