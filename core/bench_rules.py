@@ -7,7 +7,7 @@ temporary database with SQL `range()`, then times, best of 3:
 - the preview's queries: totals by status, and one filtered page of 500 rows;
 - one client's TC1 changed (UPDATE client_settings + `rules.refresh_for`) until the preview
   query shows it;
-and reports peak memory (ru_maxrss).
+and reports peak memory (ru_maxrss) before the baseline fills Python with the rows.
 """
 import argparse
 import resource
@@ -81,6 +81,10 @@ BUILD = [
                i % 3 = 0, CASE WHEN i % 9 = 0 THEN {GID.format(kind=12, n=f'i % {DEPARTMENTS}')} END, NULL
         FROM range(0, $lines, 97) t(i)""",
 ]
+
+EDITED_CLIENT = "SELECT contact_id FROM client_settings WHERE NOT consolidate ORDER BY contact_id LIMIT 1"
+NEW_TC1_OPTIONS = """SELECT option_id FROM tracking_options
+    WHERE category_id = '00000001-0000-4000-8000-000000000000' AND status = 'ACTIVE' ORDER BY option_id LIMIT ?"""
 
 # The baseline's input: the same rows the SQL reads, fetched into Python.
 BASELINE_INPUTS = {
@@ -164,12 +168,14 @@ def baseline(con) -> int:
 
 
 def best_of(repeat: int, fn) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(timed(fn) for _ in range(repeat))[0]
+
+
+def timed(fn) -> tuple[float, float]:
+    """(wall, process CPU) seconds of one call: on a busy machine the CPU time tells the cost."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    fn()
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def edit_to_preview(con, contact_id: str, option_id: str) -> None:
@@ -192,21 +198,20 @@ def run(args: argparse.Namespace) -> int:
             with store.transaction(con):
                 rules.refresh(con)
 
-        t_rules = best_of(args.repeat, refresh)
-        t_base = best_of(1, lambda: baseline(con))
+        t_rules, cpu_rules = min(timed(refresh) for _ in range(args.repeat))
         t_totals = best_of(args.repeat, lambda: preview.totals(con, preview.Filters()))
-        filters = preview.Filters(line_status="change", date_from=None, source="client")
+        filters = preview.Filters(line_status="change", source="client")
         t_page = best_of(args.repeat, lambda: preview.lines(con, filters, limit=preview.PAGE_SIZE))
-        contact_id, = con.execute("SELECT contact_id FROM client_settings WHERE NOT consolidate ORDER BY contact_id LIMIT 1").fetchone()
-        options = [o for (o,) in con.execute(
-            "SELECT option_id FROM tracking_options WHERE category_id = '00000001-0000-4000-8000-000000000000' "
-            "AND status = 'ACTIVE' ORDER BY option_id LIMIT ?", [args.repeat]).fetchall()]
-        t_edit = min(best_of(1, lambda o=o: edit_to_preview(con, contact_id, o)) for o in options)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"rules.refresh ({args.lines:,} lines): {t_rules:8.3f} s   target < 0.6 s")
-    print(f"Python-loop baseline:            {t_base:8.3f} s   ratio {t_base / t_rules:.1f}x   target >= 4x")
+        contact_id, = con.execute(EDITED_CLIENT).fetchone()
+        options = [option for (option,) in con.execute(NEW_TC1_OPTIONS, [args.repeat]).fetchall()]
+        t_edit = min(timed(lambda o=o: edit_to_preview(con, contact_id, o))[0] for o in options)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the baseline's Python rows
+        t_base, cpu_base = timed(lambda: baseline(con))
+    print(f"rules.refresh ({args.lines:,} lines): {t_rules:8.3f} s   target < 0.6 s   (CPU {cpu_rules:.2f} s)")
+    print(f"Python-loop baseline:            {t_base:8.3f} s   ratio {t_base / t_rules:.1f}x   target >= 4x"
+          f"   (CPU {cpu_base:.2f} s)")
     print(f"preview totals by status:        {t_totals * 1000:8.1f} ms  target < 50 ms")
     print(f"preview page of {preview.PAGE_SIZE} rows (filtered): {t_page * 1000:5.1f} ms  target < 50 ms")
     print(f"client TC1 edit to preview:      {t_edit * 1000:8.1f} ms  target < 200 ms")
-    print(f"peak memory:                     {peak_mb:8.0f} MB  target < 1024 MB")
+    print(f"peak memory (rules and preview): {peak_mb:8.0f} MB  target < 1024 MB")
     return 0

@@ -32,21 +32,22 @@ def xero_config() -> config.XeroConfig:
 
 
 def gateway() -> Gateway:
-    """A gateway to the configured organisation, or to the demo, filled on first use."""
-    if is_demo():
-        fill_demo()
+    """A gateway to the configured organisation, or to the demo sandbox."""
     return Gateway(xero_config())
 
 
-def fill_demo() -> None:
-    """On a demo database's first use: start the sandbox, sync it and seed the demo's settings."""
+def fill_demo() -> sync.SyncResult | None:
+    """On a demo database's first use: start the sandbox, sync it and seed the demo's settings.
+
+    Returns the first sync's result, or None when the database was filled before."""
     with _lock, store.connect() as con:
         if con.execute(SYNCED_BEFORE).fetchone()[0]:
-            return
-        sync.sync(con, Gateway(xero_config()), full=True)
+            return None
+        result = sync.sync(con, gateway(), full=True)
         if demo.seed_settings(con, demo_sandbox().state):
             with store.transaction(con):
                 rules.refresh(con)
+        return result
 
 
 def demo_state_file() -> Path:

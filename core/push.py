@@ -29,6 +29,7 @@ from core.xero.gateway import INVOICES_PER_UPDATE, DayLimitReached, XeroError, X
 Progress = Callable[[str, int, int], None]
 
 RESULTS = ("landed", "conflict", "locked", "failed", "not sent")
+INTERRUPTED = {"planned": "not sent", "sending": "unconfirmed: sync and look"}  # left by a push that crashed
 READING, UPDATING = "Reading invoices from Xero", "Updating invoices in Xero"
 EDITABLE_STATUSES = rules.EDITABLE_INVOICE_STATUSES
 FIND_AND_RECODE_RUN = 200  # lines Xero recommends per Find & Recode run
@@ -114,6 +115,7 @@ WHERE p.push_id = $push_id AND p.result = 'landed'
 ORDER BY i.number, p.invoice_id, p.line_id, p.slot
 """
 PUSH_KIND = "SELECT kind FROM pushes WHERE push_id = ?"
+CATEGORY_NAMES = "SELECT category_id, name FROM tracking_categories"
 
 START = """
 INSERT INTO pushes (kind, undo_of, started_at, pushed_by, invoices_planned, outcome)
@@ -131,6 +133,7 @@ FROM push_log_results r
 WHERE push_lines.push_id = $push_id AND push_lines.invoice_id = r.invoice_id
   AND push_lines.result IN ('planned', 'sending')
 """
+RESULTS_SO_FAR = "SELECT DISTINCT result FROM push_lines WHERE push_id = ?"
 UNSENT = """
 UPDATE push_lines SET result = 'not sent', message = $message
 WHERE push_id = $push_id AND result = 'planned'
@@ -224,6 +227,12 @@ class PushResult:
     def problems(self) -> list[InvoiceOutcome]:
         """Invoices that were meant to change and did not (locked ones were never meant to be sent)."""
         return [o for o in self.invoices if o.result in ("conflict", "failed", "not sent")]
+
+    def table(self) -> pd.DataFrame:
+        """One row per invoice: what happened to it and Xero's message."""
+        return pd.DataFrame([{"Invoice": o.number, "Client": o.contact, "Result": INTERRUPTED.get(o.result, o.result),
+                              "Lines": o.lines, "Xero's message": o.message or ""} for o in self.invoices],
+                            columns=["Invoice", "Client", "Result", "Lines", "Xero's message"])
 
     def summary(self) -> str:
         locked = self.count("locked")
@@ -360,6 +369,7 @@ class _Run:
 
     def __init__(self, con, gw, push_id: int, key_prefix: str, rows: list[dict], progress: Progress):
         self.con, self.gw, self.push_id, self.key_prefix, self.progress = con, gw, push_id, key_prefix, progress
+        self.category_names = dict(con.execute(CATEGORY_NAMES).fetchall())
         self.expected: dict[str, dict[str, dict[str, str | None]]] = {}  # invoice → line → category → option now
         self.wanted: dict[str, dict[str, dict[str, str | None]]] = {}
         for r in rows:
@@ -371,20 +381,18 @@ class _Run:
 
     def execute(self) -> tuple[str, str | None]:
         try:
-            fresh = self._read()
-            batches = _chunks(list(fresh.items()), INVOICES_PER_UPDATE)
+            updates = self._build(self._read())
             done = 0
-            for number, batch in enumerate(batches, 1):
-                self.progress(UPDATING, done, len(fresh))
+            for number, batch in enumerate(_chunks(list(updates.items()), INVOICES_PER_UPDATE), 1):
+                self.progress(UPDATING, done, len(updates))
                 self._send(number, batch)
                 done += len(batch)
-            self.progress(UPDATING, done, len(fresh))
+            self.progress(UPDATING, done, len(updates))
         except DayLimitReached as e:
             return "stopped", str(e)
         except XeroError as e:
             return "stopped", f"The push stopped: {e}"
-        results = {r for (r,) in self.con.execute(
-            "SELECT DISTINCT result FROM push_lines WHERE push_id = ?", [self.push_id]).fetchall()}
+        results = {r for (r,) in self.con.execute(RESULTS_SO_FAR, [self.push_id]).fetchall()}
         return ("partial" if results & {"conflict", "failed"} else "complete"), None
 
     def _read(self) -> dict[str, dict]:
@@ -427,8 +435,33 @@ class _Run:
             return "Not as the last sync saw it: " + "; ".join(problems) + ". Sync and look again."
         return None
 
-    def _send(self, number: int, batch: list[tuple[str, dict]]) -> None:
-        updates = [push_plan.build_update(invoice, self.wanted[invoice_id]) for invoice_id, invoice in batch]
+    def _build(self, fresh: dict[str, dict]) -> dict[str, tuple[dict, dict]]:
+        """Each invoice's update, next to Xero's copy it was built from; those Xero would refuse are logged."""
+        built, refused = {}, []
+        for invoice_id, invoice in fresh.items():
+            update = push_plan.build_update(invoice, self.wanted[invoice_id])
+            overfull = push_plan.overfull_lines(update)
+            if overfull:
+                refused.append({"invoice_id": invoice_id, "result": "failed",
+                                "message": self._overfull(update, overfull)})
+            else:
+                built[invoice_id] = (invoice, update)
+        if refused:
+            with store.transaction(self.con):
+                self._set_results(refused)
+        return built
+
+    def _overfull(self, update: dict, positions: list[int]) -> str:
+        line = update["LineItems"][positions[0] - 1]
+        names = ", ".join(self.category_names.get(t["TrackingCategoryID"], t.get("Name") or t["TrackingCategoryID"])
+                          for t in line["Tracking"])
+        lines = f"line{'s' if len(positions) > 1 else ''} {', '.join(map(str, positions))}"
+        return (f"Not sent: {lines} would carry {len(line['Tracking'])} tracking categories ({names}) and Xero "
+                f"allows {push_plan.MAX_TRACKING}. Remove the tag of the category no longer used (an archived one) "
+                "from the line in Xero, sync, and push again.")
+
+    def _send(self, number: int, batch: list[tuple[str, tuple[dict, dict]]]) -> None:
+        updates = [update for _, (_, update) in batch]
         with store.transaction(self.con):
             self._set_results([{"invoice_id": i, "result": "sending", "message": None} for i, _ in batch])
         try:
@@ -443,7 +476,7 @@ class _Run:
             raise
         by_id = {a.get("InvoiceID"): a for a in answers}
         results, landed = [], []
-        for position, ((invoice_id, before), sent) in enumerate(zip(batch, updates)):
+        for position, (invoice_id, (before, sent)) in enumerate(batch):
             answer = by_id.get(invoice_id) or (answers[position] if position < len(answers) else None)
             problems = (push_plan.verify(sent, before, answer) if answer is not None
                         else ["Xero's answer did not include this invoice."])

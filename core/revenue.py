@@ -139,7 +139,6 @@ CHOICES = {
     "clients": """SELECT DISTINCT I.contact_id, coalesce(C.name, I.contact_id) AS name
                   FROM invoices I LEFT JOIN contacts C USING (contact_id) ORDER BY lower(name), contact_id""",
     "currencies": "SELECT DISTINCT currency_code FROM invoices ORDER BY currency_code",
-    "dates": "SELECT min(date), max(date) FROM invoices",
 }
 
 
@@ -337,19 +336,15 @@ def drill(con: duckdb.DuckDBPyConnection, filters: Filters, slot: int, view: str
 
 @dataclass(frozen=True)
 class Choices:
-    """What the page's widgets offer: the slots' names, clients (id, name), currencies and the
-    invoices' date range."""
+    """What the page's widgets offer: the slots' names, clients (id, name) and currencies."""
     slot_names: dict[int, str]
     clients: tuple[tuple[str, str], ...]
     currencies: tuple[str, ...]
-    first_date: date | None
-    last_date: date | None
 
 
 def choices(con: duckdb.DuckDBPyConnection) -> Choices:
-    first, last = con.execute(CHOICES["dates"]).fetchone()
     return Choices(slot_names(con), tuple(con.execute(CHOICES["clients"]).fetchall()),
-                   tuple(c for (c,) in con.execute(CHOICES["currencies"]).fetchall()), first, last)
+                   tuple(c for (c,) in con.execute(CHOICES["currencies"]).fetchall()))
 
 
 def figure(periods: pd.DataFrame, view: str, *, slot_name: str, currency: str) -> go.Figure:

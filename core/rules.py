@@ -3,10 +3,9 @@
 One SQL query over the mirror and the app-owned settings decides every line at once; its
 result is materialised in `line_rules`, which the preview, push and revenue read.
 
-| slot | precedence (first that applies wins)                                          |
-|------|-------------------------------------------------------------------------------|
-| TC1  | line override → consolidated client: the invoice's first line's own override → client TC1 → none |
-| TC2  | line override → consolidated client: none → alignment-fee line: owner's TC2 or none → service TC2 → client TC2 → owner's TC2 → none |
+TC1: line override → consolidated client: the invoice's first line's own TC1 override →
+client TC1 → none. TC2: line override → consolidated client: none → alignment-fee line: the
+owner's TC2 or none → service TC2 → client TC2 → owner's TC2 → none.
 
 A slot whose rule gives no option is not applied (`tcS_apply` false): the push leaves what
 Xero has. Only an explicit line override of "None" clears a slot. A consolidated client's
@@ -14,8 +13,9 @@ lines all take the first line's TC1; as the client's TC1 is the same for every l
 only differs from the plain chain when the first line has its own TC1 override, and those
 lines are labelled `consolidated`.
 
-Status: `locked` (the invoice cannot be edited) beats `blocked` (slot map invalid, or a
-wanted option that is not ACTIVE in its slot's category), which beats `same` / `change`.
+Status: `locked` (the invoice cannot be edited) beats `blocked` (slot map invalid, a wanted
+option that is not ACTIVE in its slot's category, or a `change` on an invoice Xero would refuse
+back whole: see BLOCK_UNRETURNABLE), which beats `same` / `change`.
 
 `refresh` and `refresh_for` write `line_rules` but open no transaction of their own: call
 them inside the writer's `store.transaction(con)`, so the rules change together with the
@@ -29,9 +29,8 @@ SOURCES = ("line", "client", "service", "owner", "consolidated", "none")
 STATUSES = ("same", "change", "blocked", "locked")
 EDITABLE_INVOICE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
 
-# The rules, for the lines chosen by {scope} (a WHERE clause over invoice_lines L and invoices I).
-RULES_SELECT = """
-WITH
+# The rules, for the lines in the table {lines}, whose current tracking is in the table {tracking}.
+SLOT_MAP = """
 slot_pick AS (  -- the configured slot map, or else the first two active categories in Xero's order
     SELECT slot, category_id FROM slots
     UNION ALL
@@ -61,25 +60,36 @@ slot_map AS (
     LEFT JOIN slot_pick s2 ON s2.slot = 2
     LEFT JOIN tracking_categories c1 ON c1.category_id = s1.category_id
     LEFT JOIN tracking_categories c2 ON c2.category_id = s2.category_id
-),
+)
+"""
+RULES_SELECT = "WITH" + SLOT_MAP + """,
 current1 AS (
-    SELECT line_id, option_id, option_name FROM line_tracking
+    SELECT line_id, option_id, option_name FROM {tracking}
     WHERE category_id = (SELECT tc1_category_id FROM slot_map)
 ),
 current2 AS (
-    SELECT line_id, option_id, option_name FROM line_tracking
+    SELECT line_id, option_id, option_name FROM {tracking}
     WHERE category_id = (SELECT tc2_category_id FROM slot_map)
 ),
+tc1_overrides AS (
+    SELECT L.invoice_id, L.position, O.tc1_option_id
+    FROM {lines} L JOIN line_overrides O ON O.line_id = L.line_id AND O.tc1_override
+),
+first_positions AS (  -- of the invoices with a TC1 override
+    SELECT F.invoice_id, min(F.position) AS position
+    FROM {lines} F JOIN (SELECT DISTINCT invoice_id FROM tc1_overrides) t ON t.invoice_id = F.invoice_id
+    GROUP BY F.invoice_id
+),
 first_line_tc1 AS (  -- invoices whose first line has its own TC1 override, and that override
-    SELECT L.invoice_id, O.tc1_option_id
-    FROM line_overrides O JOIN invoice_lines L USING (line_id)
-    WHERE O.tc1_override AND NOT EXISTS (
-        SELECT 1 FROM invoice_lines F WHERE F.invoice_id = L.invoice_id AND F.position < L.position)
+    SELECT t.invoice_id, t.tc1_option_id
+    FROM tc1_overrides t JOIN first_positions f ON f.invoice_id = t.invoice_id AND f.position = t.position
 ),
 decided AS (
     SELECT L.line_id, L.invoice_id, I.contact_id, L.position, L.line_amount,
+           c1.option_id AS tc1_current_option_id, c1.option_name AS tc1_current_xero_name,
+           c2.option_id AS tc2_current_option_id, c2.option_name AS tc2_current_xero_name,
            I.number AS invoice_number, I.date AS invoice_date, I.status AS invoice_status,
-           CASE WHEN I.status NOT IN ('DRAFT', 'SUBMITTED', 'AUTHORISED')
+           CASE WHEN I.status NOT IN ('DRAFT', 'SUBMITTED', 'AUTHORISED')  -- EDITABLE_INVOICE_STATUSES
                     THEN 'Invoice is ' || I.status || ' in Xero and cannot be edited'
                 WHEN I.amount_paid > 0
                     THEN 'Invoice has ' || I.amount_paid || ' paid and cannot be edited'
@@ -106,23 +116,27 @@ decided AS (
                 WHEN C.consolidate THEN NULL
                 WHEN S.alignment_fee THEN M.tc2_option_id
                 ELSE coalesce(S.tc2_option_id, C.tc2_option_id, M.tc2_option_id) END AS tc2_wanted_option_id
-    FROM invoice_lines L
-    JOIN invoices I USING (invoice_id)
+    -- Only LEFT JOINs, the lines first (every line has its invoice: sync writes them together).
+    -- DuckDB keeps their order and builds each hash table on the right-hand side; an INNER JOIN
+    -- (or a filter it can read as one) lets it move the invoices below the tracking joins, and its
+    -- estimate of lines x invoices (about the invoices' count) then builds on the million lines.
+    -- No join condition beyond the keys: an extra condition made it estimate 2 rows.
+    FROM {lines} L
+    LEFT JOIN current1 c1 ON c1.line_id = L.line_id
+    LEFT JOIN current2 c2 ON c2.line_id = L.line_id
+    LEFT JOIN invoices I ON I.invoice_id = L.invoice_id
     LEFT JOIN client_settings C ON C.contact_id = I.contact_id
     LEFT JOIN team_members M ON M.member_id = C.owner_id
     LEFT JOIN services S ON S.item_code = L.item_code
     LEFT JOIN line_overrides O ON O.line_id = L.line_id
-    LEFT JOIN first_line_tc1 F ON F.invoice_id = L.invoice_id AND C.consolidate
-    {scope}
+    LEFT JOIN first_line_tc1 F ON F.invoice_id = L.invoice_id
 ),
 checked AS (
     SELECT d.*, m.tc1_category_id, m.tc2_category_id,
-           c1.option_id AS tc1_current_option_id,
-           coalesce(oc1.name, c1.option_name) AS tc1_current_name,
+           coalesce(oc1.name, d.tc1_current_xero_name) AS tc1_current_name,
            w1.name AS tc1_wanted_name,
            d.tc1_source IN ('line', 'consolidated') OR d.tc1_wanted_option_id IS NOT NULL AS tc1_apply,
-           c2.option_id AS tc2_current_option_id,
-           coalesce(oc2.name, c2.option_name) AS tc2_current_name,
+           coalesce(oc2.name, d.tc2_current_xero_name) AS tc2_current_name,
            w2.name AS tc2_wanted_name,
            d.tc2_source = 'line' OR d.tc2_wanted_option_id IS NOT NULL AS tc2_apply,
            coalesce(m.slot_problem, nullif(concat_ws('; ',
@@ -145,10 +159,8 @@ checked AS (
            ), '')) AS blocked_reason
     FROM decided d
     CROSS JOIN slot_map m
-    LEFT JOIN current1 c1 ON c1.line_id = d.line_id
-    LEFT JOIN current2 c2 ON c2.line_id = d.line_id
-    LEFT JOIN tracking_options oc1 ON oc1.option_id = c1.option_id
-    LEFT JOIN tracking_options oc2 ON oc2.option_id = c2.option_id
+    LEFT JOIN tracking_options oc1 ON oc1.option_id = d.tc1_current_option_id
+    LEFT JOIN tracking_options oc2 ON oc2.option_id = d.tc2_current_option_id
     LEFT JOIN tracking_options w1 ON w1.option_id = d.tc1_wanted_option_id
     LEFT JOIN tracking_options w2 ON w2.option_id = d.tc2_wanted_option_id
 )
@@ -168,35 +180,112 @@ SELECT line_id, invoice_id, contact_id, position, line_amount,
 FROM checked
 """
 
-ALL_LINES = ""
-SCOPED_LINES = "WHERE L.line_id IN (SELECT line_id FROM rules_scope)"
+# Xero refuses a whole invoice update when any line it gets back carries an option or category
+# that is not ACTIVE, or more than 2 tracking entries, and the push sends every line back whole.
+# So a `change` line is blocked when, after the push, a line of its invoice would still carry
+# one: that line's entries, less the slots the push rewrites on `change` lines (`tcS_apply`),
+# plus what it writes. Only entries that are not ACTIVE, or of a category beyond the two slots,
+# can cause it, so only those are looked at.
+BLOCK_UNRETURNABLE = "WITH" + SLOT_MAP + """,
+fine AS (  -- the tags Xero takes back without a word: ACTIVE options of the slots' ACTIVE categories
+    SELECT o.option_id, o.category_id
+    FROM tracking_options o
+    JOIN tracking_categories k ON k.category_id = o.category_id
+    JOIN slot_map m ON o.category_id IN (m.tc1_category_id, m.tc2_category_id)
+    WHERE o.status = 'ACTIVE' AND k.status = 'ACTIVE'
+),
+odd_entries AS (
+    SELECT t.line_id, t.category_id,
+           t.category_id IS DISTINCT FROM m.tc1_category_id
+               AND t.category_id IS DISTINCT FROM m.tc2_category_id AS beyond_slots,
+           CASE WHEN k.category_id IS NULL
+                    THEN 'an option of a tracking category that no longer exists in Xero'
+                WHEN k.status <> 'ACTIVE'
+                    THEN 'the option ''' || coalesce(o.name, t.option_name, t.option_id) || ''' of the '
+                         || lower(k.status) || ' category ''' || k.name || ''''
+                WHEN o.option_id IS NULL OR o.category_id <> t.category_id
+                    THEN 'a ' || k.name || ' option that no longer exists in Xero'
+                WHEN o.status <> 'ACTIVE'
+                    THEN 'the ' || lower(o.status) || ' option ''' || o.name || ''' (' || k.name || ')'
+           END AS unreturnable
+    FROM {tracking} t
+    ANTI JOIN fine f ON f.option_id = t.option_id AND f.category_id = t.category_id
+    CROSS JOIN slot_map m
+    LEFT JOIN tracking_categories k ON k.category_id = t.category_id
+    LEFT JOIN tracking_options o ON o.option_id = t.option_id
+),
+kept AS (  -- the odd entries with their line's verdict: those the push does not rewrite, and the slots after it
+    SELECT r.invoice_id, r.line_id, r.position, d.beyond_slots,
+           CASE WHEN NOT (r.status = 'change' AND (r.tc1_apply AND d.category_id = r.tc1_category_id
+                                                   OR r.tc2_apply AND d.category_id = r.tc2_category_id))
+                THEN d.unreturnable END AS unreturnable,
+           CASE WHEN r.status = 'change' AND r.tc1_apply THEN r.tc1_wanted_option_id IS NOT NULL
+                ELSE r.tc1_current_option_id IS NOT NULL END::INTEGER
+           + CASE WHEN r.status = 'change' AND r.tc2_apply THEN r.tc2_wanted_option_id IS NOT NULL
+                  ELSE r.tc2_current_option_id IS NOT NULL END::INTEGER AS slot_entries
+    FROM odd_entries d JOIN {rules} r USING (line_id)
+),
+after_push AS (  -- per line: the unreturnable entries it keeps, and how many entries it ends with
+    SELECT any_value(invoice_id) AS invoice_id, any_value(position) AS position,
+           string_agg(unreturnable, ' and ' ORDER BY unreturnable) AS unreturnable,
+           count(*) FILTER (beyond_slots) + any_value(slot_entries) AS entries
+    FROM kept
+    GROUP BY line_id
+),
+refused AS (  -- per invoice: the first line Xero would refuse, and how many more
+    SELECT invoice_id, count(*) - 1 AS more_lines, arg_min(
+        'Line ' || (position + 1) || ' of this invoice ' || CASE
+            WHEN unreturnable IS NOT NULL THEN 'carries ' || unreturnable
+                 || '; Xero will not take it back — remove it in Xero first'
+            ELSE 'would carry ' || entries || ' tracking categories; Xero takes at most 2 on a line'
+                 || ' — remove one in Xero first' END,
+        position) AS reason
+    FROM after_push
+    WHERE unreturnable IS NOT NULL OR entries > 2
+    GROUP BY invoice_id
+)
+UPDATE {rules}
+SET status = 'blocked',
+    reason = refused.reason || CASE WHEN more_lines = 1 THEN ' (and 1 more line like it)'
+                                    WHEN more_lines > 1 THEN ' (and ' || more_lines || ' more lines like it)'
+                                    ELSE '' END
+FROM refused
+WHERE {rules}.invoice_id = refused.invoice_id AND {rules}.status = 'change'
+"""
 
-# The lines an edit can touch: a client's lines, an item's lines, the lines of the clients a
-# team member owns, and every line of an invoice one of whose lines changed (a consolidated
-# invoice's first line decides the others' TC1).
-CREATE_SCOPE = """
-CREATE OR REPLACE TEMP TABLE rules_scope AS
-SELECT L.line_id
-FROM invoice_lines L JOIN invoices I USING (invoice_id)
-WHERE list_contains($contact_ids::VARCHAR[], I.contact_id)
-   OR list_contains($item_codes::VARCHAR[], L.item_code)
-   OR I.contact_id IN (SELECT contact_id FROM client_settings WHERE list_contains($member_ids::INTEGER[], owner_id))
-   OR L.invoice_id IN (SELECT invoice_id FROM invoice_lines WHERE list_contains($line_ids::VARCHAR[], line_id))
-"""
-DELETE_ALL = "DELETE FROM line_rules"
-# also the given lines gone from the mirror
-DELETE_SCOPED = """
-DELETE FROM line_rules
-WHERE line_id IN (SELECT line_id FROM rules_scope) OR list_contains($line_ids::VARCHAR[], line_id)
-"""
-DROP_SCOPE = "DROP TABLE rules_scope"
+ALL_LINES = {"lines": "invoice_lines", "tracking": "line_tracking", "rules": "line_rules"}
+# A few invoices: their lines and tracking copied once and decided in a table of their own, so
+# that no step reads more than those.
+SCOPED_LINES = {"lines": "rules_scope", "tracking": "scoped_tracking", "rules": "scoped_rules"}
+
+# The lines an edit can touch, always whole invoices (a consolidated invoice's first line decides
+# the others' TC1; one line's tracking can block the others'): a client's invoices, the invoices
+# with an item, the invoices of the clients a team member owns, the invoices of changed lines.
+# One part per kind of id given.
+SCOPE_PARTS = {
+    "contact_ids": "SELECT invoice_id FROM invoices WHERE contact_id IN (SELECT unnest($contact_ids::VARCHAR[]))",
+    "item_codes": "SELECT invoice_id FROM invoice_lines WHERE item_code IN (SELECT unnest($item_codes::VARCHAR[]))",
+    "member_ids": """SELECT invoice_id FROM invoices WHERE contact_id IN (
+        SELECT contact_id FROM client_settings WHERE owner_id IN (SELECT unnest($member_ids::INTEGER[])))""",
+    "line_ids": "SELECT invoice_id FROM invoice_lines WHERE line_id IN (SELECT unnest($line_ids::VARCHAR[]))",
+}
+CREATE_SCOPE = "CREATE OR REPLACE TEMP TABLE rules_scope AS SELECT * FROM invoice_lines WHERE invoice_id IN ({parts})"
+DELETE_SCOPED = "DELETE FROM line_rules WHERE line_id IN (SELECT line_id FROM rules_scope)"
+DELETE_GONE = "DELETE FROM line_rules WHERE line_id IN (SELECT unnest($line_ids::VARCHAR[]))"
+CREATE_SCOPED_TRACKING = """CREATE OR REPLACE TEMP TABLE scoped_tracking AS
+    SELECT * FROM line_tracking WHERE line_id IN (SELECT line_id FROM rules_scope)"""
+CREATE_SCOPED_RULES = "CREATE OR REPLACE TEMP TABLE scoped_rules AS "
+INSERT_SCOPED_RULES = "INSERT INTO line_rules BY NAME SELECT * FROM scoped_rules"
+DROP_SCOPE = "DROP TABLE rules_scope; DROP TABLE scoped_tracking; DROP TABLE scoped_rules"
 INSERT = "INSERT INTO line_rules BY NAME "
+DELETE_ALL = "DELETE FROM line_rules"
 
 
 def refresh(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute the rules for every line. Call inside the writer's transaction."""
     con.execute(DELETE_ALL)
-    con.execute(INSERT + RULES_SELECT.format(scope=ALL_LINES))
+    con.execute(INSERT + RULES_SELECT.format(**ALL_LINES))
+    con.execute(BLOCK_UNRETURNABLE.format(**ALL_LINES))
 
 
 def refresh_for(con: duckdb.DuckDBPyConnection, *, contact_ids: Iterable[str] = (),
@@ -206,9 +295,17 @@ def refresh_for(con: duckdb.DuckDBPyConnection, *, contact_ids: Iterable[str] = 
 
     Call inside the writer's transaction, after the edit.
     """
-    line_ids = list(line_ids)
-    con.execute(CREATE_SCOPE, {"contact_ids": list(contact_ids), "item_codes": list(item_codes),
-                               "member_ids": list(member_ids), "line_ids": line_ids})
-    con.execute(DELETE_SCOPED, {"line_ids": line_ids})
-    con.execute(INSERT + RULES_SELECT.format(scope=SCOPED_LINES))
+    ids = {"contact_ids": list(contact_ids), "item_codes": list(item_codes), "member_ids": list(member_ids),
+           "line_ids": list(line_ids)}
+    given = {kind: values for kind, values in ids.items() if values}
+    if not given:
+        return
+    con.execute(CREATE_SCOPE.format(parts=" UNION ".join(SCOPE_PARTS[kind] for kind in given)), given)
+    con.execute(DELETE_SCOPED)
+    if ids["line_ids"]:  # lines gone from the mirror are in no scope
+        con.execute(DELETE_GONE, {"line_ids": ids["line_ids"]})
+    con.execute(CREATE_SCOPED_TRACKING)
+    con.execute(CREATE_SCOPED_RULES + RULES_SELECT.format(**SCOPED_LINES))
+    con.execute(BLOCK_UNRETURNABLE.format(**SCOPED_LINES))
+    con.execute(INSERT_SCOPED_RULES)
     con.execute(DROP_SCOPE)

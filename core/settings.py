@@ -356,6 +356,24 @@ def set_client(con: duckdb.DuckDBPyConnection, contact_id: str, *, by: str, sour
                                       transaction=transaction))
 
 
+CLIENTS_NAMED = "SELECT contact_id, name FROM contacts WHERE contact_id = ? OR lower(name) = lower(?) ORDER BY name"
+
+
+def find_client(con: duckdb.DuckDBPyConnection, name_or_id: str) -> str:
+    """The contact ID of the client with this contact ID, or else this name (case forgiven)."""
+    wanted = name_or_id.strip()
+    found = con.execute(CLIENTS_NAMED, [wanted, wanted]).fetchall()
+    by_id = [contact_id for contact_id, _ in found if contact_id == wanted]
+    if by_id:
+        return by_id[0]
+    if not found:
+        raise InvalidChange(f"There is no client called {wanted!r} (nor with that contact ID).")
+    if len(found) > 1:
+        raise InvalidChange(f"{len(found)} clients are called {wanted!r}; give the contact ID instead: "
+                            + ", ".join(contact_id for contact_id, _ in found) + ".")
+    return found[0][0]
+
+
 # --- services ---------------------------------------------------------------------------------
 
 SERVICES_CURRENT = """
@@ -549,7 +567,8 @@ def apply_line_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, b
 def set_line_overrides(con: duckdb.DuckDBPyConnection, line_ids: Iterable[str], *, by: str, source: str = "ui",
                        tc1: Any = UNSET, tc2: Any = UNSET, note: str | None = None,
                        transaction: bool = True) -> Outcome:
-    """The same override on many lines (the Preview page's selection); a slot left UNSET keeps its override."""
+    """The same override on many lines (the Preview page's selection). A slot left UNSET keeps its
+    override; `note` None keeps the lines' notes, "" removes them."""
     fields = _given(tc1=tc1, tc2=tc2, note=UNSET if note is None else note)
     if "tc1" not in fields and "tc2" not in fields:
         raise InvalidChange("Choose an override for Tracking Category 1 or 2.")
@@ -733,21 +752,3 @@ def describe(outcome: Outcome, noun: str) -> str:
         return f"{noun[0].upper()}{noun[1:]} saved." if saved == 1 else f"{saved} {noun}s saved."
     return (f"{saved} {noun if saved == 1 else noun + 's'} saved, {len(rejected)} rejected:\n"
             + "\n".join(f"- {rejection}" for rejection in rejected))
-
-
-CLIENTS_NAMED = "SELECT contact_id, name FROM contacts WHERE contact_id = ? OR lower(name) = lower(?) ORDER BY name"
-
-
-def find_client(con: duckdb.DuckDBPyConnection, name_or_id: str) -> str:
-    """The contact ID of the client with this contact ID, or else this name (case forgiven)."""
-    wanted = name_or_id.strip()
-    found = con.execute(CLIENTS_NAMED, [wanted, wanted]).fetchall()
-    by_id = [contact_id for contact_id, _ in found if contact_id == wanted]
-    if by_id:
-        return by_id[0]
-    if not found:
-        raise InvalidChange(f"There is no client called {wanted!r} (nor with that contact ID).")
-    if len(found) > 1:
-        raise InvalidChange(f"{len(found)} clients are called {wanted!r}; give the contact ID instead: "
-                            + ", ".join(contact_id for contact_id, _ in found) + ".")
-    return found[0][0]

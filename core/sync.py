@@ -83,7 +83,7 @@ def _read_all(con, gw: Gateway, since: dict[str, datetime], progress: Progress):
 
     read("organisation", lambda: _stage(con, "organisation", [_organisation_row(gw.organisation())]))
     read("tracking_categories", lambda: _read_tracking(con, gw, progress))
-    read("contacts", lambda: _read_pages(con, "contacts", gw.contacts(since.get("contacts")), progress))
+    read("contacts", lambda: _read_contacts(con, gw.contacts(since.get("contacts")), progress))
     read("items", lambda: _read_items(con, gw, since.get("items"), progress))
     lines = [0]
     read("invoices", lambda: _read_invoices(con, gw, since.get("invoices"), progress, lines))
@@ -109,20 +109,22 @@ def _read_items(con, gw: Gateway, modified_since, progress: Progress) -> int:
     return len(items)
 
 
-def _read_pages(con, entity: str, pages, progress: Progress) -> int:
-    done = 0
+def _read_contacts(con, pages, progress: Progress) -> int:
+    done, seen = 0, set()
     for page in pages:
-        _stage(con, entity, [(c["ContactID"], c["Name"], c.get("ContactStatus"), c.get("UpdatedDateUTC"))
-                             for c in page])
+        rows = [(c["ContactID"], c["Name"], c.get("ContactStatus"), c.get("UpdatedDateUTC")) for c in page]
+        _unstage_repeats(con, "contacts", seen, [row[0] for row in rows])
+        _stage(con, "contacts", rows)
         done += len(page)
-        progress(entity, done, page.item_count)
+        progress("contacts", done, page.item_count)
     return done
 
 
 def _read_invoices(con, gw: Gateway, modified_since, progress: Progress, lines: list[int]) -> int:
-    done = 0
+    done, seen = 0, set()
     for page in gw.invoices(modified_since):
         invoices, invoice_lines, tracking = _invoice_rows(page)
+        _unstage_repeats(con, "invoices", seen, [row[0] for row in invoices])
         _stage(con, "invoices", invoices)
         _stage(con, "invoice_lines", invoice_lines)
         _stage(con, "line_tracking", tracking)
@@ -198,6 +200,20 @@ def _invoice_rows(page: list[dict]) -> tuple[list, list, list]:
                 tracking.append((line_id, tag["TrackingCategoryID"], tag.get("TrackingOptionID"),
                                  tag.get("Name"), tag.get("Option")))
     return invoices, lines, tracking
+
+
+def _unstage_repeats(con, entity: str, seen: set[str], ids: list[str]) -> None:
+    """A record edited while Xero pages through a list can move to a later page and come twice:
+    the later copy wins."""
+    repeated = seen.intersection(ids)
+    seen.update(ids)
+    if not repeated:
+        return
+    con.register("repeated", pa.table({"id": pa.array(sorted(repeated), pa.string())}))
+    try:
+        con.execute(SQL[f"unstage_{entity}"])
+    finally:
+        con.unregister("repeated")
 
 
 def _stage(con, table: str, rows: list[tuple]) -> int:

@@ -67,6 +67,15 @@ FROM page;
 -- name: stage_line_tracking
 INSERT INTO stage_line_tracking BY NAME SELECT * FROM page;
 
+-- name: unstage_contacts
+DELETE FROM stage_contacts WHERE contact_id IN (SELECT id FROM repeated);
+
+-- name: unstage_invoices
+DELETE FROM stage_line_tracking WHERE line_id IN (
+    SELECT line_id FROM stage_invoice_lines WHERE invoice_id IN (SELECT id FROM repeated));
+DELETE FROM stage_invoice_lines WHERE invoice_id IN (SELECT id FROM repeated);
+DELETE FROM stage_invoices WHERE invoice_id IN (SELECT id FROM repeated);
+
 -- The merge, one table at a time. DuckDB deletes and re-inserts of indexed rows are slow
 -- (tens of seconds per million), so only what differs is touched: rows gone from Xero within
 -- {scope}, rows whose values changed, rows that are new. {table}, {scope}, {key_match},

@@ -1,4 +1,3 @@
-import pandas as pd
 import streamlit as st
 
 from core import connection, push, ui
@@ -6,7 +5,6 @@ from core import connection, push, ui
 ui.page("Push")
 
 SHOWN_LINES = 2000
-RESULT_LABELS = {"planned": "not sent", "sending": "unconfirmed (sync and look)"}  # left by an interrupted push
 
 
 def run(action, *args) -> None:
@@ -62,9 +60,7 @@ result = st.session_state.get("push_result")
 if result is not None:
     st.subheader("Result")
     (st.warning if result.problems or result.outcome == "stopped" else st.success)(result.summary())
-    st.dataframe(pd.DataFrame([{"Invoice": o.number, "Client": o.contact, "Result": RESULT_LABELS.get(o.result, o.result),
-                                "Lines": o.lines, "Xero's message": o.message or ""} for o in result.invoices]),
-                 hide_index=True, width="stretch")
+    st.dataframe(result.table(), hide_index=True, width="stretch")
 
 st.subheader("What will change")
 st.caption("Every line goes back to Xero exactly as Xero has it, with only its tracking changed. Locked "

@@ -4,7 +4,7 @@ from core import revenue, ui
 
 ui.page("Revenue")
 
-MONEY = st.column_config.NumberColumn(format="%.2f")
+MONEY = st.column_config.NumberColumn(format="accounting")
 SHARE = st.column_config.NumberColumn("Share %", format="%.1f")
 
 choices = ui.cached(revenue.choices)
@@ -17,8 +17,8 @@ view = top[1].radio("Tracking", list(revenue.VIEWS), format_func=revenue.VIEWS.g
 period = top[2].radio("Bars per", revenue.PERIODS, format_func=str.title, horizontal=True, key="period")
 
 row = st.columns([2, 2, 3, 1])
-span = (choices.first_date, choices.last_date) if choices.first_date else ()
-picked = row[0].date_input("Invoice dates", value=span, key="dates")
+picked = row[0].date_input("Invoice dates", value=(), key="dates", format="YYYY-MM-DD",
+                           help="Leave empty to count every invoice, whatever its date.")
 statuses = row[1].multiselect("Invoice status", revenue.STATUSES, default=revenue.DEFAULT_STATUSES, key="statuses",
                               help="Voided and deleted invoices never count.")
 client_names = dict(choices.clients)
@@ -26,10 +26,10 @@ clients = row[2].multiselect("Clients", list(client_names), format_func=client_n
                              placeholder="All clients")
 currencies = row[3].multiselect("Currency", choices.currencies, key="currencies", placeholder="All")
 
+date_from, date_to = (*picked, None, None)[:2]
 try:
-    filters = revenue.Filters(date_from=picked[0] if len(picked) > 0 else None,
-                              date_to=picked[1] if len(picked) > 1 else None,
-                              statuses=tuple(statuses), contact_ids=tuple(clients), currencies=tuple(currencies))
+    filters = revenue.Filters(date_from=date_from, date_to=date_to, statuses=tuple(statuses),
+                              contact_ids=tuple(clients), currencies=tuple(currencies))
 except revenue.InvalidFilter as e:
     st.error(str(e), icon=":material/error:")
     st.stop()
@@ -42,10 +42,10 @@ if not summary.lines:
     st.stop()
 
 ranking = revenue.ranking(summary, slot, view)
-total, moved = st.columns(2)
-total.metric(f"Revenue ({currency}, ex tax)", f"{summary.total:,}", help=f"{summary.lines:,} invoice lines")
-moved.metric(f"Moves to another {slot_name} after rules", f"{revenue.moved(ranking):,}",
-             help="The revenue the rules would move between options (net, option by option).")
+figures = st.columns(2)
+figures[0].metric(f"Revenue ({currency}, ex tax)", f"{summary.total:,}", help=f"{summary.lines:,} invoice lines")
+figures[1].metric(f"Moves to another {slot_name} after rules", f"{revenue.moved(ranking):,}",
+                  help="The revenue the rules would move between options (net, option by option).")
 
 st.subheader(f"By {period}")
 periods = revenue.by_period(summary, slot, period, view)

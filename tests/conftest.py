@@ -56,7 +56,7 @@ def demo_template(tmp_path_factory):
             patch.delenv(name, raising=False)
         patch.setattr(config, "SECRETS_FILE", folder / "no-secrets.toml")
         patch.setenv("TRACKING_DB", str(folder / "tracking.duckdb"))
-        connection.gateway()
+        connection.fill_demo()
     return folder
 
 
@@ -159,15 +159,25 @@ EDIT_PRACTICE = [
 ]
 
 
-@pytest.fixture
-def edit_practice_db(db_path):
-    """TRACKING_DB holding EDIT_PRACTICE, its rules computed."""
+@pytest.fixture(scope="session")
+def edit_practice_file(tmp_path_factory):
+    """EDIT_PRACTICE built once (its rules computed), for each test to copy."""
     from core import rules
 
-    with store.connect(db_path) as connection, store.transaction(connection):
+    path = tmp_path_factory.mktemp("edit_practice") / "tracking.duckdb"
+    with store.connect(path) as connection, store.transaction(connection):
         for sql in EDIT_PRACTICE:
             connection.execute(sql)
         rules.refresh(connection)
+    return path
+
+
+@pytest.fixture
+def edit_practice_db(db_path, edit_practice_file):
+    """TRACKING_DB holding a fresh copy of EDIT_PRACTICE."""
+    import shutil
+
+    shutil.copyfile(edit_practice_file, db_path)
     return db_path
 
 

@@ -28,8 +28,6 @@ def test_first_start_fills_the_demo_and_lands_on_the_overview(demo_mode, db_path
 @pytest.mark.parametrize(("file", "title"), [(file, title) for file, title, _, _ in ui.PAGES])
 def test_every_page_opened_straight_from_a_link_has_the_frame(streamlit_app, file, title):
     """A cold deep link runs the page file without app.py: its own guard draws banner, sidebar and title."""
-    if not (config.ROOT / file).exists():
-        pytest.skip(f"{file} is not written yet")
     at = streamlit_app(file).run()
 
     assert not at.exception
@@ -39,7 +37,7 @@ def test_every_page_opened_straight_from_a_link_has_the_frame(streamlit_app, fil
 
 
 def test_overview_counts_lines_per_option_and_links_what_needs_attention(streamlit_app, demo_db):
-    at = streamlit_app("pages/overview.py").run()
+    at = streamlit_app("app.py").run()
 
     assert not at.exception
     with store.connect(demo_db) as con:
@@ -48,6 +46,8 @@ def test_overview_counts_lines_per_option_and_links_what_needs_attention(streaml
         assert partner["lines"].sum() == overview.synced(con).lines
     assert attention.lines_to_change > 0
     assert any(f"{attention.lines_to_change:,} lines" in text for text in texts(at.markdown))
+    assert [(link.label, link.page) for link in at.page_link][:2] == [
+        ("Preview them", "preview"), ("See why", "preview")]
     tables = at.dataframe
     assert len(tables) == 2
     assert tables[0].value["lines"].tolist() == partner["lines"].tolist()

@@ -80,7 +80,7 @@ def test_every_page_shows_its_title_and_no_error(app_url, tmp_path):
     require_browser()
     from playwright.sync_api import expect, sync_playwright
 
-    titles = [title for _, title, _, _ in ui.existing_pages()]
+    titles = [title for _, title, _, _ in ui.PAGES]
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         try:

@@ -13,7 +13,8 @@ from core.__main__ import main
 # Slots Partner / Department. INV-1 (Acme): a1 changes Partner, a2 already right. INV-2 (=Beta Co) is
 # PAID: b1 locked. INV-3 (=Beta Co): b2 wants an archived option: blocked.
 PRACTICE = [
-    """INSERT INTO tracking_categories VALUES ('cat-p', 'Partner', 'ACTIVE', 0), ('cat-d', 'Department', 'ACTIVE', 1)""",
+    """INSERT INTO tracking_categories VALUES ('cat-p', 'Partner', 'ACTIVE', 0),
+        ('cat-d', 'Department', 'ACTIVE', 1)""",
     """INSERT INTO tracking_options VALUES ('ann', 'cat-p', 'Ann', 'ACTIVE'), ('bob', 'cat-p', 'Bob', 'ACTIVE'),
         ('tax', 'cat-d', 'Tax', 'ACTIVE'), ('old', 'cat-d', 'Old', 'ARCHIVED')""",
     """INSERT INTO contacts (contact_id, name) VALUES ('acme', 'Acme Ltd'), ('beta', '=Beta Co')""",

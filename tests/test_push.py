@@ -262,7 +262,8 @@ def test_the_plan_lists_eligible_and_locked_changes_with_old_and_new_options(org
         ("INV-0004", "4a", 2, None, "Tax", False), ("INV-0007", "7a", 1, None, "Ann", False)}
     table = push.plan_table(org.con).to_dict("records")
     assert table[0] == {"Invoice": "INV-0001", "Client": "Acme", "Line": 1, "Description": "Audit — year end",
-                        "Tracking Category 1": "Partner: Bob → Ann", "Tracking Category 2": "", "State": "will change", "Reason": ""}
+                        "Tracking Category 1": "Partner: Bob → Ann", "Tracking Category 2": "",
+                        "State": "will change", "Reason": ""}
     assert table[2] == {"Invoice": "INV-0002", "Client": "Beta", "Line": 1, "Description": "Payroll: März",
                         "Tracking Category 1": "Partner: Gone → Ann",
                         "Tracking Category 2": "Department: (none) → Tax",
@@ -412,6 +413,21 @@ def test_one_invoice_refused_by_xero_does_not_stop_the_others(org):
     assert result.count("landed") == 2 and result.outcome == "partial"
     assert org.tracking("inv-5") == {"5a": {D: AUDIT}, "5b": {}}
     assert push.plan_counts(org.con)["invoices"] == 1  # still to do
+
+
+def test_a_line_that_would_carry_three_categories_is_not_sent_and_says_why(con, start_sandbox, monkeypatch):
+    state = practice()
+    state["Invoices"].append(invoice(8, "beta", [line("8a", tracking=[tag(OLD, NORTH)])]))  # an archived category
+    org = start_org(con, start_sandbox(state))
+    sent, update = [], org.gw.update_invoices
+    monkeypatch.setattr(org.gw, "update_invoices",
+                        lambda invoices, **kw: sent.extend(i["InvoiceID"] for i in invoices) or update(invoices, **kw))
+    result = org.push()
+    assert {o.number: (o.result, o.message) for o in result.problems} == {"INV-0008": ("failed", (
+        "Not sent: line 1 would carry 3 tracking categories (Region, Partner, Department) and Xero allows 2. "
+        "Remove the tag of the category no longer used (an archived one) from the line in Xero, sync, "
+        "and push again."))}
+    assert "inv-8" not in sent and result.count("landed") == 3
 
 
 def test_an_answer_that_does_not_match_is_an_error_not_a_silent_success(org, monkeypatch):

@@ -23,7 +23,8 @@ def test_the_dry_run_shows_what_will_change_and_sends_nothing(streamlit_app):
                                             ("invoices", "lines", "locked_invoices", "locked_lines")]
     assert counts["invoices"] > 0 and counts["locked_invoices"] > 0
     plan = table_with(at, "Tracking Category 1")
-    assert {"Invoice", "Client", "Description", "Tracking Category 1", "Tracking Category 2", "State"} <= set(plan.columns)
+    assert {"Invoice", "Client", "Description", "Tracking Category 1", "Tracking Category 2",
+            "State"} <= set(plan.columns)
     assert set(plan["State"]) == {"will change", "locked"}
     assert "Find & Recode" in texts(at)
     assert "This changes the tracking" not in texts(at)  # no dialog until asked

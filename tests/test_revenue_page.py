@@ -108,3 +108,13 @@ def test_no_matching_lines_says_so(revenue_db, page):
 
 def test_an_empty_database_renders(db_path, page):
     assert any("No invoice lines match" in i.value for i in page.info)
+
+
+def test_without_dates_undated_invoices_count(revenue_db, page):
+    from core import store
+
+    with store.connect(revenue_db) as con, store.transaction(con):
+        con.execute("UPDATE invoices SET date = NULL WHERE number = 'INV-6'")
+    page.run()
+    assert metric(page) == D("418.57")
+    assert chart(page)["data"][0]["x"][-1] == "No date"

@@ -317,6 +317,115 @@ def test_a_whole_line_rules_row(practice):
     assert str(row["invoice_date"]) == "2026-03-01"
 
 
+# --- lines Xero will not take back -------------------------------------------------------------
+
+def tag(con, line_id, category, option):
+    con.execute("INSERT INTO line_tracking (line_id, category_id, option_id) VALUES (?, ?, ?)",
+                [line_id, category, option])
+
+
+def test_a_stale_tag_on_another_line_blocks_the_invoices_changes(practice):
+    client(practice, "acme", tc2="tax")
+    add_invoice(practice, "i1", "acme", [("l1", None, None, None), ("l2", None, "old", "tax"),
+                                         ("l3", None, None, "gone")])
+    tag(practice, "l1", "cat-r", "north")
+    override(practice, "l3", tc2=None)
+    stale = ("Line 1 of this invoice carries the option 'North' of the archived category 'Region'; "
+             "Xero will not take it back — remove it in Xero first (and 1 more line like it)")
+    assert verdicts(practice) == {
+        "l1": (None, "none", False, "Tax", "client", True, "blocked", stale),
+        "l2": (None, "none", False, "Tax", "client", True, "same", None),
+        "l3": (None, "none", False, None, "line", True, "blocked", stale),
+    }
+
+
+@pytest.mark.parametrize("option, words", [
+    ("old", "the archived option 'Old Partner' (Partner)"),
+    ("gone-p", "the deleted option 'Gone P' (Partner)"),
+    ("tax", "a Partner option that no longer exists in Xero"),
+    ("vanished", "a Partner option that no longer exists in Xero"),
+])
+def test_the_reason_names_the_stale_option(practice, option, words):
+    practice.execute("INSERT INTO tracking_options VALUES ('gone-p', 'cat-p', 'Gone P', 'DELETED')")
+    client(practice, "acme", tc2="tax")
+    add_invoice(practice, "i1", "acme", [("l1", None, None, "tax"), ("l2", None, option, None)])
+    assert verdicts(practice) == {
+        "l1": (None, "none", False, "Tax", "client", True, "same", None),
+        "l2": (None, "none", False, "Tax", "client", True, "blocked",
+               f"Line 2 of this invoice carries {words}; Xero will not take it back — remove it in Xero first"),
+    }
+
+
+def test_a_stale_tag_the_push_replaces_does_not_block(practice):
+    client(practice, "acme", tc1="ann", tc2="tax")
+    add_invoice(practice, "i1", "acme", [("l1", None, "old", "gone"), ("l2", None, "ann", "tax")])
+    assert verdicts(practice) == {
+        "l1": ("Ann", "client", True, "Tax", "client", True, "change", None),
+        "l2": ("Ann", "client", True, "Tax", "client", True, "same", None),
+    }
+
+
+def test_a_stale_tag_on_a_line_whose_own_change_is_blocked_still_counts(practice):
+    client(practice, "acme", tc1="ann")
+    add_invoice(practice, "i1", "acme", [("l1", None, None, None), ("l2", None, None, "gone")])
+    override(practice, "l2", tc1="ann", tc2="old")
+    assert verdicts(practice) == {
+        "l1": ("Ann", "client", True, None, "none", False, "blocked",
+               "Line 2 of this invoice carries the deleted option 'Gone' (Department); "
+               "Xero will not take it back — remove it in Xero first"),
+        "l2": ("Ann", "line", True, "Old Partner", "line", True, "blocked",
+               "Option 'Old Partner' belongs to another category, not Department"),
+    }
+
+
+def test_more_than_two_tracking_entries_after_the_push_block(practice):
+    practice.execute("INSERT INTO tracking_categories VALUES ('cat-x', 'Project', 'ACTIVE', 3)")
+    practice.execute("INSERT INTO tracking_options VALUES ('apollo', 'cat-x', 'Apollo', 'ACTIVE')")
+    client(practice, "acme", tc2="tax")
+    client(practice, "beta", tc2="tax")
+    add_invoice(practice, "i1", "acme", [("l1", None, "ann", None)])
+    add_invoice(practice, "i2", "beta", [("l2", None, None, None)])
+    tag(practice, "l1", "cat-x", "apollo")
+    tag(practice, "l2", "cat-x", "apollo")
+    assert verdicts(practice) == {
+        "l1": (None, "none", False, "Tax", "client", True, "blocked",
+               "Line 1 of this invoice would carry 3 tracking categories; Xero takes at most 2 on a line"
+               " — remove one in Xero first"),
+        "l2": (None, "none", False, "Tax", "client", True, "change", None),
+    }
+
+
+def test_a_locked_invoice_with_a_stale_tag_stays_locked(practice):
+    client(practice, "acme", tc2="tax")
+    add_invoice(practice, "i1", "acme", [("l1", None, "old", None)], status="PAID")
+    assert verdicts(practice) == {
+        "l1": (None, "none", False, "Tax", "client", True, "locked", "Invoice is PAID in Xero and cannot be edited"),
+    }
+
+
+@pytest.mark.parametrize("edit, scope", [
+    ("UPDATE client_settings SET tc2_option_id = 'audit' WHERE contact_id = 'acme'", {"contact_ids": ["acme"]}),
+    ("UPDATE services SET tc2_option_id = 'audit' WHERE item_code = 'BOOKS'", {"item_codes": ["BOOKS"]}),
+    ("UPDATE team_members SET tc2_option_id = 'audit' WHERE member_id = 2", {"member_ids": [2]}),
+    ("INSERT INTO line_overrides VALUES ('l2', false, NULL, true, 'audit', NULL)", {"line_ids": ["l2"]}),
+])
+def test_refresh_for_sees_the_stale_tags_of_the_whole_invoice(practice, edit, scope):
+    client(practice, "acme", owner=2)
+    add_invoice(practice, "i1", "acme", [("l1", "PAY", "old", "payroll"), ("l2", "BOOKS", None, None)])
+    verdicts(practice)
+    with store.transaction(practice):
+        practice.execute(edit)
+        rules.refresh_for(practice, **scope)
+    partial = line_rules(practice)
+    with store.transaction(practice):
+        rules.refresh(practice)
+    assert partial == line_rules(practice)
+    assert [row[-2:] for row in partial] == [
+        ("same", None),
+        ("blocked", "Line 1 of this invoice carries the archived option 'Old Partner' (Partner); "
+                    "Xero will not take it back — remove it in Xero first"),
+    ]
+
 # --- refresh_for -------------------------------------------------------------------------------
 
 def line_rules(con) -> list[tuple]:

@@ -5,8 +5,8 @@ from hypothesis import strategies as st
 
 from core import rules, store
 
-CATEGORIES = [("cat-p", "ACTIVE", 0), ("cat-d", "ACTIVE", 1), ("cat-r", "ARCHIVED", 2)]
-OPTIONS = {"p1": "cat-p", "p2": "cat-p", "d1": "cat-d", "d2": "cat-d", "r1": "cat-r"}
+CATEGORIES = [("cat-p", "ACTIVE", 0), ("cat-d", "ACTIVE", 1), ("cat-r", "ARCHIVED", 2), ("cat-x", "ACTIVE", 3)]
+OPTIONS = {"p1": "cat-p", "p2": "cat-p", "d1": "cat-d", "d2": "cat-d", "r1": "cat-r", "x1": "cat-x"}
 CLIENTS = ["c1", "c2", "c3"]
 ITEMS = ["A", "B", "C", None]
 TABLES = ["slots", "tracking_categories", "tracking_options", "team_members", "client_settings", "services",
@@ -14,6 +14,7 @@ TABLES = ["slots", "tracking_categories", "tracking_options", "team_members", "c
 
 option = st.sampled_from([*OPTIONS, "missing"])
 maybe_option = st.sampled_from([None, None, *OPTIONS, "missing"])
+extra_tag = st.sampled_from([None, None, ("cat-r", "r1"), ("cat-x", "x1"), ("cat-x", "missing")])  # beyond the slots
 slot_maps = st.sampled_from([[], [(1, "cat-p"), (2, "cat-d")], [(1, "cat-d"), (2, "cat-p")],
                              [(1, "cat-p"), (2, "cat-p")], [(1, "cat-p"), (2, "cat-r")], [(1, "cat-d")]])
 practices = st.fixed_dictionaries({
@@ -29,25 +30,36 @@ practices = st.fixed_dictionaries({
         st.sampled_from(CLIENTS), st.sampled_from(["DRAFT", "AUTHORISED", "PAID", "VOIDED"]),
         st.sampled_from([0, 0, 0, 5]), st.booleans(),
         st.lists(st.tuples(st.sampled_from(ITEMS), maybe_option, maybe_option,
-                           st.none() | st.tuples(st.booleans(), maybe_option, st.booleans(), maybe_option)),
+                           st.none() | st.tuples(st.booleans(), maybe_option, st.booleans(), maybe_option),
+                           extra_tag),
                  min_size=1, max_size=4)),
         min_size=1, max_size=5),
 })
 
 
 def reference(p: dict) -> dict[str, tuple]:
-    """Each line's (tc1 wanted, source, apply, tc2 wanted, source, apply, status, blocked or locked?)."""
+    """Each line's (tc1 wanted, source, apply, tc2 wanted, source, apply, status, blocked or locked?).
+
+    A `change` line is blocked when a line of its invoice would, after the push, carry a tag Xero
+    refuses back (option or category not ACTIVE) or more than 2 tags.
+    """
     active = [c for c, status, _ in sorted(CATEGORIES, key=lambda c: c[2]) if status == "ACTIVE"]
     slot_map = dict(p["slots"]) if p["slots"] else dict(enumerate(active[:2], 1))
     category_status = {c: status for c, status, _ in CATEGORIES}
     slots_ok = (len(slot_map) == 2 and slot_map[1] != slot_map[2]
                 and all(category_status.get(c) == "ACTIVE" for c in slot_map.values()))
     result = {}
+
+    def returnable(category, option):
+        return (category_status[category] == "ACTIVE" and OPTIONS.get(option) == category
+                and p["option_status"][option] == "ACTIVE")
+
     for n, (contact, status, paid, allocated, lines) in enumerate(p["invoices"]):
         owner, client_tc1, client_tc2, consolidate = p["clients"][contact] or (None, None, None, False)
         owner_tc2 = p["members"].get(owner)
         first_override = lines[0][3]
-        for position, (item, now1, now2, line_override) in enumerate(lines):
+        invoice, after_push = {}, []
+        for position, (item, now1, now2, line_override, extra) in enumerate(lines):
             o1, o1_opt, o2, o2_opt = line_override or (False, None, False, None)
             service_tc2, alignment = p["services"].get(item) or (None, False)
             if o1:
@@ -74,6 +86,7 @@ def reference(p: dict) -> dict[str, tuple]:
                 tc2 = (None, "none", False)
             wanted = {1: tc1, 2: tc2}
             current = {"cat-p": now1, "cat-d": now2}
+            tags = {category: option for category, option in [*current.items(), extra or (None, None)] if option}
             if status in ("PAID", "VOIDED") or paid or allocated:
                 verdict = "locked"
             elif not slots_ok or any(
@@ -85,7 +98,16 @@ def reference(p: dict) -> dict[str, tuple]:
                 verdict = "same"
             else:
                 verdict = "change"
-            result[f"l{n}-{position}"] = (*tc1, *tc2, verdict, verdict in ("locked", "blocked"))
+                for slot, (opt, _, apply) in wanted.items():
+                    if apply:  # the push rewrites this slot's tag
+                        tags.pop(slot_map[slot], None)
+                        tags.update({slot_map[slot]: opt} if opt else {})
+            after_push.append(tags)
+            invoice[f"l{n}-{position}"] = (*tc1, *tc2, verdict)
+        refused = any(len(tags) > 2 or not all(returnable(c, o) for c, o in tags.items()) for tags in after_push)
+        for line_id, (*decided, verdict) in invoice.items():
+            verdict = "blocked" if verdict == "change" and refused else verdict
+            result[line_id] = (*decided, verdict, verdict in ("locked", "blocked"))
     return result
 
 
@@ -112,13 +134,14 @@ def load(con, p: dict) -> None:
         con.execute("""INSERT INTO invoices (invoice_id, number, contact_id, status, currency_code, amount_paid,
                            has_allocations, updated_utc) VALUES (?, ?, ?, ?, 'NZD', ?, ?, now())""",
                     [f"i{n}", f"INV-{n}", contact, status, paid, allocated])
-        for position, (item, now1, now2, line_override) in enumerate(lines):
+        for position, (item, now1, now2, line_override, extra) in enumerate(lines):
             line_id = f"l{n}-{position}"
             # positions run backwards from 10 to check "first" means the lowest position
             con.execute("INSERT INTO invoice_lines (line_id, invoice_id, position, item_code) VALUES (?, ?, ?, ?)",
                         [line_id, f"i{n}", 10 - position if position else 0, item])
+            tags = [("cat-p", now1), ("cat-d", now2), extra or (None, None)]
             insert_many(con, "INSERT INTO line_tracking (line_id, category_id, option_id) VALUES (?, ?, ?)",
-                            [(line_id, c, o) for c, o in (("cat-p", now1), ("cat-d", now2)) if o])
+                            [(line_id, c, o) for c, o in tags if o])
             if line_override:
                 con.execute("INSERT INTO line_overrides VALUES (?, ?, ?, ?, ?, NULL)", [line_id, *line_override])
 

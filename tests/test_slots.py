@@ -1,3 +1,5 @@
+from argparse import Namespace
+
 import pytest
 
 from core import slots, store
@@ -96,14 +98,10 @@ def test_a_saved_slot_whose_category_was_archived_or_deleted_is_named(xero_categ
 
 def test_command_line_sets_slots_by_name(xero_categories, db_path, capsys):
     xero_categories.close()
-    assert slots_cli.run(slots_cli_args(tc1=" department ", tc2="PARTNER")) == 0
+    assert slots_cli.run(Namespace(tc1=" department ", tc2="PARTNER")) == 0
     assert capsys.readouterr().out == "Saved.\nTracking Category 1: Department\nTracking Category 2: Partner\n"
-    assert slots_cli.run(slots_cli_args(tc1="Partner", tc2="Partner")) == 2
+    assert slots_cli.run(Namespace(tc1="Partner", tc2="Partner")) == 2
     assert "must be different" in capsys.readouterr().err
-    assert slots_cli.run(slots_cli_args(tc1="Nowhere")) == 2
+    assert slots_cli.run(Namespace(tc1="Nowhere", tc2=None)) == 2
     assert "no tracking category named 'Nowhere'" in capsys.readouterr().err
 
-
-def slots_cli_args(tc1=None, tc2=None):
-    from argparse import Namespace
-    return Namespace(tc1=tc1, tc2=tc2)

@@ -281,3 +281,30 @@ def test_the_sync_command_reports_a_malformed_response_with_exit_2(xero_environm
     assert capsys.readouterr().err == "error: Xero's response to /Invoices has no list of Invoices.\n"
     with store.connect(db_path) as con:
         assert count(con, "invoices") == 0 and count(con, "contacts") == 0
+
+
+def test_an_invoice_edited_while_xero_pages_comes_twice_is_kept_once_and_nothing_is_missed(con, big_sandbox):
+    gw = Gateway(config_for(big_sandbox))
+    sync(con, gw)
+    invoices = sales(big_sandbox)
+    for invoice in invoices[:1500]:
+        if invoice is not invoices[10]:
+            big_sandbox.edit_invoice(invoice["InvoiceID"], lambda record: record.update(Reference="batch"))
+
+    repeated = invoices[1000]["InvoiceID"]  # last on page 1, until invoice 10 joins the list before it
+    con.execute("DELETE FROM line_tracking WHERE line_id IN (SELECT line_id FROM invoice_lines WHERE invoice_id = ?)",
+                [repeated])
+    con.execute("DELETE FROM invoice_lines WHERE invoice_id = ?", [repeated])
+    con.execute("DELETE FROM invoices WHERE invoice_id = ?", [repeated])  # so it is new to the mirror
+
+    def edit_during_paging(entity, done, total):
+        if (entity, done) == ("invoices", 1000):
+            big_sandbox.edit_invoice(invoices[10]["InvoiceID"], lambda record: record.update(Status="VOIDED"))
+    during = sync(con, gw, progress=edit_during_paging)
+    after = sync(con, gw)
+
+    assert (during.counts["invoices"], after.counts["invoices"]) == (1500, 1)
+    assert count(con, "invoices") == len(invoices)
+    assert count(con, "invoice_lines") == sum(len(i["LineItems"]) for i in sales(big_sandbox))
+    assert con.execute("SELECT status FROM invoices WHERE invoice_id = ?",
+                       [invoices[10]["InvoiceID"]]).fetchone() == ("VOIDED",)

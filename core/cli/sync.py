@@ -16,9 +16,10 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     try:
-        gw = connection.gateway()
-        with store.connect() as con:
-            result = sync.sync(con, gw, full=args.full)
+        result = connection.fill_demo() if connection.is_demo() else None
+        if result is None:
+            with store.connect() as con:
+                result = sync.sync(con, connection.gateway(), full=args.full)
     except XeroError as error:
         print(f"error: {error}", file=sys.stderr)
         return CONFIGURATION_ERROR

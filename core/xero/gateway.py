@@ -204,11 +204,11 @@ class Gateway:
         """
         if len(invoices) > INVOICES_PER_UPDATE:
             raise ValueError(f"update_invoices takes at most {INVOICES_PER_UPDATE} invoices, got {len(invoices)}")
-        body = _drop_nones({"Invoices": invoices})
-        body = self._send("POST", "/Invoices", lambda: self._api.update_or_create_invoices(
-            self.cfg.tenant_id, body, summarize_errors=False, unitdp=UNIT_DECIMALS,
+        payload = _drop_nones({"Invoices": invoices})
+        answer = self._send("POST", "/Invoices", lambda: self._api.update_or_create_invoices(
+            self.cfg.tenant_id, payload, summarize_errors=False, unitdp=UNIT_DECIMALS,
             idempotency_key=idempotency_key, _preload_content=False, _request_timeout=self._timeout))
-        return self._records_from(self._json(body, "/Invoices"), "/Invoices", "Invoices")
+        return self._records_from(self._json(answer, "/Invoices"), "/Invoices", "Invoices")
 
     # --- paging and parsing ------------------------------------------------------------
 
