@@ -115,7 +115,6 @@ WHERE p.push_id = $push_id AND p.result = 'landed'
 ORDER BY i.number, p.invoice_id, p.line_id, p.slot
 """
 PUSH_KIND = "SELECT kind FROM pushes WHERE push_id = ?"
-CATEGORY_NAMES = "SELECT category_id, name FROM tracking_categories"
 
 START = """
 INSERT INTO pushes (kind, undo_of, started_at, pushed_by, invoices_planned, outcome)
@@ -369,7 +368,6 @@ class _Run:
 
     def __init__(self, con, gw, push_id: int, key_prefix: str, rows: list[dict], progress: Progress):
         self.con, self.gw, self.push_id, self.key_prefix, self.progress = con, gw, push_id, key_prefix, progress
-        self.category_names = dict(con.execute(CATEGORY_NAMES).fetchall())
         self.expected: dict[str, dict[str, dict[str, str | None]]] = {}  # invoice → line → category → option now
         self.wanted: dict[str, dict[str, dict[str, str | None]]] = {}
         for r in rows:
@@ -436,29 +434,9 @@ class _Run:
         return None
 
     def _build(self, fresh: dict[str, dict]) -> dict[str, tuple[dict, dict]]:
-        """Each invoice's update, next to Xero's copy it was built from; those Xero would refuse are logged."""
-        built, refused = {}, []
-        for invoice_id, invoice in fresh.items():
-            update = push_plan.build_update(invoice, self.wanted[invoice_id])
-            overfull = push_plan.overfull_lines(update)
-            if overfull:
-                refused.append({"invoice_id": invoice_id, "result": "failed",
-                                "message": self._overfull(update, overfull)})
-            else:
-                built[invoice_id] = (invoice, update)
-        if refused:
-            with store.transaction(self.con):
-                self._set_results(refused)
-        return built
-
-    def _overfull(self, update: dict, positions: list[int]) -> str:
-        line = update["LineItems"][positions[0] - 1]
-        names = ", ".join(self.category_names.get(t["TrackingCategoryID"], t.get("Name") or t["TrackingCategoryID"])
-                          for t in line["Tracking"])
-        lines = f"line{'s' if len(positions) > 1 else ''} {', '.join(map(str, positions))}"
-        return (f"Not sent: {lines} would carry {len(line['Tracking'])} tracking categories ({names}) and Xero "
-                f"allows {push_plan.MAX_TRACKING}. Remove the tag of the category no longer used (an archived one) "
-                "from the line in Xero, sync, and push again.")
+        """Each invoice's update, next to Xero's copy it was built from."""
+        return {invoice_id: (invoice, push_plan.build_update(invoice, self.wanted[invoice_id]))
+                for invoice_id, invoice in fresh.items()}
 
     def _send(self, number: int, batch: list[tuple[str, tuple[dict, dict]]]) -> None:
         updates = [update for _, (_, update) in batch]

@@ -13,7 +13,6 @@ INVOICE_FIELDS = ("InvoiceID", "Type", "Status", "LineAmountTypes")
 LINE_FIELDS = ("LineItemID", "Description", "Quantity", "UnitAmount", "ItemCode", "AccountCode",
                "TaxType", "TaxAmount", "DiscountRate", "DiscountAmount", "LineAmount")
 TOTAL_FIELDS = ("SubTotal", "TotalTax", "Total")
-MAX_TRACKING = 2  # "Any LineItem can have a maximum of 2 <TrackingCategory> elements" (Xero's spec)
 
 Wanted = Mapping[str, Mapping[str, str | None]]
 
@@ -41,15 +40,6 @@ def build_update(invoice: dict, wanted: Wanted) -> dict:
     update["LineItems"] = [_line_update(line, wanted.get(line["LineItemID"], {}))
                            for line in invoice["LineItems"]]
     return update
-
-
-def overfull_lines(update: dict) -> list[int]:
-    """Positions (from 1) of the lines that would carry more tracking categories than Xero allows.
-
-    A line can hold a tag of a category archived since (Xero keeps it on the line): adding an
-    active category's option then makes three, and Xero refuses the whole invoice.
-    """
-    return [n for n, line in enumerate(update["LineItems"], 1) if len(line["Tracking"]) > MAX_TRACKING]
 
 
 def _line_update(line: dict, wanted: Mapping[str, str | None]) -> dict:
