@@ -1,11 +1,12 @@
-"""`python -m core bench sync|rules|push|revenue`: the benchmarks, each in its own `core/bench_*.py`.
+"""`python -m core bench sync|rules|push`: the benchmarks, each in its own `core/bench_*.py`.
 
 A benchmark module has `add_arguments(parser)` and `run(args) -> int`; it prints its figures
-as ratios against a simple baseline measured in the same run.
+as ratios against a simple baseline measured in the same run. The Revenue page's render time,
+which needs Streamlit's AppTest, is `python -m tests.bench_revenue`.
 """
 import importlib
 
-BENCHMARKS = ["sync", "rules", "push", "revenue"]
+BENCHMARKS = ["sync", "rules", "push"]
 
 
 def register(subparsers) -> None:

@@ -1,5 +1,8 @@
 """Revenue page render time at N invoices (10 lines each), against a pandas baseline.
 
+Run by hand from the project folder: `python -m tests.bench_revenue [--invoices N] [--repeat R]`.
+It lives here, not in core/, because it drives the page through Streamlit's AppTest.
+
 Builds the rules benchmark's synthetic practice (`bench_rules.build`, SQL `range()`) in a
 temporary database, makes every 7th invoice foreign (AUD at 1.0850) and every 5th tax-inclusive,
 materialises the rules, then times, best of `--repeat`:
@@ -152,7 +155,7 @@ def run(args: argparse.Namespace) -> int:
         env = {**os.environ, "TRACKING_DB": str(db)}
         if config.xero_config() is None:  # placeholders keep the page from starting the demo sandbox
             env.update(XERO_CLIENT_ID="bench", XERO_CLIENT_SECRET="bench")
-        child = subprocess.run([sys.executable, "-m", "core.bench_revenue", str(args.repeat), top or ""],
+        child = subprocess.run([sys.executable, "-m", "tests.bench_revenue", "--page", str(args.repeat), top or ""],
                                env=env, cwd=config.ROOT, capture_output=True, text=True, check=True)
         figures = json.loads(child.stdout.splitlines()[-1])
     print("wall-clock seconds, best run (process CPU seconds: the cost on a busy machine)")
@@ -172,5 +175,10 @@ def _figure(seconds: tuple[float, float]) -> str:
     return f"{wall:6.3f} s (CPU {cpu:6.3f} s)"
 
 
-if __name__ == "__main__":  # the page's own process: python -m core.bench_revenue REPEAT DRILL
-    print(json.dumps(measure_page(int(sys.argv[1]), sys.argv[2])))
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--page"]:  # the page's own process: python -m tests.bench_revenue --page REPEAT DRILL
+        print(json.dumps(measure_page(int(sys.argv[2]), sys.argv[3])))
+    else:
+        parser = argparse.ArgumentParser(prog="python -m tests.bench_revenue", description=__doc__.splitlines()[0])
+        add_arguments(parser)
+        sys.exit(run(parser.parse_args()))
