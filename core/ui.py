@@ -71,6 +71,17 @@ def page_link(file: str, label: str) -> None:
         st.markdown(f"[{label}](/{Path(file).stem})")
 
 
+def flash_after_rerun(key: str, message: str, tone: str = "success") -> None:
+    """Keep `message` for `show_flash(key)` to show once the `st.rerun()` ending an action has run."""
+    st.session_state[f"flash_{key}"] = message, tone
+
+
+def show_flash(key: str) -> None:
+    if kept := st.session_state.pop(f"flash_{key}", None):
+        message, tone = kept
+        getattr(st, tone)(message)
+
+
 def user_name() -> str:
     """Who is acting, for the change log (sign-in does not exist yet)."""
     return LOCAL_USER

@@ -11,9 +11,7 @@ LINE_COLUMNS = {"invoice_number": "Invoice", "invoice_date": "Date", "invoice_st
                 "tc2_current_name": "TC2 in Xero", "tc2_wanted_name": "TC2 wanted", "tc2_source": "TC2 source",
                 "status": "Status", "reason": "Reason"}
 
-if saved := st.session_state.pop("clients_saved", None):
-    message, tone = saved
-    getattr(st, tone)(message)
+ui.show_flash("clients")
 
 st.caption("Each client's owner, Tracking Category 1 and 2 and whether its invoice lines are consolidated. "
            "Only options active in Xero can be chosen.")
@@ -40,7 +38,7 @@ if total > len(table):
 if st.button("Save", type="primary", key="clients_save"):
     outcome = ui.action(settings.save_clients, table, edited, by=ui.user_name())
     if outcome is not None:
-        st.session_state["clients_saved"] = settings.describe(outcome, "client"), outcome.tone
+        ui.flash_after_rerun("clients", settings.describe(outcome, "client"), outcome.tone)
         st.session_state.pop(EDITOR, None)
         st.rerun()
 

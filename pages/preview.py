@@ -82,11 +82,8 @@ with by_line:
                          selection_mode="multi-row", key="preview_lines")
     selected_line_ids = frame.iloc[event.selection.rows]["line_id"].tolist()
 
-    # --- Override the selected lines (set / clear a line override): the settings helper's section ---
     st.subheader("Override the selected lines")
-    if overridden := st.session_state.pop("preview_overridden", None):
-        message, tone = overridden
-        getattr(st, tone)(message)
+    ui.show_flash("preview_overrides")
     if not selected_line_ids:
         st.caption("Select lines in the table above to set or clear their override.")
     else:
@@ -106,7 +103,7 @@ with by_line:
         elif clear_override:
             outcome = ui.action(settings.clear_line_overrides, selected_line_ids, by=ui.user_name())
         if outcome is not None:
-            st.session_state["preview_overridden"] = settings.describe(outcome, "line"), outcome.tone
+            ui.flash_after_rerun("preview_overrides", settings.describe(outcome, "line"), outcome.tone)
             st.rerun()
 
 with by_invoice:

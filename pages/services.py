@@ -6,9 +6,7 @@ ui.page("Services")
 
 EDITOR = "services_editor"
 
-if saved := st.session_state.pop("services_saved", None):
-    message, tone = saved
-    getattr(st, tone)(message)
+ui.show_flash("services")
 
 st.caption("A service's Tracking Category 2 applies to every invoice line of its item (before the client's). "
            "An alignment-fee service takes the client owner's Tracking Category 2 instead, or none.")
@@ -28,6 +26,6 @@ edited = st.data_editor(
 if st.button("Save", type="primary", key="services_save"):
     outcome = ui.action(settings.save_services, table, edited, by=ui.user_name())
     if outcome is not None:
-        st.session_state["services_saved"] = settings.describe(outcome, "service"), outcome.tone
+        ui.flash_after_rerun("services", settings.describe(outcome, "service"), outcome.tone)
         st.session_state.pop(EDITOR, None)
         st.rerun()

@@ -6,9 +6,7 @@ ui.page("Team")
 
 EDITOR = "team_editor"
 
-if saved := st.session_state.pop("team_saved", None):
-    message, tone = saved
-    getattr(st, tone)(message)
+ui.show_flash("team")
 
 st.caption("Team members own clients. An owner's Tracking Category 2 applies to their clients' lines when "
            "neither the service nor the client sets one, and to alignment fees.")
@@ -27,7 +25,7 @@ edited = st.data_editor(
 if st.button("Save", type="primary", key="team_save"):
     outcome = ui.action(settings.save_team, table, edited, by=ui.user_name())
     if outcome is not None:
-        st.session_state["team_saved"] = settings.describe(outcome, "team member"), outcome.tone
+        ui.flash_after_rerun("team", settings.describe(outcome, "team member"), outcome.tone)
         st.session_state.pop(EDITOR, None)
         st.rerun()
 
@@ -41,7 +39,7 @@ with add.form("team_add", clear_on_submit=True):
         member = ui.action(settings.add_team_member, name, by=ui.user_name(), email=email or None,
                            tc2_option_id=tc2_options[tc2])
         if member is not None:
-            st.session_state["team_saved"] = f"{name.strip()} added.", "success"
+            ui.flash_after_rerun("team", f"{name.strip()} added.")
             st.rerun()
 with remove.form("team_remove"):
     st.markdown("**Remove a team member**")
@@ -49,5 +47,5 @@ with remove.form("team_remove"):
     member = st.selectbox("Team member", list(members), format_func=members.get, index=None, key="team_remove_member")
     if st.form_submit_button("Remove") and member is not None:
         if ui.action(settings.remove_team_member, member, by=ui.user_name()) is not None:
-            st.session_state["team_saved"] = f"{members[member]} removed.", "success"
+            ui.flash_after_rerun("team", f"{members[member]} removed.")
             st.rerun()
