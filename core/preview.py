@@ -52,7 +52,7 @@ ORDER BY slot, source
 # The columns of a preview row, in the order people read them (the CSV and the command line too).
 LINE_COLUMNS = """
     r.invoice_number, c.name AS client_name, r.invoice_date, r.invoice_status, r.position,
-    l.description, r.line_amount,
+    r.description, r.line_amount,
     r.tc1_current_name, r.tc1_wanted_name, r.tc1_source,
     r.tc2_current_name, r.tc2_wanted_name, r.tc2_source,
     r.status, r.reason
@@ -65,21 +65,18 @@ LINE_KEYS = """
     r.tc2_apply AND r.tc2_current_option_id IS DISTINCT FROM r.tc2_wanted_option_id AS tc2_changes
 """
 # A page in two steps, each reading little: the page's rows picked by rowid from the few columns
-# the filters and the order read, then their descriptions looked up by key (the line ids given
-# one by one, so DuckDB can use invoice_lines' primary key instead of scanning every line).
+# the filters and the order read, then only those rows read whole.
 LINES = f"""
-SELECT {LINE_COLUMNS.replace("l.description", "NULL::VARCHAR AS description")}, {LINE_KEYS}
+SELECT {LINE_COLUMNS}, {LINE_KEYS}
 FROM line_rules r
 LEFT JOIN contacts c ON c.contact_id = r.contact_id
 WHERE r.rowid IN (SELECT r.rowid FROM line_rules r {{where}} ORDER BY {LINE_ORDER} LIMIT $limit OFFSET $offset)
 ORDER BY {LINE_ORDER}
 """
-DESCRIPTIONS = "SELECT line_id, description FROM invoice_lines WHERE line_id IN ({keys})"
 EXPORT = f"""
 SELECT {LINE_COLUMNS}
 FROM line_rules r
 LEFT JOIN contacts c ON c.contact_id = r.contact_id
-LEFT JOIN invoice_lines l ON l.line_id = r.line_id
 {{where}}
 ORDER BY {LINE_ORDER}
 """
@@ -140,14 +137,7 @@ def lines(con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *,
     and `tcS_changes`: whether the push would change that slot.
     """
     where, params = _where(filters)
-    rows = _dicts(con.execute(LINES.format(where=where), {**params, "limit": limit, "offset": offset}))
-    if rows:
-        line_ids = [row["line_id"] for row in rows]
-        keys = ", ".join("?" * len(line_ids))
-        descriptions = dict(con.execute(DESCRIPTIONS.format(keys=keys), line_ids).fetchall())
-        for row in rows:
-            row["description"] = descriptions.get(row["line_id"])
-    return rows
+    return _dicts(con.execute(LINES.format(where=where), {**params, "limit": limit, "offset": offset}))
 
 
 def page(con: duckdb.DuckDBPyConnection, filters: Filters, number: int) -> list[dict]:

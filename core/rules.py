@@ -63,13 +63,15 @@ slot_map AS (
 )
 """
 RULES_SELECT = "WITH" + SLOT_MAP + """,
-current1 AS (
-    SELECT line_id, option_id, option_name FROM {tracking}
-    WHERE category_id = (SELECT tc1_category_id FROM slot_map)
+current1 AS (  -- each line's option in slot 1 now, named as Xero names it now
+    SELECT t.line_id, t.option_id, coalesce(o.name, t.option_name) AS option_name
+    FROM {tracking} t LEFT JOIN tracking_options o ON o.option_id = t.option_id
+    WHERE t.category_id = (SELECT tc1_category_id FROM slot_map)
 ),
 current2 AS (
-    SELECT line_id, option_id, option_name FROM {tracking}
-    WHERE category_id = (SELECT tc2_category_id FROM slot_map)
+    SELECT t.line_id, t.option_id, coalesce(o.name, t.option_name) AS option_name
+    FROM {tracking} t LEFT JOIN tracking_options o ON o.option_id = t.option_id
+    WHERE t.category_id = (SELECT tc2_category_id FROM slot_map)
 ),
 tc1_overrides AS (
     SELECT L.invoice_id, L.position, O.tc1_option_id
@@ -84,20 +86,35 @@ first_line_tc1 AS (  -- invoices whose first line has its own TC1 override, and 
     SELECT t.invoice_id, t.tc1_option_id
     FROM tc1_overrides t JOIN first_positions f ON f.invoice_id = t.invoice_id AND f.position = t.position
 ),
-decided AS (
-    SELECT L.line_id, L.invoice_id, I.contact_id, L.position, L.line_amount,
-           c1.option_id AS tc1_current_option_id, c1.option_name AS tc1_current_xero_name,
-           c2.option_id AS tc2_current_option_id, c2.option_name AS tc2_current_xero_name,
-           I.number AS invoice_number, I.date AS invoice_date, I.status AS invoice_status,
-           CASE WHEN I.status NOT IN ('DRAFT', 'SUBMITTED', 'AUTHORISED')  -- EDITABLE_INVOICE_STATUSES
-                    THEN 'Invoice is ' || I.status || ' in Xero and cannot be edited'
-                WHEN I.amount_paid > 0
-                    THEN 'Invoice has ' || I.amount_paid || ' paid and cannot be edited'
-                WHEN I.amount_credited > 0
-                    THEN 'Invoice has ' || I.amount_credited || ' credited and cannot be edited'
-                WHEN I.has_allocations
+invoice_facts AS (  -- per invoice, not per line: why it is locked, if it is
+    SELECT invoice_id, contact_id, number, date, status,
+           CASE WHEN status NOT IN ('DRAFT', 'SUBMITTED', 'AUTHORISED')  -- EDITABLE_INVOICE_STATUSES
+                    THEN 'Invoice is ' || status || ' in Xero and cannot be edited'
+                WHEN amount_paid > 0
+                    THEN 'Invoice has ' || amount_paid || ' paid and cannot be edited'
+                WHEN amount_credited > 0
+                    THEN 'Invoice has ' || amount_credited || ' credited and cannot be edited'
+                WHEN has_allocations
                     THEN 'Invoice has a prepayment or overpayment allocated and cannot be edited'
-           END AS locked_reason,
+           END AS locked_reason
+    FROM {invoices}
+),
+wanted_options AS (  -- per option and slot, not per line: its name, and why it cannot be written there
+    SELECT m.slot, o.option_id, o.name,
+           CASE WHEN o.category_id <> m.category_id
+                    THEN 'Option ''' || o.name || ''' belongs to another category, not ' || m.category_name
+                WHEN o.status <> 'ACTIVE'
+                    THEN 'Option ''' || o.name || ''' is ' || lower(o.status) || ' in Xero' END AS problem
+    FROM tracking_options o
+    CROSS JOIN (SELECT 1 AS slot, tc1_category_id AS category_id, tc1_category_name AS category_name FROM slot_map
+                UNION ALL
+                SELECT 2, tc2_category_id, tc2_category_name FROM slot_map) m
+),
+decided AS (
+    SELECT L.line_id, L.invoice_id, I.contact_id, L.position, L.description, L.line_amount,
+           c1.option_id AS tc1_current_option_id, c1.option_name AS tc1_current_name,
+           c2.option_id AS tc2_current_option_id, c2.option_name AS tc2_current_name,
+           I.number AS invoice_number, I.date AS invoice_date, I.status AS invoice_status, I.locked_reason,
            CASE WHEN O.tc1_override THEN 'line'
                 WHEN C.consolidate AND F.invoice_id IS NOT NULL THEN 'consolidated'
                 WHEN C.tc1_option_id IS NOT NULL THEN 'client'
@@ -124,7 +141,7 @@ decided AS (
     FROM {lines} L
     LEFT JOIN current1 c1 ON c1.line_id = L.line_id
     LEFT JOIN current2 c2 ON c2.line_id = L.line_id
-    LEFT JOIN invoices I ON I.invoice_id = L.invoice_id
+    LEFT JOIN invoice_facts I ON I.invoice_id = L.invoice_id
     LEFT JOIN client_settings C ON C.contact_id = I.contact_id
     LEFT JOIN team_members M ON M.member_id = C.owner_id
     LEFT JOIN services S ON S.item_code = L.item_code
@@ -133,38 +150,26 @@ decided AS (
 ),
 checked AS (
     SELECT d.*, m.tc1_category_id, m.tc2_category_id,
-           coalesce(oc1.name, d.tc1_current_xero_name) AS tc1_current_name,
            w1.name AS tc1_wanted_name,
            d.tc1_source IN ('line', 'consolidated') OR d.tc1_wanted_option_id IS NOT NULL AS tc1_apply,
-           coalesce(oc2.name, d.tc2_current_xero_name) AS tc2_current_name,
            w2.name AS tc2_wanted_name,
            d.tc2_source = 'line' OR d.tc2_wanted_option_id IS NOT NULL AS tc2_apply,
            coalesce(m.slot_problem, nullif(concat_ws('; ',
                CASE WHEN d.tc1_wanted_option_id IS NULL THEN NULL
                     WHEN w1.option_id IS NULL
                         THEN 'The wanted ' || m.tc1_category_name || ' option no longer exists in Xero'
-                    WHEN w1.category_id <> m.tc1_category_id
-                        THEN 'Option ''' || w1.name || ''' belongs to another category, not '
-                             || m.tc1_category_name
-                    WHEN w1.status <> 'ACTIVE'
-                        THEN 'Option ''' || w1.name || ''' is ' || lower(w1.status) || ' in Xero' END,
+                    ELSE w1.problem END,
                CASE WHEN d.tc2_wanted_option_id IS NULL THEN NULL
                     WHEN w2.option_id IS NULL
                         THEN 'The wanted ' || m.tc2_category_name || ' option no longer exists in Xero'
-                    WHEN w2.category_id <> m.tc2_category_id
-                        THEN 'Option ''' || w2.name || ''' belongs to another category, not '
-                             || m.tc2_category_name
-                    WHEN w2.status <> 'ACTIVE'
-                        THEN 'Option ''' || w2.name || ''' is ' || lower(w2.status) || ' in Xero' END
+                    ELSE w2.problem END
            ), '')) AS blocked_reason
     FROM decided d
     CROSS JOIN slot_map m
-    LEFT JOIN tracking_options oc1 ON oc1.option_id = d.tc1_current_option_id
-    LEFT JOIN tracking_options oc2 ON oc2.option_id = d.tc2_current_option_id
-    LEFT JOIN tracking_options w1 ON w1.option_id = d.tc1_wanted_option_id
-    LEFT JOIN tracking_options w2 ON w2.option_id = d.tc2_wanted_option_id
+    LEFT JOIN wanted_options w1 ON w1.slot = 1 AND w1.option_id = d.tc1_wanted_option_id
+    LEFT JOIN wanted_options w2 ON w2.slot = 2 AND w2.option_id = d.tc2_wanted_option_id
 )
-SELECT line_id, invoice_id, contact_id, position, line_amount,
+SELECT line_id, invoice_id, contact_id, position, description, line_amount,
        invoice_number, invoice_date, invoice_status,
        tc1_category_id, tc1_current_option_id, tc1_current_name,
        tc1_wanted_option_id, tc1_wanted_name, tc1_source, tc1_apply,
@@ -253,10 +258,11 @@ FROM refused
 WHERE {rules}.invoice_id = refused.invoice_id AND {rules}.status = 'change'
 """
 
-ALL_LINES = {"lines": "invoice_lines", "tracking": "line_tracking", "rules": "line_rules"}
+ALL_LINES = {"lines": "invoice_lines", "tracking": "line_tracking", "invoices": "invoices", "rules": "line_rules"}
 # A few invoices: their lines and tracking copied once and decided in a table of their own, so
 # that no step reads more than those.
-SCOPED_LINES = {"lines": "rules_scope", "tracking": "scoped_tracking", "rules": "scoped_rules"}
+SCOPED_LINES = {"lines": "rules_scope", "tracking": "scoped_tracking", "invoices": "scoped_invoices",
+                "rules": "scoped_rules"}
 
 # The lines an edit can touch, always whole invoices (a consolidated invoice's first line decides
 # the others' TC1; one line's tracking can block the others'): a client's invoices, the invoices
@@ -270,21 +276,26 @@ SCOPE_PARTS = {
     "line_ids": "SELECT invoice_id FROM invoice_lines WHERE line_id IN (SELECT unnest($line_ids::VARCHAR[]))",
 }
 CREATE_SCOPE = "CREATE OR REPLACE TEMP TABLE rules_scope AS SELECT * FROM invoice_lines WHERE invoice_id IN ({parts})"
-DELETE_SCOPED = "DELETE FROM line_rules WHERE line_id IN (SELECT line_id FROM rules_scope)"
+# By invoice: a scan of line_rules' invoice ids is a third of one of its line ids.
+DELETE_SCOPED = "DELETE FROM line_rules WHERE invoice_id IN (SELECT DISTINCT invoice_id FROM rules_scope)"
 DELETE_GONE = "DELETE FROM line_rules WHERE line_id IN (SELECT unnest($line_ids::VARCHAR[]))"
 CREATE_SCOPED_TRACKING = """CREATE OR REPLACE TEMP TABLE scoped_tracking AS
     SELECT * FROM line_tracking WHERE line_id IN (SELECT line_id FROM rules_scope)"""
+CREATE_SCOPED_INVOICES = """CREATE OR REPLACE TEMP TABLE scoped_invoices AS
+    SELECT * FROM invoices WHERE invoice_id IN (SELECT invoice_id FROM rules_scope)"""
 CREATE_SCOPED_RULES = "CREATE OR REPLACE TEMP TABLE scoped_rules AS "
 INSERT_SCOPED_RULES = "INSERT INTO line_rules BY NAME SELECT * FROM scoped_rules"
-DROP_SCOPE = "DROP TABLE rules_scope; DROP TABLE scoped_tracking; DROP TABLE scoped_rules"
-INSERT = "INSERT INTO line_rules BY NAME "
+DROP_SCOPE = "DROP TABLE rules_scope; DROP TABLE scoped_tracking; DROP TABLE scoped_invoices; DROP TABLE scoped_rules"
 DELETE_ALL = "DELETE FROM line_rules"
+# Stored newest invoice first, the order the preview reads them in: a page of the newest lines
+# then reads a few row groups, as DuckDB skips those whose invoice dates cannot make the page.
+INSERT_ALL = "INSERT INTO line_rules BY NAME " + RULES_SELECT.format(**ALL_LINES) + "ORDER BY invoice_date DESC"
 
 
 def refresh(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute the rules for every line. Call inside the writer's transaction."""
     con.execute(DELETE_ALL)
-    con.execute(INSERT + RULES_SELECT.format(**ALL_LINES))
+    con.execute(INSERT_ALL)
     con.execute(BLOCK_UNRETURNABLE.format(**ALL_LINES))
 
 
@@ -305,6 +316,7 @@ def refresh_for(con: duckdb.DuckDBPyConnection, *, contact_ids: Iterable[str] = 
     if ids["line_ids"]:  # lines gone from the mirror are in no scope
         con.execute(DELETE_GONE, {"line_ids": ids["line_ids"]})
     con.execute(CREATE_SCOPED_TRACKING)
+    con.execute(CREATE_SCOPED_INVOICES)
     con.execute(CREATE_SCOPED_RULES + RULES_SELECT.format(**SCOPED_LINES))
     con.execute(BLOCK_UNRETURNABLE.format(**SCOPED_LINES))
     con.execute(INSERT_SCOPED_RULES)

@@ -305,7 +305,7 @@ def test_a_whole_line_rules_row(practice):
     result = practice.execute("SELECT * FROM line_rules")
     row = dict(zip([d[0] for d in result.description], result.fetchone()))
     assert row == {
-        "line_id": "l1", "invoice_id": "i1", "contact_id": "acme", "position": 0,
+        "line_id": "l1", "invoice_id": "i1", "contact_id": "acme", "position": 0, "description": "Work l1",
         "line_amount": Decimal("100.00"), "invoice_number": "I1", "invoice_date": row["invoice_date"],
         "invoice_status": "AUTHORISED",
         "tc1_category_id": "cat-p", "tc1_current_option_id": "bob", "tc1_current_name": "Bob",
@@ -429,7 +429,7 @@ def test_refresh_for_sees_the_stale_tags_of_the_whole_invoice(practice, edit, sc
 # --- refresh_for -------------------------------------------------------------------------------
 
 def line_rules(con) -> list[tuple]:
-    return con.execute("SELECT * FROM line_rules ORDER BY line_id").fetchall()
+    return con.execute("SELECT description, * EXCLUDE (description) FROM line_rules ORDER BY line_id").fetchall()
 
 
 @pytest.mark.parametrize("edit, scope", [
