@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from core import demo, push, rules, store, sync
+from core import access, demo, push, rules, store, sync
 from core.config import XeroConfig
 from core.xero import sandbox
 from core.xero.gateway import IDS_PER_CALL, INVOICES_PER_UPDATE, Gateway
@@ -38,10 +38,10 @@ def run(args) -> int:
                   f"{synced.seconds:.1f} s); the rules change {counts['lines']:,} lines on {counts['invoices']:,} "
                   f"editable invoices; {counts['locked_invoices']:,} locked invoices are not sent.")
             first_call = len(gw.calls)
-            result = push.push(con, gw, by="benchmark")
+            result = push.push(con, gw, by=access.command_line())
             _report(result, sum(c.endpoint == "/Invoices/{id}" for c in gw.calls[first_call:]))
             started = time.perf_counter()
-            idle = push.push(con, gw, by="benchmark")
+            idle = push.push(con, gw, by=access.command_line())
             print(f"Second push right after: {idle.api_calls} API calls ({idle.outcome}) in "
                   f"{time.perf_counter() - started:.2f} s.")
     finally:

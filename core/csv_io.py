@@ -19,7 +19,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from core import settings
+from core import access, settings
 from core.csv_templates import TEMPLATES, un_neutralise
 from core.settings import Edit, InvalidChange, Rejection
 
@@ -104,10 +104,11 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
-def import_csv(con: duckdb.DuckDBPyConnection, template: str, data: bytes, *, file_name: str, by: str,
+def import_csv(con: duckdb.DuckDBPyConnection, template: str, data: bytes, *, file_name: str, by: access.Actor,
                dry_run: bool = False) -> ImportResult:
     """Check every row, then apply the valid ones in one transaction (or, dry run, only say what
     would change). The change log records each change with source `import:<file name>`."""
+    access.require(by, access.EDIT)
     table = read_csv(data, template)
     edits, rejections = EDITS[template](con, table)
     outcome = APPLY[template](con, edits, by=by, source=f"import:{Path(file_name).name}", dry_run=dry_run)

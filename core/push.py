@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from core import csv_templates, push_plan, rules, store
+from core import access, csv_templates, push_plan, rules, store
 from core.xero.gateway import INVOICES_PER_UPDATE, DayLimitReached, XeroError, XeroUnavailable, parse_date
 
 Progress = Callable[[str, int, int], None]
@@ -317,22 +317,25 @@ def _runs(rows: list[dict], base: str | None) -> list[tuple[str, dict]]:
 
 # --- pushing and undoing ----------------------------------------------------------------------
 
-def push(con: duckdb.DuckDBPyConnection, gw, *, by: str, invoice_numbers: Iterable[str] = (),
+def push(con: duckdb.DuckDBPyConnection, gw, *, by: access.Actor, invoice_numbers: Iterable[str] = (),
          progress: Progress | None = None) -> PushResult:
     """Send the rules' eligible changes to Xero; locked invoices are reported, never sent."""
+    access.require(by, access.PUSH)
     return _run(con, gw, plan(con, invoice_numbers=invoice_numbers),
                 kind="push", undo_of=None, by=by, progress=progress)
 
 
-def undo(con: duckdb.DuckDBPyConnection, gw, push_id: int, *, by: str, progress: Progress | None = None) -> PushResult:
+def undo(con: duckdb.DuckDBPyConnection, gw, push_id: int, *, by: access.Actor,
+         progress: Progress | None = None) -> PushResult:
     """Push the before-values of a push's landed lines back, if Xero still has what that push left."""
+    access.require(by, access.PUSH)
     if con.execute(PUSH_KIND, [push_id]).fetchone() is None:
         raise PushError(f"There is no push number {push_id}.")
     rows = _dicts(con.execute(UNDO_PLAN, {"push_id": push_id}))
     return _run(con, gw, rows, kind="undo", undo_of=push_id, by=by, progress=progress)
 
 
-def _run(con, gw, rows: list[dict], *, kind: str, undo_of: int | None, by: str,
+def _run(con, gw, rows: list[dict], *, kind: str, undo_of: int | None, by: access.Actor,
          progress: Progress | None) -> PushResult:
     started, first_call = time.monotonic(), len(gw.calls)
     if not any(r["eligible"] for r in rows):
@@ -352,12 +355,12 @@ def _run(con, gw, rows: list[dict], *, kind: str, undo_of: int | None, by: str,
                       api_calls=api_calls, seconds=time.monotonic() - started)
 
 
-def _start(con, rows: list[dict], *, kind: str, undo_of: int | None, by: str) -> tuple[int, str]:
+def _start(con, rows: list[dict], *, kind: str, undo_of: int | None, by: access.Actor) -> tuple[int, str]:
     """The push row and all its lines (eligible: 'planned', others: 'locked'), in their own transaction."""
     log = [{**r, "result": "planned" if r["eligible"] else "locked",
             "message": None if r["eligible"] else r["reason"]} for r in rows]
     with store.transaction(con):
-        push_id, started_at = con.execute(START, [kind, undo_of, _utc_now(), by,
+        push_id, started_at = con.execute(START, [kind, undo_of, _utc_now(), by.who,
                                                   len({r["invoice_id"] for r in rows if r["eligible"]})]).fetchone()
         _with_table(con, "push_log_lines", log, LINE_CHANGE, LOG_LINES, {"push_id": push_id})
     return push_id, f"td-{kind}-{push_id}-{started_at:%Y%m%dT%H%M%S%f}"

@@ -21,7 +21,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from core import preview, rules, slots, store
+from core import access, preview, rules, slots, store
 
 
 class _Marker:
@@ -295,11 +295,9 @@ SELECT ?, ?, unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[]),
 """
 
 
-def _log(con: duckdb.DuckDBPyConnection, changes: list[Change], by: str, source: str) -> None:
-    if not by or not str(by).strip():
-        raise InvalidChange("Say who makes the change.")
+def _log(con: duckdb.DuckDBPyConnection, changes: list[Change], by: access.Actor, source: str) -> None:
     if changes:
-        con.execute(LOG_CHANGES, [by, source, *map(list, zip(*[
+        con.execute(LOG_CHANGES, [by.who, source, *map(list, zip(*[
             (c.entity, c.entity_id, c.field, c.old, c.new) for c in changes]))])
 
 
@@ -330,9 +328,10 @@ SELECT unnest(?::VARCHAR[]), unnest(?::INTEGER[]), unnest(?::VARCHAR[]), unnest(
 """
 
 
-def apply_client_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: str, source: str = "ui",
+def apply_client_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: access.Actor, source: str = "ui",
                        dry_run: bool = False, transaction: bool = True) -> Outcome:
     """Edits keyed by contact ID with fields owner_id, tc1_option_id, tc2_option_id, consolidate."""
+    access.require(by, access.EDIT)
     edits = list(edits)
     current = {contact_id: (name, {"owner_id": owner, "tc1_option_id": tc1, "tc2_option_id": tc2, "consolidate": cons})
                for contact_id, name, owner, tc1, tc2, cons
@@ -347,7 +346,7 @@ def apply_client_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *,
     return outcome
 
 
-def set_client(con: duckdb.DuckDBPyConnection, contact_id: str, *, by: str, source: str = "ui",
+def set_client(con: duckdb.DuckDBPyConnection, contact_id: str, *, by: access.Actor, source: str = "ui",
                owner_id: Any = UNSET, tc1_option_id: Any = UNSET, tc2_option_id: Any = UNSET,
                consolidate: Any = UNSET, transaction: bool = True) -> list[Change]:
     fields = _given(owner_id=owner_id, tc1_option_id=tc1_option_id, tc2_option_id=tc2_option_id,
@@ -388,9 +387,10 @@ SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BOOLEAN[])
 """
 
 
-def apply_service_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: str, source: str = "ui",
+def apply_service_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: access.Actor, source: str = "ui",
                         dry_run: bool = False, transaction: bool = True) -> Outcome:
     """Edits keyed by item code with fields tc2_option_id, alignment_fee; a service row is created when needed."""
+    access.require(by, access.EDIT)
     edits = list(edits)
     current = {code: (name, {"tc2_option_id": tc2, "alignment_fee": fee})
                for code, name, tc2, fee in con.execute(SERVICES_CURRENT, [[str(e.key) for e in edits]]).fetchall()}
@@ -404,7 +404,7 @@ def apply_service_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *
     return outcome
 
 
-def set_service(con: duckdb.DuckDBPyConnection, item_code: str, *, by: str, source: str = "ui",
+def set_service(con: duckdb.DuckDBPyConnection, item_code: str, *, by: access.Actor, source: str = "ui",
                 tc2_option_id: Any = UNSET, alignment_fee: Any = UNSET, transaction: bool = True) -> list[Change]:
     fields = _given(tc2_option_id=tc2_option_id, alignment_fee=alignment_fee)
     return _single(apply_service_edits(con, [Edit(item_code, fields)], by=by, source=source,
@@ -424,9 +424,10 @@ WHERE s.owner_id = ? ORDER BY 1
 NEW_MEMBER = {"name": None, "email": None, "tc2_option_id": None}
 
 
-def apply_team_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: str, source: str = "ui",
+def apply_team_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: access.Actor, source: str = "ui",
                      dry_run: bool = False, transaction: bool = True) -> Outcome:
     """Edits keyed by member id with fields name, email, tc2_option_id; key None adds a member."""
+    access.require(by, access.EDIT)
     cat = catalog(con)
     current = {member_id: (name, {"name": name, "email": email, "tc2_option_id": tc2})
                for member_id, name, email, tc2 in con.execute(TEAM_CURRENT).fetchall()}
@@ -473,7 +474,7 @@ def _write_member(con: duckdb.DuckDBPyConnection, key: int, row: dict[str, Any])
     return key
 
 
-def add_team_member(con: duckdb.DuckDBPyConnection, name: str, *, by: str, source: str = "ui",
+def add_team_member(con: duckdb.DuckDBPyConnection, name: str, *, by: access.Actor, source: str = "ui",
                     email: str | None = None, tc2_option_id: str | None = None, transaction: bool = True) -> int:
     """Adds a member and returns the new member id."""
     outcome = apply_team_edits(con, [Edit(None, {"name": name, "email": email, "tc2_option_id": tc2_option_id})],
@@ -481,16 +482,17 @@ def add_team_member(con: duckdb.DuckDBPyConnection, name: str, *, by: str, sourc
     return int(_single(outcome)[0].entity_id)
 
 
-def set_team_member(con: duckdb.DuckDBPyConnection, member_id: int, *, by: str, source: str = "ui",
+def set_team_member(con: duckdb.DuckDBPyConnection, member_id: int, *, by: access.Actor, source: str = "ui",
                     name: Any = UNSET, email: Any = UNSET, tc2_option_id: Any = UNSET,
                     transaction: bool = True) -> list[Change]:
     fields = _given(name=name, email=email, tc2_option_id=tc2_option_id)
     return _single(apply_team_edits(con, [Edit(member_id, fields)], by=by, source=source, transaction=transaction))
 
 
-def remove_team_member(con: duckdb.DuckDBPyConnection, member_id: int, *, by: str, source: str = "ui",
+def remove_team_member(con: duckdb.DuckDBPyConnection, member_id: int, *, by: access.Actor, source: str = "ui",
                        transaction: bool = True) -> list[Change]:
     """Removes a member who owns no client; refused with the list of clients otherwise."""
+    access.require(by, access.EDIT)
     cat = catalog(con)
     current = {m: (name, {"name": name, "email": email, "tc2_option_id": tc2})
                for m, name, email, tc2 in con.execute(TEAM_CURRENT).fetchall()}
@@ -536,10 +538,11 @@ def _override_columns(rows: Iterable[dict[str, Any]]) -> list[list[Any]]:
     return [*columns, [r["note"] for r in rows]]
 
 
-def apply_line_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: str, source: str = "ui",
+def apply_line_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: access.Actor, source: str = "ui",
                      dry_run: bool = False, transaction: bool = True) -> Outcome:
     """Edits keyed by line ID with fields tc1, tc2 (an option id; None: an explicit "None" that
     clears the slot in Xero; NO_OVERRIDE: no override, the rules decide) and note."""
+    access.require(by, access.EDIT)
     edits = list(edits)
     current = {line_id: (name, {"tc1": option1 if has1 else NO_OVERRIDE, "tc2": option2 if has2 else NO_OVERRIDE,
                                 "note": note})
@@ -564,7 +567,7 @@ def apply_line_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, b
     return outcome
 
 
-def set_line_overrides(con: duckdb.DuckDBPyConnection, line_ids: Iterable[str], *, by: str, source: str = "ui",
+def set_line_overrides(con: duckdb.DuckDBPyConnection, line_ids: Iterable[str], *, by: access.Actor, source: str = "ui",
                        tc1: Any = UNSET, tc2: Any = UNSET, note: str | None = None,
                        transaction: bool = True) -> Outcome:
     """The same override on many lines (the Preview page's selection). A slot left UNSET keeps its
@@ -576,7 +579,7 @@ def set_line_overrides(con: duckdb.DuckDBPyConnection, line_ids: Iterable[str], 
                             transaction=transaction)
 
 
-def set_line_override(con: duckdb.DuckDBPyConnection, line_id: str, *, by: str, source: str = "ui",
+def set_line_override(con: duckdb.DuckDBPyConnection, line_id: str, *, by: access.Actor, source: str = "ui",
                       tc1: Any = UNSET, tc2: Any = UNSET, note: str | None = None,
                       transaction: bool = True) -> list[Change]:
     """Override one line's TC1 and/or TC2 (an option id, or None for an explicit "None")."""
@@ -584,14 +587,14 @@ def set_line_override(con: duckdb.DuckDBPyConnection, line_id: str, *, by: str, 
                                       transaction=transaction))
 
 
-def clear_line_overrides(con: duckdb.DuckDBPyConnection, line_ids: Iterable[str], *, by: str, source: str = "ui",
-                         transaction: bool = True) -> Outcome:
+def clear_line_overrides(con: duckdb.DuckDBPyConnection, line_ids: Iterable[str], *, by: access.Actor,
+                         source: str = "ui", transaction: bool = True) -> Outcome:
     """Remove the lines' overrides: the rules decide them again."""
     return apply_line_edits(con, [Edit(line_id, CLEARED) for line_id in line_ids], by=by, source=source,
                             transaction=transaction)
 
 
-def clear_line_override(con: duckdb.DuckDBPyConnection, line_id: str, *, by: str, source: str = "ui",
+def clear_line_override(con: duckdb.DuckDBPyConnection, line_id: str, *, by: access.Actor, source: str = "ui",
                         transaction: bool = True) -> list[Change]:
     return _single(clear_line_overrides(con, [line_id], by=by, source=source, transaction=transaction))
 
@@ -684,7 +687,7 @@ def slot_names(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
 
 
 def save_clients(con: duckdb.DuckDBPyConnection, original: pd.DataFrame, edited: pd.DataFrame, *,
-                 by: str, source: str = "ui") -> Outcome:
+                 by: access.Actor, source: str = "ui") -> Outcome:
     """Apply the rows of a `clients_table` that were edited (owner and options by name)."""
     cat = catalog(con)
     columns = {"owner": lambda v: ("owner_id", cat.member_id(v)),
@@ -696,7 +699,7 @@ def save_clients(con: duckdb.DuckDBPyConnection, original: pd.DataFrame, edited:
 
 
 def save_services(con: duckdb.DuckDBPyConnection, original: pd.DataFrame, edited: pd.DataFrame, *,
-                  by: str, source: str = "ui") -> Outcome:
+                  by: access.Actor, source: str = "ui") -> Outcome:
     """Apply the rows of a `services_table` that were edited (TC2 by name)."""
     cat = catalog(con)
     columns = {"tc2": lambda v: ("tc2_option_id", cat.option_id(2, v)),
@@ -706,7 +709,7 @@ def save_services(con: duckdb.DuckDBPyConnection, original: pd.DataFrame, edited
 
 
 def save_team(con: duckdb.DuckDBPyConnection, original: pd.DataFrame, edited: pd.DataFrame, *,
-              by: str, source: str = "ui") -> Outcome:
+              by: access.Actor, source: str = "ui") -> Outcome:
     """Apply the rows of a `team_table` that were edited (name, email, TC2 by name)."""
     cat = catalog(con)
     columns = {"name": lambda v: ("name", v), "email": lambda v: ("email", v),

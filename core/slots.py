@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from core import rules, store
+from core import access, rules, store
 
 SLOTS = (1, 2)
 
@@ -117,11 +117,12 @@ def validate(con: duckdb.DuckDBPyConnection, tc1_category_id: str, tc2_category_
 
 
 def save(con: duckdb.DuckDBPyConnection, tc1_category_id: str, tc2_category_id: str, *,
-         by: str, source: str = "ui") -> bool:
+         by: access.Actor, source: str = "ui") -> bool:
     """Save the slot map with a change-log row per changed slot; the rules follow. False if unchanged.
 
     Saving the default map unchanged still writes it, so a later new category in Xero cannot shift it.
     """
+    access.require(by, access.ADMINISTER)
     validate(con, tc1_category_id, tc2_category_id)
     before = current(con)
     wanted = dict(zip(SLOTS, (tc1_category_id, tc2_category_id)))
@@ -133,7 +134,7 @@ def save(con: duckdb.DuckDBPyConnection, tc1_category_id: str, tc2_category_id: 
         for slot in SLOTS:
             con.execute(UPSERT, [slot, wanted[slot]])
         for slot in changed:
-            con.execute(LOG_CHANGE, [by, source, str(slot), name(before[slot], before[slot]), name(wanted[slot])])
+            con.execute(LOG_CHANGE, [by.who, source, str(slot), name(before[slot], before[slot]), name(wanted[slot])])
         if changed:
             rules.refresh(con)
     return bool(changed)

@@ -5,7 +5,7 @@ cold deep link runs a page file without app.py (STREAMLIT_NOTES §1.1): `page()`
 every page file, therefore does everything a page needs on its own.
 """
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -13,16 +13,19 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from core import config, connection, store, sync
+from core import access, config, connection, store, sync
 
 DEMO_BANNER = ("This is the demo organisation on a local Xero sandbox. "
                "To connect your own Xero organisation, see Settings.")
-LOCAL_USER = "Local user"
+LOCAL_MODE_NOTE = ("Sign-in is not configured: everyone who can open this address acts as the local user, with "
+                   "the admin role; the app listens on localhost only.")
+NOT_SIGNED_IN = access.Actor("Not signed in", None, None)
 
 # Exceptions whose message is written for people; matched by name (subclasses too), so this
 # module does not import every feature module just to recognise its error.
 PLAIN_WORD_ERRORS = {
     "core.config.ConfigError",
+    "core.access.Forbidden",
     "core.store.DatabaseBusy",
     "core.xero.gateway.XeroError",
     "core.settings.InvalidChange",
@@ -45,13 +48,17 @@ PAGES = [
     ("pages/history.py", "History", ":material/history:", "Admin"),
     ("pages/settings.py", "Settings", ":material/settings:", "Admin"),
 ]
+# What opening a page needs (see core/access.py); the other pages need access.VIEW.
+PAGE_NEEDS = {"Push": access.PUSH, "Clients": access.EDIT, "Services": access.EDIT, "Team": access.EDIT,
+              "Import CSV": access.EDIT, "History": access.HISTORY, "Settings": access.ADMINISTER}
 
 log = logging.getLogger(__name__)
 
 
 def page(title: str) -> None:
-    """The guard every page file calls first: bootstrap, demo banner, sidebar, title."""
+    """The guard every page file calls first: sign-in, bootstrap, demo banner, sidebar, title, role."""
     st.set_page_config(page_title=f"{title} · Tracking Desk", layout="wide")
+    person = signed_in_or_stop()
     demo = _demo_mode()
     if demo:
         try:
@@ -59,8 +66,93 @@ def page(title: str) -> None:
         except Exception as e:
             show_error(e)
         st.info(DEMO_BANNER, icon=":material/science:")
-    sidebar(demo)
+    sidebar(demo, person)
     st.title(title)
+    if not access.may(person, PAGE_NEEDS.get(title, access.VIEW)):
+        st.error(f"Your role ({person.role}) cannot open this page.", icon=":material/block:")
+        st.stop()
+
+
+def navigation() -> tuple[dict[str, list], str]:
+    """app.py's pages by section, and where their menu goes: the pages the person's role may open, in
+    the sidebar; before sign-in every page, with the menu hidden, so that a link to any page opens the
+    sign-in screen (each page's guard) rather than "Page not found"."""
+    try:
+        person = actor()
+    except config.ConfigError:  # a wrong [roles] table: each page's guard says what is wrong
+        person = NOT_SIGNED_IN
+    sections: dict[str, list] = {}
+    for file, title, icon, section in PAGES:
+        if person.role is None or access.may(person, PAGE_NEEDS.get(title, access.VIEW)):
+            sections.setdefault(section, []).append(
+                st.Page(config.ROOT / file, title=title, icon=icon, default=file == "pages/overview.py"))
+    return sections, "hidden" if person.role is None else "sidebar"
+
+
+def sign_in_configured() -> bool:
+    return bool(_secrets("auth"))
+
+
+def actor() -> access.Actor:
+    """Who is using the app: the local user (an admin) when sign-in is not configured, else the
+    signed-in person with their role from `[roles]` (NOT_SIGNED_IN before sign-in)."""
+    if not sign_in_configured():
+        return access.LOCAL_USER
+    if not st.user.get("is_logged_in"):  # .get: `st.user.is_logged_in` exists only with an [auth] section
+        return NOT_SIGNED_IN
+    return access.signed_in(st.user, _secrets("roles"))
+
+
+def may(permission: str) -> bool:
+    return access.may(actor(), permission)
+
+
+def roles() -> dict[str, str]:
+    """The `[roles]` table (address or "@domain" or "default" → role), for Settings."""
+    return access.roles_table(_secrets("roles"))
+
+
+def signed_in_or_stop() -> access.Actor:
+    """The person using the app; before sign-in, or without a role, a screen that says so, then stop."""
+    try:
+        person = actor()
+    except config.ConfigError as e:
+        show_error(e)
+        st.stop()
+    if person.role is not None:
+        return person
+    st.title("Tracking Desk")
+    if person is NOT_SIGNED_IN:
+        st.markdown("Sign in to see and change how the practice's sales invoices are tracked in Xero.")
+        for provider in _providers():
+            if st.button("Sign in" + (f" with {provider}" if provider else ""), type="primary",
+                         icon=":material/login:", key=f"sign_in_{provider or 'default'}"):
+                st.login(*([provider] if provider else []))
+    else:
+        st.warning(f"You are signed in as {person.who}, but this address has no role in Tracking Desk. "
+                   f"{access.ROLES_HELP}", icon=":material/block:")
+        sign_out_button()
+    st.stop()
+
+
+def sign_out_button() -> None:
+    if st.button("Sign out", icon=":material/logout:", key="sign_out"):
+        st.logout()
+
+
+def _providers() -> list[str | None]:
+    """None for the provider set directly in [auth]; the names of its [auth.NAME] tables."""
+    auth = _secrets("auth")
+    named = [name for name, value in auth.items() if isinstance(value, Mapping)]
+    return ([None] if "client_id" in auth or not named else []) + named
+
+
+def _secrets(section: str) -> Mapping:
+    """A table of `.streamlit/secrets.toml` as Streamlit reads it (st.login reads [auth] there too)."""
+    try:
+        return st.secrets.get(section) or {}
+    except FileNotFoundError:  # no secrets.toml at all: StreamlitSecretNotFoundError
+        return {}
 
 
 def page_link(file: str, label: str) -> None:
@@ -80,11 +172,6 @@ def show_flash(key: str) -> None:
     if kept := st.session_state.pop(f"flash_{key}", None):
         message, tone = kept
         getattr(st, tone)(message)
-
-
-def user_name() -> str:
-    """Who is acting, for the change log (sign-in does not exist yet)."""
-    return LOCAL_USER
 
 
 def cached(fn: Callable, *args: Any) -> Any:
@@ -127,7 +214,7 @@ def show_error(error: BaseException) -> None:
              icon=":material/error:")
 
 
-def sidebar(demo: bool) -> None:
+def sidebar(demo: bool, person: access.Actor) -> None:
     with st.sidebar:
         st.markdown(f"**{cached(connection.organisation_label, demo)}**")
         last_sync = st.empty()
@@ -136,7 +223,11 @@ def sidebar(demo: bool) -> None:
             sync_now()
         last = cached(connection.last_sync)
         last_sync.caption(f"Last sync: {_when(last)}" if last else "Not synced yet")
-        st.caption(f"Signed in as: {user_name()}")
+        if sign_in_configured():
+            st.caption(f"Signed in as {person.name} ({person.role})")
+            sign_out_button()
+        else:
+            st.caption(f"{person.name} ({person.role}): sign-in is not configured")
 
 
 def sync_now(*, full: bool = False) -> None:

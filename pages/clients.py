@@ -36,7 +36,7 @@ edited = st.data_editor(
 if total > len(table):
     st.caption(f"Showing {len(table):,} of {total:,} clients: search to find the others.")
 if st.button("Save", type="primary", key="clients_save"):
-    outcome = ui.action(settings.save_clients, table, edited, by=ui.user_name())
+    outcome = ui.action(settings.save_clients, table, edited, by=ui.actor())
     if outcome is not None:
         ui.flash_after_rerun("clients", settings.describe(outcome, "client"), outcome.tone)
         st.session_state.pop(EDITOR, None)

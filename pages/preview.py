@@ -3,7 +3,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core import preview, rules, settings, slots, ui
+from core import access, preview, rules, settings, slots, ui
 
 ui.page("Preview")
 
@@ -84,7 +84,9 @@ with by_line:
 
     st.subheader("Override the selected lines")
     ui.show_flash("preview_overrides")
-    if not selected_line_ids:
+    if not ui.may(access.EDIT):
+        st.caption(f"Your role ({ui.actor().role}) can see the lines but not override them.")
+    elif not selected_line_ids:
         st.caption("Select lines in the table above to set or clear their override.")
     else:
         choices = {slot: ui.cached(settings.override_options, slot) for slot in slots.SLOTS}
@@ -98,10 +100,10 @@ with by_line:
             clear_override = st.form_submit_button("Clear override")
         outcome = None
         if set_override:
-            outcome = ui.action(settings.set_line_overrides, selected_line_ids, by=ui.user_name(),
+            outcome = ui.action(settings.set_line_overrides, selected_line_ids, by=ui.actor(),
                                 tc1=choices[1][tc1], tc2=choices[2][tc2], note=note or None)
         elif clear_override:
-            outcome = ui.action(settings.clear_line_overrides, selected_line_ids, by=ui.user_name())
+            outcome = ui.action(settings.clear_line_overrides, selected_line_ids, by=ui.actor())
         if outcome is not None:
             ui.flash_after_rerun("preview_overrides", settings.describe(outcome, "line"), outcome.tone)
             st.rerun()

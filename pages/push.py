@@ -19,7 +19,7 @@ def run(action, *args) -> None:
     except Exception as e:
         ui.show_error(e)
         return
-    result = ui.action(action, gw, *args, by=ui.user_name(), progress=progress)
+    result = ui.action(action, gw, *args, by=ui.actor(), progress=progress)
     if result is not None:
         st.session_state["push_result"] = result
 

@@ -24,7 +24,7 @@ edited = st.data_editor(
         "alignment_fee": st.column_config.CheckboxColumn("Alignment fee"),
     })
 if st.button("Save", type="primary", key="services_save"):
-    outcome = ui.action(settings.save_services, table, edited, by=ui.user_name())
+    outcome = ui.action(settings.save_services, table, edited, by=ui.actor())
     if outcome is not None:
         ui.flash_after_rerun("services", settings.describe(outcome, "service"), outcome.tone)
         st.session_state.pop(EDITOR, None)

@@ -23,7 +23,7 @@ edited = st.data_editor(
         "clients": st.column_config.NumberColumn("Clients owned"),
     })
 if st.button("Save", type="primary", key="team_save"):
-    outcome = ui.action(settings.save_team, table, edited, by=ui.user_name())
+    outcome = ui.action(settings.save_team, table, edited, by=ui.actor())
     if outcome is not None:
         ui.flash_after_rerun("team", settings.describe(outcome, "team member"), outcome.tone)
         st.session_state.pop(EDITOR, None)
@@ -36,7 +36,7 @@ with add.form("team_add", clear_on_submit=True):
     email = st.text_input("Email (optional)", key="team_add_email")
     tc2 = st.selectbox(slot_names[2], list(tc2_options), key="team_add_tc2")
     if st.form_submit_button("Add"):
-        member = ui.action(settings.add_team_member, name, by=ui.user_name(), email=email or None,
+        member = ui.action(settings.add_team_member, name, by=ui.actor(), email=email or None,
                            tc2_option_id=tc2_options[tc2])
         if member is not None:
             ui.flash_after_rerun("team", f"{name.strip()} added.")
@@ -46,6 +46,6 @@ with remove.form("team_remove"):
     members = dict(zip(table["member_id"].tolist(), table["name"]))
     member = st.selectbox("Team member", list(members), format_func=members.get, index=None, key="team_remove_member")
     if st.form_submit_button("Remove") and member is not None:
-        if ui.action(settings.remove_team_member, member, by=ui.user_name()) is not None:
+        if ui.action(settings.remove_team_member, member, by=ui.actor()) is not None:
             ui.flash_after_rerun("team", f"{members[member]} removed.")
             st.rerun()

@@ -6,7 +6,7 @@ the page a real UploadedFile, so these tests go through the page exactly as a pe
 """
 import pytest
 
-from core import settings, store, ui
+from core import access, settings, store
 
 PAGE = "pages/import_csv.py"
 CLIENT_TC2 = """
@@ -62,7 +62,7 @@ def test_upload_shows_a_dry_run_and_confirm_applies_it(streamlit_app, edit):
     with store.connect() as con:
         assert con.execute("SELECT changed_by, source, entity_id, field, old_value, new_value FROM change_log "
                            "ORDER BY change_id DESC LIMIT 1").fetchone() == (
-            ui.user_name(), "import:clients.csv", contact_id, "tc2", old, new)
+            access.LOCAL_USER.who, "import:clients.csv", contact_id, "tc2", old, new)
         assert store.data_version(con) == version + 1
     assert at.file_uploader[0].value is None  # emptied for the next file
 

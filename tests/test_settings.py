@@ -4,9 +4,11 @@ import io
 import pandas as pd
 import pytest
 
-from core import history, settings, store
+from core import access, history, settings, store
 from core.__main__ import main
 from core.settings import Edit, InvalidChange
+
+ANN, BOB, X = (access.Actor(name, None, access.EDITOR) for name in ("ann", "bob", "x"))
 
 def log(con):
     return con.execute("SELECT changed_by, source, entity, entity_id, field, old_value, new_value "
@@ -24,7 +26,7 @@ def test_practice_starts_from_the_rules(edit_practice, wanted):
 def test_set_client_writes_the_row_the_log_and_the_rules(edit_practice, wanted):
     con = edit_practice
     version = store.data_version(con)
-    changes = settings.set_client(con, "acme", by="ann", owner_id=2, tc1_option_id="bob", tc2_option_id="audit",
+    changes = settings.set_client(con, "acme", by=ANN, owner_id=2, tc1_option_id="bob", tc2_option_id="audit",
                                   consolidate=True)
     assert [(c.field, c.old, c.new) for c in changes] == [
         ("owner", "Ann Smith", "Bob Jones"), ("tc1", "Ann", "Bob"), ("tc2", None, "Audit"),
@@ -43,7 +45,7 @@ def test_set_client_writes_the_row_the_log_and_the_rules(edit_practice, wanted):
 
 def test_set_client_creates_the_settings_row_of_a_client_without_one(edit_practice, wanted):
     con = edit_practice
-    settings.set_client(con, "beta", by="bob", source="cli", tc2_option_id="audit")
+    settings.set_client(con, "beta", by=BOB, source="cli", tc2_option_id="audit")
     assert con.execute("SELECT * FROM client_settings WHERE contact_id = 'beta'").fetchall() == [
         ("beta", None, None, "audit", False)]
     assert log(con) == [("bob", "cli", "client", "beta", "tc2", None, "Audit")]
@@ -52,7 +54,7 @@ def test_set_client_creates_the_settings_row_of_a_client_without_one(edit_practi
 
 def test_clearing_a_client_option_with_none(edit_practice, wanted):
     con = edit_practice
-    settings.set_client(con, "acme", by="ann", tc1_option_id=None)
+    settings.set_client(con, "acme", by=ANN, tc1_option_id=None)
     assert con.execute("SELECT tc1_option_id FROM client_settings WHERE contact_id = 'acme'").fetchone() == (None,)
     assert log(con) == [("ann", "ui", "client", "acme", "tc1", "Ann", None)]
     assert wanted(con, "L1")["L1"][:2] == (None, "none")
@@ -61,7 +63,7 @@ def test_clearing_a_client_option_with_none(edit_practice, wanted):
 def test_an_edit_that_changes_nothing_writes_nothing(edit_practice, snapshot):
     con = edit_practice
     before = snapshot(con)
-    assert settings.set_client(con, "acme", by="ann", owner_id=1, tc1_option_id="ann", consolidate=False) == []
+    assert settings.set_client(con, "acme", by=ANN, owner_id=1, tc1_option_id="ann", consolidate=False) == []
     assert snapshot(con) == before
 
 
@@ -80,7 +82,7 @@ def test_an_invalid_client_edit_is_refused_and_nothing_is_written(edit_practice,
     con = edit_practice
     before = snapshot(con)
     with pytest.raises(InvalidChange) as error:
-        settings.set_client(con, "acme", by="ann", **fields)
+        settings.set_client(con, "acme", by=ANN, **fields)
     assert str(error.value) == message
     assert snapshot(con) == before
 
@@ -88,7 +90,7 @@ def test_an_invalid_client_edit_is_refused_and_nothing_is_written(edit_practice,
 def test_an_unknown_client_is_refused(edit_practice, snapshot):
     before = snapshot(edit_practice)
     with pytest.raises(InvalidChange, match="There is no client with contact ID 'zeta'."):
-        settings.set_client(edit_practice, "zeta", by="ann", tc1_option_id="bob")
+        settings.set_client(edit_practice, "zeta", by=ANN, tc1_option_id="bob")
     assert snapshot(edit_practice) == before
 
 
@@ -98,13 +100,13 @@ def test_an_option_needs_a_mapped_active_slot(edit_practice, snapshot):
         con.execute("INSERT INTO slots VALUES (1, 'cat-r'), (2, 'cat-d')")
     before = snapshot(con)
     with pytest.raises(InvalidChange, match=r"Tracking Category 1 \(Region\) is archived in Xero; map an active"):
-        settings.set_client(con, "acme", by="ann", tc1_option_id="north")
+        settings.set_client(con, "acme", by=ANN, tc1_option_id="north")
     assert snapshot(con) == before
 
 
 def test_an_edit_says_who_made_it(edit_practice, snapshot):
     before = snapshot(edit_practice)
-    with pytest.raises(InvalidChange, match="Say who makes the change."):
+    with pytest.raises(access.Forbidden, match="Say who is acting"):
         settings.set_client(edit_practice, "acme", by=" ", tc1_option_id="bob")
     assert snapshot(edit_practice) == before
 
@@ -119,7 +121,7 @@ def test_bulk_edits_apply_the_valid_rows_in_one_transaction(edit_practice, wante
         Edit("beta", {"tc1_option_id": "old"}, row=3),
         Edit("zeta", {"tc1_option_id": "bob"}, row=4),
         Edit("beta", {"owner_id": 2, "consolidate": True}, row=5),
-    ], by="ann", source="import:clients.csv")
+    ], by=ANN, source="import:clients.csv")
     assert [(c.row, c.name, c.field, c.old, c.new) for c in outcome.changes] == [
         (2, "Acme Ltd", "tc1", "Ann", "Bob"), (5, "Beta LLC", "owner", None, "Bob Jones"),
         (5, "Beta LLC", "consolidate", "no", "yes")]
@@ -138,7 +140,7 @@ def test_bulk_edits_apply_the_valid_rows_in_one_transaction(edit_practice, wante
 def test_a_dry_run_says_what_would_change_and_writes_nothing(edit_practice, snapshot):
     con = edit_practice
     before = snapshot(con)
-    outcome = settings.apply_client_edits(con, [Edit("acme", {"owner_id": 2})], by="ann", dry_run=True)
+    outcome = settings.apply_client_edits(con, [Edit("acme", {"owner_id": 2})], by=ANN, dry_run=True)
     assert [(c.entity_id, c.field, c.old, c.new) for c in outcome.changes] == [
         ("acme", "owner", "Ann Smith", "Bob Jones")]
     assert snapshot(con) == before
@@ -148,8 +150,8 @@ def test_a_caller_holding_a_transaction_passes_transaction_false(edit_practice):
     con = edit_practice
     with pytest.raises(RuntimeError):
         with store.transaction(con):
-            settings.set_client(con, "acme", by="ann", tc1_option_id="bob", transaction=False)
-            settings.set_service(con, "ALIGN", by="ann", alignment_fee=True, transaction=False)
+            settings.set_client(con, "acme", by=ANN, tc1_option_id="bob", transaction=False)
+            settings.set_service(con, "ALIGN", by=ANN, alignment_fee=True, transaction=False)
             assert con.execute("SELECT count(*) FROM change_log").fetchone()[0] == 2
             raise RuntimeError("the caller fails later")
     assert log(con) == []
@@ -163,7 +165,7 @@ def test_ten_thousand_client_edits_are_one_statement_per_table(con):
         con.execute("INSERT INTO tracking_options VALUES ('ann', 'cat-p', 'Ann', 'ACTIVE')")
         con.execute("INSERT INTO contacts (contact_id, name) SELECT 'c' || i, 'Client ' || i FROM range(10000) t(i)")
     outcome = settings.apply_client_edits(con, [Edit(f"c{i}", {"tc1_option_id": "ann"}) for i in range(10000)],
-                                          by="ann", source="import:big.csv")
+                                          by=ANN, source="import:big.csv")
     assert outcome.saved == 10000 and not outcome.rejections
     assert con.execute("SELECT count(*) FROM client_settings WHERE tc1_option_id = 'ann'").fetchone() == (10000,)
     assert con.execute("SELECT count(*) FROM change_log").fetchone() == (10000,)
@@ -173,8 +175,8 @@ def test_ten_thousand_client_edits_are_one_statement_per_table(con):
 
 def test_set_service_creates_the_service_and_moves_its_lines(edit_practice, wanted):
     con = edit_practice
-    settings.set_service(con, "TAX-RET", by="ann", tc2_option_id="audit")
-    settings.set_service(con, "ALIGN", by="ann", alignment_fee=True)
+    settings.set_service(con, "TAX-RET", by=ANN, tc2_option_id="audit")
+    settings.set_service(con, "ALIGN", by=ANN, alignment_fee=True)
     assert con.execute("SELECT * FROM services ORDER BY item_code").fetchall() == [
         ("ALIGN", None, True), ("TAX-RET", "audit", False)]
     assert log(con) == [("ann", "ui", "service", "TAX-RET", "tc2", None, "Audit"),
@@ -192,7 +194,7 @@ def test_set_service_creates_the_service_and_moves_its_lines(edit_practice, want
 def test_an_invalid_service_edit_is_refused(edit_practice, snapshot, code, fields, message):
     before = snapshot(edit_practice)
     with pytest.raises(InvalidChange) as error:
-        settings.set_service(edit_practice, code, by="ann", **fields)
+        settings.set_service(edit_practice, code, by=ANN, **fields)
     assert str(error.value) == message
     assert snapshot(edit_practice) == before
 
@@ -201,11 +203,11 @@ def test_an_invalid_service_edit_is_refused(edit_practice, snapshot, code, field
 
 def test_add_rename_and_remove_a_team_member(edit_practice):
     con = edit_practice
-    member = settings.add_team_member(con, " Cy Young ", by="ann", email="cy@example.com", tc2_option_id="audit")
+    member = settings.add_team_member(con, " Cy Young ", by=ANN, email="cy@example.com", tc2_option_id="audit")
     assert con.execute("SELECT * FROM team_members WHERE member_id = ?", [member]).fetchall() == [
         (member, "Cy Young", "cy@example.com", "audit")]
-    settings.set_team_member(con, member, by="ann", name="Cyril Young", email=None)
-    settings.remove_team_member(con, member, by="ann")
+    settings.set_team_member(con, member, by=ANN, name="Cyril Young", email=None)
+    settings.remove_team_member(con, member, by=ANN)
     assert con.execute("SELECT count(*) FROM team_members WHERE member_id = ?", [member]).fetchone() == (0,)
     m = str(member)
     assert log(con) == [
@@ -220,7 +222,7 @@ def test_add_rename_and_remove_a_team_member(edit_practice):
 
 def test_an_owners_tc2_moves_the_lines_of_the_clients_they_own(edit_practice, wanted):
     con = edit_practice
-    settings.set_team_member(con, 1, by="ann", tc2_option_id="audit")
+    settings.set_team_member(con, 1, by=ANN, tc2_option_id="audit")
     assert wanted(con, "L1", "L2") == {"L1": ("Ann", "client", "Audit", "owner"),
                                        "L2": ("Ann", "client", "Audit", "owner")}
     assert log(con) == [("ann", "ui", "team_member", "1", "tc2", "Tax", "Audit")]
@@ -228,26 +230,26 @@ def test_an_owners_tc2_moves_the_lines_of_the_clients_they_own(edit_practice, wa
 
 def test_removing_an_owner_still_assigned_to_clients_is_refused(edit_practice, snapshot):
     con = edit_practice
-    settings.set_client(con, "beta", by="ann", owner_id=1)
+    settings.set_client(con, "beta", by=ANN, owner_id=1)
     before = snapshot(con)
     with pytest.raises(InvalidChange) as error:
-        settings.remove_team_member(con, 1, by="ann")
+        settings.remove_team_member(con, 1, by=ANN)
     assert str(error.value) == "Ann Smith still owns 2 clients: Acme Ltd, Beta LLC. Give them another owner first."
     assert snapshot(con) == before
 
 
 @pytest.mark.parametrize(("call", "message"), [
-    (lambda con: settings.add_team_member(con, "ann smith", by="x"),
+    (lambda con: settings.add_team_member(con, "ann smith", by=X),
      "There is already a team member called 'ann smith'."),
-    (lambda con: settings.add_team_member(con, "  ", by="x"), "A team member needs a name."),
-    (lambda con: settings.add_team_member(con, "Di", by="x", email="di at example"),
+    (lambda con: settings.add_team_member(con, "  ", by=X), "A team member needs a name."),
+    (lambda con: settings.add_team_member(con, "Di", by=X, email="di at example"),
      "'di at example' is not an email address."),
-    (lambda con: settings.add_team_member(con, "Di", by="x", tc2_option_id="bob"),
+    (lambda con: settings.add_team_member(con, "Di", by=X, tc2_option_id="bob"),
      "'Bob' is an option of 'Partner', not of Tracking Category 2 (Department)."),
-    (lambda con: settings.set_team_member(con, 2, by="x", name="Ann Smith"),
+    (lambda con: settings.set_team_member(con, 2, by=X, name="Ann Smith"),
      "There is already a team member called 'Ann Smith'."),
-    (lambda con: settings.set_team_member(con, 7, by="x", name="Zed"), "There is no team member with ID 7."),
-    (lambda con: settings.remove_team_member(con, 7, by="x"), "There is no team member with ID 7."),
+    (lambda con: settings.set_team_member(con, 7, by=X, name="Zed"), "There is no team member with ID 7."),
+    (lambda con: settings.remove_team_member(con, 7, by=X), "There is no team member with ID 7."),
 ])
 def test_an_invalid_team_edit_is_refused(edit_practice, snapshot, call, message):
     before = snapshot(edit_practice)
@@ -260,7 +262,7 @@ def test_an_invalid_team_edit_is_refused(edit_practice, snapshot, call, message)
 def test_bulk_team_edits_add_members_and_keep_names_unique(edit_practice):
     con = edit_practice
     outcome = settings.apply_team_edits(con, [Edit(None, {"name": "Di"}, row=2), Edit(None, {"name": "di"}, row=3),
-                                              Edit(2, {"email": "bob@example.com"}, row=4)], by="ann")
+                                              Edit(2, {"email": "bob@example.com"}, row=4)], by=ANN)
     assert [(r.row, r.message) for r in outcome.rejections] == [(3, "There is already a team member called 'di'.")]
     assert con.execute("SELECT name, email FROM team_members ORDER BY member_id").fetchall() == [
         ("Ann Smith", "ann@example.com"), ("Bob Jones", "bob@example.com"), ("Di", None)]
@@ -272,7 +274,7 @@ def test_bulk_team_edits_add_members_and_keep_names_unique(edit_practice):
 
 def test_a_line_override_beats_the_rules_and_none_clears_the_slot(edit_practice, wanted):
     con = edit_practice
-    settings.set_line_override(con, "L1", by="ann", tc1="bob", tc2=None, note="agreed with Bob")
+    settings.set_line_override(con, "L1", by=ANN, tc1="bob", tc2=None, note="agreed with Bob")
     assert con.execute("SELECT * FROM line_overrides").fetchall() == [
         ("L1", True, "bob", True, None, "agreed with Bob")]
     assert wanted(con, "L1", "L2") == {"L1": ("Bob", "line", None, "line"), "L2": ("Ann", "client", "Tax", "owner")}
@@ -284,16 +286,16 @@ def test_a_line_override_beats_the_rules_and_none_clears_the_slot(edit_practice,
 
 def test_an_override_of_one_slot_keeps_the_other(edit_practice, wanted):
     con = edit_practice
-    settings.set_line_override(con, "L1", by="ann", tc1="bob")
-    settings.set_line_override(con, "L1", by="ann", tc2="audit")
+    settings.set_line_override(con, "L1", by=ANN, tc1="bob")
+    settings.set_line_override(con, "L1", by=ANN, tc2="audit")
     assert con.execute("SELECT * FROM line_overrides").fetchall() == [("L1", True, "bob", True, "audit", None)]
     assert wanted(con, "L1") == {"L1": ("Bob", "line", "Audit", "line")}
 
 
 def test_clearing_an_override_gives_the_line_back_to_the_rules(edit_practice, wanted):
     con = edit_practice
-    settings.set_line_overrides(con, ["L1", "L3"], by="ann", tc2="audit", note="n")
-    outcome = settings.clear_line_overrides(con, ["L1", "L3"], by="bob")
+    settings.set_line_overrides(con, ["L1", "L3"], by=ANN, tc2="audit", note="n")
+    outcome = settings.clear_line_overrides(con, ["L1", "L3"], by=BOB)
     assert outcome.saved == 2
     assert con.execute("SELECT count(*) FROM line_overrides").fetchone() == (0,)
     assert wanted(con, "L1", "L3") == {"L1": ("Ann", "client", "Tax", "owner"), "L3": (None, "none", None, "none")}
@@ -310,7 +312,7 @@ def test_clearing_an_override_gives_the_line_back_to_the_rules(edit_practice, wa
 def test_an_invalid_line_override_is_refused(edit_practice, snapshot, line, fields, message):
     before = snapshot(edit_practice)
     with pytest.raises(InvalidChange) as error:
-        settings.set_line_override(edit_practice, line, by="ann", **fields)
+        settings.set_line_override(edit_practice, line, by=ANN, **fields)
     assert str(error.value) == message
     assert snapshot(edit_practice) == before
 
@@ -347,7 +349,7 @@ def test_saving_an_edited_clients_table(edit_practice):
     edited.loc[0, "tc2"] = "Audit"
     edited.loc[1, "owner"] = "Nobody"
     edited.loc[2, "tc1"] = "Old Partner"
-    outcome = settings.save_clients(con, original, edited, by="ann")
+    outcome = settings.save_clients(con, original, edited, by=ANN)
     assert settings.describe(outcome, "client") == (
         "1 client saved, 2 rejected:\n"
         "- Beta LLC: There is no team member called 'Nobody'.\n"
@@ -387,10 +389,10 @@ def test_tables_for_the_pages(edit_practice):
 
 def test_history_names_each_entity_newest_first(edit_practice):
     con = edit_practice
-    settings.set_client(con, "acme", by="ann", tc1_option_id="bob")
-    settings.set_service(con, "ALIGN", by="bob", source="cli", alignment_fee=True)
-    settings.set_team_member(con, 2, by="bob", tc2_option_id="audit")
-    settings.set_line_override(con, "L2", by="ann", tc2=None)
+    settings.set_client(con, "acme", by=ANN, tc1_option_id="bob")
+    settings.set_service(con, "ALIGN", by=BOB, source="cli", alignment_fee=True)
+    settings.set_team_member(con, 2, by=BOB, tc2_option_id="audit")
+    settings.set_line_override(con, "L2", by=ANN, tc2=None)
     log = history.changes(con)
     assert log[["changed_by", "source", "entity", "name", "field", "old_value", "new_value"]].values.tolist() == [
         ["ann", "ui", "line", "INV-001 line 2", "tc2", "", "None"],
@@ -406,7 +408,8 @@ def test_history_names_each_entity_newest_first(edit_practice):
 
 def test_history_csv_neutralises_formulas(edit_practice):
     con = edit_practice
-    settings.add_team_member(con, "=HYPERLINK(\"http://x\")", by="@admin", email="-x@example.com")
+    settings.add_team_member(con, "=HYPERLINK(\"http://x\")", by=access.Actor("@admin", None, access.EDITOR),
+                             email="-x@example.com")
     data = history.csv_bytes(con)
     assert data.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
@@ -435,7 +438,7 @@ def test_cli_sets_a_client_by_name(edit_practice_db, capsys, wanted):
         assert con.execute("SELECT * FROM client_settings WHERE contact_id = 'acme'").fetchall() == [
             ("acme", 2, "bob", "audit", True)]
         assert {(by, source) for by, source in con.execute("SELECT changed_by, source FROM change_log").fetchall()} == {
-            ("command line", "cli")}
+            (access.command_line().who, "cli")}
         assert wanted(con, "L1") == {"L1": ("Bob", "client", None, "consolidated")}
     assert run_cli(capsys, "client", "acme", "--tc1", "none")[:2] == (0, "Acme Ltd: tc1 Bob → (none)\n")
 

@@ -5,9 +5,9 @@ STREAMLIT_NOTES §2), then Save is clicked as a person would.
 """
 import pytest
 
-from core import settings, store
+from core import access, settings, store
 
-PERSON = "Local user"
+PERSON = access.LOCAL_USER.who
 
 
 @pytest.fixture
@@ -203,8 +203,8 @@ def test_team_page_rejects_a_duplicate_name(edit_and_save):
 
 def test_history_page_lists_changes_newest_first_with_filters(page):
     with db() as con:
-        settings.set_client(con, "acme", by="ann", tc1_option_id="bob")
-        settings.set_service(con, "ALIGN", by="bob", source="cli", alignment_fee=True)
+        settings.set_client(con, "acme", by=access.Actor("ann", None, access.EDITOR), tc1_option_id="bob")
+        settings.set_service(con, "ALIGN", by=access.Actor("bob", None, access.EDITOR), source="cli", alignment_fee=True)
     at = page("history")
     table = at.dataframe[0].value
     assert table[["changed_by", "entity", "name", "field", "old_value", "new_value"]].values.tolist() == [

@@ -2,8 +2,10 @@ from argparse import Namespace
 
 import pytest
 
-from core import slots, store
+from core import access, slots, store
 from core.cli import slots as slots_cli
+
+ANN = access.Actor("ann", None, access.ADMIN)
 
 PARTNER, DEPARTMENT, REGION, OLD = "cat-partner", "cat-department", "cat-region", "cat-old"
 
@@ -34,7 +36,7 @@ def test_default_map_is_xeros_first_two_active_categories(xero_categories):
 
 def test_save_writes_the_map_and_logs_each_changed_slot(xero_categories):
     con = xero_categories
-    assert slots.save(con, DEPARTMENT, PARTNER, by="ann") is True
+    assert slots.save(con, DEPARTMENT, PARTNER, by=ANN) is True
     assert con.execute("SELECT * FROM slots ORDER BY slot").fetchall() == [(1, DEPARTMENT), (2, PARTNER)]
     assert con.execute("SELECT changed_by, source, entity, entity_id, field, old_value, new_value "
                        "FROM change_log ORDER BY entity_id").fetchall() == [
@@ -45,9 +47,9 @@ def test_save_writes_the_map_and_logs_each_changed_slot(xero_categories):
 
 def test_saving_the_same_map_again_changes_nothing(xero_categories):
     con = xero_categories
-    slots.save(con, PARTNER, DEPARTMENT, by="ann")
+    slots.save(con, PARTNER, DEPARTMENT, by=ANN)
     version = store.data_version(con)
-    assert slots.save(con, PARTNER, DEPARTMENT, by="ann") is False
+    assert slots.save(con, PARTNER, DEPARTMENT, by=ANN) is False
     assert store.data_version(con) == version
 
 
@@ -60,7 +62,7 @@ def test_saving_the_same_map_again_changes_nothing(xero_categories):
 ])
 def test_an_unusable_map_is_refused_and_nothing_is_written(xero_categories, tc1, tc2, message):
     with pytest.raises(slots.InvalidSlots, match=message):
-        slots.save(xero_categories, tc1, tc2, by="ann")
+        slots.save(xero_categories, tc1, tc2, by=ANN)
     assert xero_categories.execute("SELECT count(*) FROM slots").fetchone()[0] == 0
     assert xero_categories.execute("SELECT count(*) FROM change_log").fetchone()[0] == 0
 
@@ -87,7 +89,7 @@ def test_problems_before_the_first_sync(con):
 
 def test_a_saved_slot_whose_category_was_archived_or_deleted_is_named(xero_categories):
     con = xero_categories
-    slots.save(con, PARTNER, DEPARTMENT, by="ann")
+    slots.save(con, PARTNER, DEPARTMENT, by=ANN)
     con.execute("UPDATE tracking_categories SET status = 'ARCHIVED' WHERE category_id = ?", [PARTNER])
     con.execute("DELETE FROM tracking_categories WHERE category_id = ?", [DEPARTMENT])
     assert slots.problems(con)[-2:] == [

@@ -6,10 +6,10 @@ Exit codes: 0 every row applied (or no changes), 1 some rows rejected (the other
 import sys
 from pathlib import Path
 
-from core import csv_io, csv_templates, store
+from core import access, csv_io, csv_templates, store
 
 USAGE_ERROR = 2
-BY = "command line"
+BY = access.command_line()  # the command line acts as an admin (core/access.py)
 
 
 def register(subparsers) -> None:

@@ -3,10 +3,9 @@
 Exit 0 when every eligible change landed (or there was nothing to do), 1 when any invoice failed,
 conflicted or was not sent (each named), 2 on a usage or configuration error.
 """
-import getpass
 import sys
 
-from core import connection, push, store
+from core import access, connection, push, store
 from core.xero.gateway import XeroError
 
 PARTIAL, CONFIGURATION_ERROR = 1, 2
@@ -26,11 +25,11 @@ def register(subparsers) -> None:
 def run_push(args) -> int:
     if args.dry_run:
         return _dry_run(args.invoice)
-    return _execute(lambda con, gw: push.push(con, gw, by=_who(), invoice_numbers=args.invoice))
+    return _execute(lambda con, gw: push.push(con, gw, by=access.command_line(), invoice_numbers=args.invoice))
 
 
 def run_undo(args) -> int:
-    return _execute(lambda con, gw: push.undo(con, gw, args.push_id, by=_who()))
+    return _execute(lambda con, gw: push.undo(con, gw, args.push_id, by=access.command_line()))
 
 
 def _dry_run(numbers: list[str]) -> int:
@@ -65,7 +64,3 @@ def _plan_summary(counts: dict[str, int]) -> str:
     return (f"{counts['invoices']} invoices ({counts['lines']} lines) will change in Xero; "
             f"{counts['locked_invoices']} locked invoices ({counts['locked_lines']} lines) cannot be changed "
             "through Xero's API and will not be sent.")
-
-
-def _who() -> str:
-    return f"{getpass.getuser()} (command line)"

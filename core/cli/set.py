@@ -5,12 +5,12 @@ Exit 0 when the edit is made (or changes nothing), 2 when it is refused, with th
 """
 import sys
 
-from core import settings, store
+from core import access, settings, store
 from core.settings import UNSET, InvalidChange
 
 USAGE_ERROR = 2
-BY = "command line"
 SOURCE = "cli"
+BY = access.command_line()  # the command line acts as an admin (core/access.py)
 YES_NO = {"yes": True, "no": False}
 
 

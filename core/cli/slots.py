@@ -1,7 +1,7 @@
 """`python -m core slots [--tc1 NAME] [--tc2 NAME]`: show or set which Xero category is slot 1 and 2."""
 import sys
 
-from core import slots, store
+from core import access, slots, store
 
 USAGE_ERROR = 2
 
@@ -22,7 +22,7 @@ def run(args) -> int:
                     chosen[1] = slots.category_id_named(con, args.tc1)
                 if args.tc2:
                     chosen[2] = slots.category_id_named(con, args.tc2)
-                changed = slots.save(con, chosen[1], chosen[2], by="command line", source="cli")
+                changed = slots.save(con, chosen[1], chosen[2], by=access.command_line(), source="cli")
                 print("Saved." if changed else "Unchanged.")
         except slots.InvalidSlots as e:
             print(f"error: {e}", file=sys.stderr)

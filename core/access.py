@@ -1,0 +1,101 @@
+"""Who may do what: the three roles, what each may do, and the check every write makes first.
+
+Roles come from the `[roles]` table of `.streamlit/secrets.toml`: an email address, or a whole
+domain written `"@example.com"`, mapped to `viewer`, `editor` or `admin`; an optional `default`
+key gives a role to every other signed-in address. Without `default`, a signed-in address that is
+not listed has no access at all (a wrong guess must not open the ledger).
+
+- viewer: Overview, Preview and Revenue (reading only).
+- editor: also the assignments (Clients, Services, Team, line overrides), CSV imports and the
+  History of those edits.
+- admin: also push to Xero and undo a push, the slot map and the connection to Xero (Settings).
+Every role may sync: it only copies what Xero already has, for everyone to see.
+
+Without sign-in configured, whoever can open the app is the local user, an admin; the app then
+listens on localhost only. The command line acts as an admin too: whoever can run it on the
+server can already open the database file. Pure: core/ui.py reads Streamlit's sign-in and hands
+the plain values to `signed_in`.
+"""
+import getpass
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from core.config import ConfigError
+
+VIEWER, EDITOR, ADMIN = "viewer", "editor", "admin"
+ROLES = (VIEWER, EDITOR, ADMIN)  # each may do everything the ones before it may
+
+# Permission → the least role that has it.
+VIEW, HISTORY, EDIT, PUSH, ADMINISTER = "view", "history", "edit", "push", "administer"
+NEEDS = {VIEW: VIEWER, HISTORY: EDITOR, EDIT: EDITOR, PUSH: ADMIN, ADMINISTER: ADMIN}
+DOING = {VIEW: "see the tracking", HISTORY: "see the change history",
+         EDIT: "change assignments or import CSV files", PUSH: "push to Xero or undo a push",
+         ADMINISTER: "change the slot map or the connection to Xero"}
+DEFAULT_KEY = "default"
+ROLES_HELP = "An admin gives people a role under [roles] in .streamlit/secrets.toml."
+
+
+class Forbidden(Exception):
+    """The person acting may not do this; the message says so in plain words."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: `role` is None for a signed-in address without a role."""
+    name: str
+    email: str | None
+    role: str | None
+
+    @property
+    def who(self) -> str:
+        """How the change log and the push log name this person."""
+        return self.email or self.name
+
+
+LOCAL_USER = Actor("Local user", None, ADMIN)
+
+
+def command_line() -> Actor:
+    return Actor(f"command line ({getpass.getuser()})", None, ADMIN)
+
+
+def may(actor: Actor, permission: str) -> bool:
+    return actor.role in ROLES and ROLES.index(actor.role) >= ROLES.index(NEEDS[permission])
+
+
+def require(actor: Actor, permission: str) -> None:
+    """Raise Forbidden unless `actor` has `permission`; every write calls this before writing."""
+    if not isinstance(actor, Actor):
+        raise Forbidden(f"Say who is acting: {actor!r} is not a person signed in to Tracking Desk.")
+    if actor.role is None:
+        raise Forbidden(f"{actor.who} has no role in Tracking Desk, so cannot {DOING[permission]}. {ROLES_HELP}")
+    if not may(actor, permission):
+        raise Forbidden(f"Your role ({actor.role}) cannot {DOING[permission]}. Ask an admin if you need to.")
+
+
+def roles_table(section: Mapping) -> dict[str, str]:
+    """The `[roles]` table with addresses in lower case; ConfigError names a role that does not exist."""
+    table = {str(key).strip().lower(): str(role).strip().lower() for key, role in section.items()}
+    wrong = sorted(key for key, role in table.items() if role not in ROLES)
+    if wrong:
+        raise ConfigError(f"[roles] in .streamlit/secrets.toml: {', '.join(wrong)} must be one of "
+                          f"{', '.join(ROLES)}.")
+    return table
+
+
+def role_for(email: str | None, roles: Mapping[str, str]) -> str | None:
+    """The address's role: listed itself, else its domain ("@example.com"), else `default`, else none."""
+    address = (email or "").strip().lower()
+    if not address:
+        return None
+    domain = "@" + address.rpartition("@")[2]
+    return roles.get(address) or roles.get(domain) or roles.get(DEFAULT_KEY)
+
+
+def signed_in(user: Mapping, roles: Mapping) -> Actor:
+    """The person Streamlit signed in (`st.user`'s claims), with their role from the `[roles]` table.
+
+    An address the identity provider says it has not verified gets no role."""
+    email = user.get("email") or None
+    role = None if user.get("email_verified") is False else role_for(email, roles_table(roles))
+    return Actor(str(user.get("name") or email or "Signed-in user"), email, role)
