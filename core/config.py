@@ -17,16 +17,27 @@ class ConfigError(Exception):
     """Configuration is missing or wrong; the message says what to fix."""
 
 
+CLIENT_CREDENTIALS, CODE = "client_credentials", "code"
+
+
 @dataclass(frozen=True)
 class XeroConfig:
+    """How to reach Xero. `auth` is CLIENT_CREDENTIALS (a custom connection: id and secret, one organisation)
+    or CODE (an app people connect with "Connect to Xero": client id, a secret only for a confidential app,
+    tokens and the organisation chosen saved in `token_file`)."""
     client_id: str
     client_secret: str
     tenant_id: str = ""
     api_url: str | None = None
     identity_url: str | None = None
+    auth: str = CLIENT_CREDENTIALS
+    login_url: str | None = None
+    redirect_uri: str | None = None
+    token_file: Path | None = None
 
     def __repr__(self) -> str:  # never show the secret, not even in a traceback
-        return f"XeroConfig(client_id={self.client_id!r}, client_secret='***', tenant_id={self.tenant_id!r})"
+        return (f"XeroConfig(auth={self.auth!r}, client_id={self.client_id!r}, client_secret='***', "
+                f"tenant_id={self.tenant_id!r})")
 
 
 def db_path() -> Path:
@@ -44,17 +55,39 @@ def _secrets_section(name: str) -> dict:
 
 
 def xero_config() -> XeroConfig | None:
-    """The Xero connection to use, or None when no credentials are configured (demo mode)."""
+    """The Xero connection to use, or None when no credentials are configured (demo mode).
+
+    With `auth = "code"` (XERO_AUTH=code) and no client id, the code flow runs against the local
+    sandbox (`connection.xero_config()` fills in its client id and addresses).
+    """
     section = _secrets_section("xero")
 
     def value(key: str) -> str:
         return os.environ.get(f"XERO_{key.upper()}") or str(section.get(key, "") or "")
 
+    auth = value("auth").strip().lower() or CLIENT_CREDENTIALS
+    if auth not in (CLIENT_CREDENTIALS, CODE):
+        raise ConfigError(f"XERO_AUTH (or [xero] auth) is {auth!r}: use {CODE!r} for Connect to Xero, "
+                          f"or {CLIENT_CREDENTIALS!r} (the default) for a custom connection.")
     client_id, client_secret = value("client_id"), value("client_secret")
+    urls = dict(api_url=value("api_url") or None, identity_url=value("identity_url") or None)
+    if auth == CODE:
+        if client_secret and not client_id:
+            raise ConfigError("XERO_CLIENT_SECRET is set but XERO_CLIENT_ID is not (or [xero] client_secret "
+                              "without client_id in .streamlit/secrets.toml).")
+        token_file = Path(value("token_file")) if value("token_file") else default_token_file()
+        return XeroConfig(client_id, client_secret, "", **urls, auth=CODE, login_url=value("login_url") or None,
+                          redirect_uri=value("redirect_uri") or None, token_file=token_file)
     if not client_id and not client_secret:
         return None
     if not client_id or not client_secret:
         raise ConfigError("Set both XERO_CLIENT_ID and XERO_CLIENT_SECRET (or [xero] client_id and client_secret "
-                          "in .streamlit/secrets.toml); only one of them is set.")
-    return XeroConfig(client_id, client_secret, value("tenant_id"),
-                      value("api_url") or None, value("identity_url") or None)
+                          "in .streamlit/secrets.toml); only one of them is set. An app connected with "
+                          "Connect to Xero also needs XERO_AUTH=code (or [xero] auth = \"code\").")
+    return XeroConfig(client_id, client_secret, value("tenant_id"), **urls)
+
+
+def default_token_file() -> Path:
+    """The saved Connect-to-Xero connection lives beside the database (never inside it, never tracked by git)."""
+    db = db_path()
+    return db.with_name(f"{db.stem}.xero-tokens.json")

@@ -3,18 +3,23 @@
 With no credentials configured, the demo organisation runs on the sandbox server, started once per
 process and database, its state kept in a JSON file beside the database so pushes survive a
 restart. On first use the demo database is synced and the demo's settings are seeded.
+
+With `auth = "code"` the organisation is the one connected with "Connect to Xero" on Settings
+(core/xero/oauth.py); without a client id that flow runs against the local sandbox, to try it.
 """
+import dataclasses
 import threading
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from core import config, demo, rules, store, sync
-from core.xero import sandbox
+from core.xero import oauth, sandbox
 from core.xero.gateway import XERO_API_URL, Gateway
 
 DEMO_LABEL = "Demo organisation"
 
 ORGANISATION_NAME = "SELECT name FROM organisation LIMIT 1"
+HELD_ORGANISATION = "SELECT organisation_id, name FROM organisation LIMIT 1"
 LAST_SYNC = "SELECT max(synced_at) FROM sync_state"
 SYNCED_BEFORE = "SELECT count(*) > 0 FROM sync_state"
 
@@ -26,14 +31,29 @@ def is_demo() -> bool:
     return config.xero_config() is None
 
 
+def connects_with_code() -> bool:
+    """Whether the organisation is connected with "Connect to Xero" (else a custom connection, or the demo)."""
+    cfg = config.xero_config()
+    return cfg is not None and cfg.auth == config.CODE
+
+
 def xero_config() -> config.XeroConfig:
     """The configured organisation's settings, or the demo sandbox's (started if need be)."""
-    return config.xero_config() or _sandbox_config(demo_sandbox())
+    cfg = config.xero_config()
+    if cfg is None:
+        return _sandbox_config(demo_sandbox())
+    if cfg.auth == config.CODE and not cfg.client_id:
+        box = demo_sandbox()
+        return dataclasses.replace(cfg, client_id=box.client_id, api_url=box.api_url, identity_url=box.identity_url,
+                                   login_url=box.url)
+    return cfg
 
 
 def gateway() -> Gateway:
-    """A gateway to the configured organisation, or to the demo sandbox."""
-    return Gateway(xero_config())
+    """A gateway to the configured organisation (the one connected on Settings, for Connect to Xero),
+    or to the demo sandbox."""
+    cfg = xero_config()
+    return oauth.gateway(cfg) if cfg.auth == config.CODE else Gateway(cfg)
 
 
 def fill_demo() -> sync.SyncResult | None:
@@ -70,6 +90,8 @@ def describe() -> dict[str, str]:
         return {"Connection": "Demo organisation on the local Xero sandbox (no credentials configured)",
                 "API URL": demo_sandbox().api_url}
     cfg = config.xero_config()
+    if cfg.auth == config.CODE:
+        return _describe_code_flow(xero_config(), on_sandbox=not cfg.client_id)
     return {"Connection": "Custom connection (client credentials)",
             "Client ID": cfg.client_id,
             "Tenant": cfg.tenant_id or "the organisation the custom connection is authorised for",
@@ -83,8 +105,32 @@ def organisation_label(con, demo: bool) -> str:
     return row[0] if row else "Xero organisation (not synced yet)"
 
 
+def organisation_held_instead(con, tenant_id: str, tenant_name: str) -> str | None:
+    """The name of the organisation this database mirrors when it is not the one picked on Settings, else None.
+
+    Xero does not document a tenant id as the OrganisationID, so a match of either the id or the name counts
+    as the same organisation here; the sync compares OrganisationIDs and refuses another (sync.OtherOrganisation)."""
+    held = con.execute(HELD_ORGANISATION).fetchone()
+    if held is None or tenant_id == held[0] or tenant_name == held[1]:
+        return None
+    return held[1]
+
+
 def last_sync(con) -> datetime | None:
     return con.execute(LAST_SYNC).fetchone()[0]
+
+
+def _describe_code_flow(cfg: config.XeroConfig, *, on_sandbox: bool) -> dict[str, str]:
+    saved = oauth.status(cfg)
+    details = {"Connection": "Connect to Xero" + (" (on the local Xero sandbox, to try the flow)" if on_sandbox else ""),
+               "Organisation": (saved.tenant_name if saved.tenant_id else
+                                "connected, organisation not chosen yet" if saved.connected else "not connected"),
+               "Client ID": cfg.client_id,
+               "API URL": cfg.api_url or XERO_API_URL,
+               "Saved connection": str(cfg.token_file)}
+    if saved.connected_at:
+        details["Connected"] = f"{datetime.fromtimestamp(saved.connected_at, UTC):%d %b %Y %H:%M} UTC"
+    return details
 
 
 def _sandbox_config(box: sandbox.Sandbox) -> config.XeroConfig:

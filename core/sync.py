@@ -3,7 +3,8 @@
 Every page Xero sends is typed into a temporary stage table as it arrives (compact, and
 money never passes through floats); only when all reads have succeeded is the mirror
 rewritten, in one transaction. So a Xero failure half-way leaves the previous mirror as it
-was. The first sync (or `full=True`) reads everything; later ones read what changed since
+was. A database mirrors one organisation: a connection to another is refused before anything
+is written. The first sync (or `full=True`) reads everything; later ones read what changed since
 the latest UpdatedDateUTC seen per entity (If-Modified-Since).
 """
 import re
@@ -16,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from core import rules, store
+from core import config, rules, store
 from core.xero.gateway import Gateway, XeroBadResponse
 
 SQL = dict(re.findall(r"-- name: (\w+)\n(.*?)(?=\n-- name: |\Z)",
@@ -26,6 +27,10 @@ INCREMENTAL_ENTITIES = ("contacts", "items", "invoices")
 ALLOCATIONS = ("Payments", "CreditNotes", "Prepayments", "Overpayments")
 
 Progress = Callable[[str, int, int | None], None]
+
+
+class OtherOrganisation(config.ConfigError):
+    """The database mirrors another Xero organisation than the one connected: nothing is synced into it."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,8 @@ class SyncResult:
 
 def sync(con: duckdb.DuckDBPyConnection, gw: Gateway, *, full: bool = False,
          progress: Progress | None = None) -> SyncResult:
-    """Mirror the organisation into the database; raises XeroError (nothing written) when Xero fails."""
+    """Mirror the organisation into the database; raises XeroError (nothing written) when Xero fails, and
+    OtherOrganisation (nothing written, not even the failed run) when the database holds another organisation."""
     started, clock, calls_before = _now(), time.perf_counter(), gw.api_calls
     since = {} if full else _modified_since(con)
     kind = "incremental" if since else "full"
@@ -59,6 +65,8 @@ def sync(con: duckdb.DuckDBPyConnection, gw: Gateway, *, full: bool = False,
             result = SyncResult(kind == "full", counts, gw.api_calls - calls_before, time.perf_counter() - clock, calls)
             _record_run(con, started, kind, "ok", result.api_calls, result.summary())
         return result
+    except OtherOrganisation:
+        raise
     except Exception as error:
         with store.transaction(con):
             _record_run(con, started, kind, "failed", gw.api_calls - calls_before, str(error))
@@ -82,6 +90,7 @@ def _read_all(con, gw: Gateway, since: dict[str, datetime], progress: Progress):
         calls[entity] = gw.api_calls - before
 
     read("organisation", lambda: _stage(con, "organisation", [_organisation_row(gw.organisation())]))
+    _refuse_other_organisation(con)
     read("tracking_categories", lambda: _read_tracking(con, gw, progress))
     read("contacts", lambda: _read_contacts(con, gw.contacts(since.get("contacts")), progress))
     read("items", lambda: _read_items(con, gw, since.get("items"), progress))
@@ -89,6 +98,18 @@ def _read_all(con, gw: Gateway, since: dict[str, datetime], progress: Progress):
     read("invoices", lambda: _read_invoices(con, gw, since.get("invoices"), progress, lines))
     counts["lines"] = lines[0]
     return counts, calls
+
+
+def _refuse_other_organisation(con) -> None:
+    """Another organisation's contacts and invoices must never land in this one's mirror and settings."""
+    other = con.execute(SQL["other_organisation"]).fetchone()
+    if other:
+        held, connected = other
+        raise OtherOrganisation(
+            f"This database holds the data of ‘{held}’, but the connection to Xero is to ‘{connected}’. Nothing was "
+            f"synced. To work with {connected}, start the app with a database file of its own (set "
+            f"TRACKING_DB=/path/to/another.duckdb; its first sync fills it); to go on with {held}, connect to it "
+            "again.")
 
 
 def _read_tracking(con, gw: Gateway, progress: Progress) -> int:

@@ -27,6 +27,10 @@ DROP MACRO IF EXISTS xero_moment;
 -- name: stage_organisation
 INSERT INTO stage_organisation BY NAME SELECT * FROM page;
 
+-- name: other_organisation
+SELECT held.name, connected.name FROM organisation AS held, stage_organisation AS connected
+WHERE held.organisation_id <> connected.organisation_id;
+
 -- name: stage_tracking_categories
 INSERT INTO stage_tracking_categories BY NAME SELECT * FROM page;
 

@@ -1,33 +1,126 @@
 import streamlit as st
 
 from core import connection, slots, ui
+from core.xero import oauth
 
 ui.page("Settings")
 
 st.subheader("Connection to Xero")
+xero = None
 try:
+    if connection.connects_with_code():
+        xero = connection.xero_config()
+        returned = {key: st.query_params[key] for key in oauth.RETURN_PARAMS if key in st.query_params}
+        for key in returned:  # the code and state are used once: off the address bar
+            del st.query_params[key]
+        if returned:
+            oauth.finish(xero, returned, by=ui.actor())
+            st.success("Xero approved the connection. Choose the organisation to work with below.")
     details = connection.describe()
 except Exception as e:
     ui.show_error(e)
 else:
     st.markdown("\n".join(f"- **{name}:** {value}" for name, value in details.items()))
+if xero is not None:
+    ui.show_flash("xero")
+    saved = oauth.status(xero)
+    if saved.tenant_id:
+        if st.button("Disconnect from Xero", icon=":material/link_off:", key="xero_disconnect",
+                     help="Forget the saved connection here and revoke it in Xero"):
+            try:
+                oauth.disconnect(xero, by=ui.actor())
+            except Exception as e:
+                ui.show_error(e)
+            else:
+                ui.flash_after_rerun("xero", "Disconnected from Xero.")
+                st.rerun()
+    elif saved.organisations:
+        names = {o.tenant_id: o.name for o in saved.organisations}
+        tenant = st.selectbox("Organisation", list(names), format_func=names.get, key="xero_tenant")
+        if held := ui.cached(connection.organisation_held_instead, tenant, names[tenant]):
+            st.warning(f"This database holds the data of ‘{held}’, so syncing {names[tenant]} into it will be "
+                       f"refused. To work with {names[tenant]}, start the app with a database file of its own "
+                       "(set TRACKING_DB=/path/to/another.duckdb).", icon=":material/warning:")
+        if st.button("Use this organisation", type="primary", key="xero_choose"):
+            try:
+                chosen = oauth.choose(xero, tenant, by=ui.actor())
+            except Exception as e:
+                ui.show_error(e)
+            else:
+                ui.flash_after_rerun("xero", f"Connected to {chosen.name}. Syncing it now.")
+                st.session_state["xero_sync_after_connect"] = True
+                st.rerun()
+    else:
+        link = st.session_state.get("xero_authorize")
+        if not oauth.still_usable(xero, link):
+            link = oauth.begin(xero, xero.redirect_uri or st.context.url or oauth.DEFAULT_REDIRECT_URI,
+                               by=ui.actor())
+            st.session_state["xero_authorize"] = link
+        st.link_button("Connect to Xero", link.url, type="primary", icon=":material/link:",
+                       help="Opens Xero in a new tab: sign in, approve, and you come back here")
+    if st.session_state.pop("xero_sync_after_connect", False):
+        ui.sync_now(full=True)
 with st.expander("How to connect your own Xero organisation"):
     st.markdown("""
-Create a **custom connection** in the Xero developer portal (developer.xero.com → My Apps) with the
-scopes `accounting.invoices`, `accounting.settings.read` and `accounting.contacts.read`, and authorise
-it for your organisation. Then give the app its client id and secret, either as environment variables
-before starting it:
+**Connect to Xero** (the usual way): register an app in the Xero developer portal (developer.xero.com →
+My Apps → New app, type *Web app*, or *Mobile or desktop app* for one without a secret) with the redirect
+URI of this page, e.g. `http://localhost:8501/settings`. Give the app its client id (and secret, if it has
+one) and turn the flow on, in `.streamlit/secrets.toml` (see `.streamlit/secrets.toml.example`; the file is
+never committed) or as `XERO_AUTH`, `XERO_CLIENT_ID`, … environment variables:
+```
+[xero]
+auth = "code"
+client_id = "..."
+client_secret = "..."        # only for a Web app
+redirect_uri = "http://localhost:8501/settings"
+```
+Restart the app, press **Connect to Xero** here, approve in Xero, and choose the organisation. The tokens
+are kept in a file readable only by you beside the database (`token_file` to move it), never in the
+database or on a page; the command line (`python -m core sync`) uses the same connection.
+
+**Custom connection** (a paid Xero option for one organisation): create it with the scopes
+`accounting.invoices`, `accounting.settings.read` and `accounting.contacts.read`, authorise it for your
+organisation, and give the app its client id and secret (without `auth = "code"`):
 ```
 export XERO_CLIENT_ID=...
 export XERO_CLIENT_SECRET=...
 ```
-or in `.streamlit/secrets.toml` (see `.streamlit/secrets.toml.example`; the file is never committed):
+Restart the app and press **Sync**. The secret is never stored in the database or shown here.
+
+To try Connect to Xero without a Xero account, set only `XERO_AUTH=code`: the flow then runs against the
+local Xero sandbox and its demo organisation.
+""")
+
+st.subheader("Sign-in and roles")
+if ui.sign_in_configured():
+    me = ui.actor()
+    st.markdown(f"Sign-in is on: you are signed in as **{me.name}** ({me.who}) with the **{me.role}** role. "
+                "People's roles, from `[roles]` in `.streamlit/secrets.toml`:")
+    st.dataframe([{"Address": address, "Role": role} for address, role in ui.roles().items()], hide_index=True)
+else:
+    st.info(ui.LOCAL_MODE_NOTE, icon=":material/lock_open:")
+with st.expander("How to turn on sign-in and give people roles"):
+    st.markdown("""
+Sign-in uses Streamlit's built-in OpenID Connect (Google, Microsoft Entra, Okta, Auth0, …). Register the
+app with your identity provider (redirect URI `https://YOUR-ADDRESS/oauth2callback`), then add to
+`.streamlit/secrets.toml`:
 ```
-[xero]
+[auth]
+redirect_uri = "https://YOUR-ADDRESS/oauth2callback"
+cookie_secret = "a long random string"
 client_id = "..."
 client_secret = "..."
+server_metadata_url = "https://accounts.google.com/.well-known/openid-configuration"
+
+[roles]
+"partner@practice.com" = "viewer"      # Overview, Preview, Revenue
+"billing@practice.com" = "editor"      # also Clients, Services, Team, line overrides, CSV imports, History
+"admin@practice.com" = "admin"         # also Push, Undo and Settings (slot map, Xero connection)
+# "@practice.com" = "viewer"           # everyone at a domain
+# default = "viewer"                   # any other signed-in address; without it they have no access
 ```
-Restart the app and press **Sync**. The secret is never stored in the database or shown here.
+Restart the app. Once sign-in is on, the app may listen on other addresses: start it with
+`--server.address 0.0.0.0` (`.streamlit/config.toml` keeps it on localhost).
 """)
 
 st.subheader("Tracking categories")
@@ -56,7 +149,7 @@ with st.form("slot_map"):
         if tc1 is None or tc2 is None:
             st.error("Choose a category for both Tracking Category 1 and Tracking Category 2.")
         else:
-            changed = ui.action(slots.save, tc1, tc2, by=ui.user_name())
+            changed = ui.action(slots.save, tc1, tc2, by=ui.actor())
             if changed:
                 st.success(f"Saved: Tracking Category 1 is {names[tc1]}, Tracking Category 2 is {names[tc2]}.")
             elif changed is False:

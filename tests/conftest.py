@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from core import store
+from core import access, store
 
 
 @pytest.fixture
@@ -20,7 +20,8 @@ def con(db_path):
         yield connection
 
 
-XERO_ENVIRONMENT = ("XERO_CLIENT_ID", "XERO_CLIENT_SECRET", "XERO_TENANT_ID", "XERO_API_URL", "XERO_IDENTITY_URL")
+XERO_ENVIRONMENT = ("XERO_CLIENT_ID", "XERO_CLIENT_SECRET", "XERO_TENANT_ID", "XERO_API_URL", "XERO_IDENTITY_URL",
+                    "XERO_AUTH", "XERO_LOGIN_URL", "XERO_REDIRECT_URI", "XERO_TOKEN_FILE")
 
 
 @pytest.fixture
@@ -249,3 +250,61 @@ def xero_api(sandbox, monkeypatch):
     client.oauth2_token_saver(lambda new: token.__setitem__("current", new))
     client.get_client_credentials_token()
     return AccountingApi(client, base_url=sandbox.api_url)
+
+
+REDIRECT_URI = "http://localhost:8501/settings"
+ADMIN = access.Actor("Ada Admin", "ada@practice.com", access.ADMIN)
+
+
+@pytest.fixture
+def code_flow(demo_mode, db_path, sandbox, monkeypatch):
+    """Connect to Xero (auth = "code") configured against `sandbox`, as a confidential app; returns the config."""
+    from core import connection
+
+    for name, value in {"XERO_AUTH": "code", "XERO_CLIENT_ID": sandbox.client_id,
+                        "XERO_CLIENT_SECRET": sandbox.client_secret, "XERO_API_URL": sandbox.api_url,
+                        "XERO_IDENTITY_URL": sandbox.identity_url, "XERO_LOGIN_URL": sandbox.url,
+                        "XERO_REDIRECT_URI": REDIRECT_URI}.items():
+        monkeypatch.setenv(name, value)
+    return connection.xero_config()
+
+
+@pytest.fixture
+def approve():
+    """`approve(authorize_url, decision="approve")`: a person on the sandbox's consent page; returns the
+    query Xero sends back to the redirect URI (code and state, or error)."""
+    import re
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    class Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    def decide(url: str, decision: str = "approve") -> dict:
+        browser = urllib.request.build_opener(Stay)
+        page = browser.open(url).read().decode()
+        consent = re.search(r"name='consent' value='([^']+)'", page).group(1)
+        form = [("consent", consent), ("decision", decision)] + [
+            ("tenant", tenant) for tenant in re.findall(r"name='tenant' value='([^']+)'", page)]
+        try:
+            browser.open(urllib.parse.urljoin(url, "/identity/connect/authorize"),
+                         data=urllib.parse.urlencode(form).encode())
+        except urllib.error.HTTPError as answer:
+            if answer.code != 303:
+                raise
+            return dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(answer.headers["Location"]).query))
+        raise AssertionError("the consent page did not redirect")
+
+    return decide
+
+
+@pytest.fixture
+def connected(code_flow, approve):
+    """Connected with Connect to Xero to the sandbox's organisation (chosen); returns the config."""
+    from core.xero import oauth
+
+    organisations = oauth.finish(code_flow, approve(oauth.begin(code_flow, REDIRECT_URI, by=ADMIN).url), by=ADMIN)
+    oauth.choose(code_flow, organisations[0].tenant_id, by=ADMIN)
+    return code_flow

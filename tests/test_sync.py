@@ -9,7 +9,7 @@ import pytest
 
 from core import config, demo, store
 from core.__main__ import main
-from core.sync import sync
+from core.sync import OtherOrganisation, sync
 from core.xero.gateway import Gateway, XeroAuthError, XeroUnavailable, parse_day
 
 MIRROR = ("organisation", "tracking_categories", "tracking_options", "contacts", "items", "invoices",
@@ -308,3 +308,67 @@ def test_an_invoice_edited_while_xero_pages_comes_twice_is_kept_once_and_nothing
     assert count(con, "invoice_lines") == sum(len(i["LineItems"]) for i in sales(big_sandbox))
     assert con.execute("SELECT status FROM invoices WHERE invoice_id = ?",
                        [invoices[10]["InvoiceID"]]).fetchone() == ("VOIDED",)
+
+
+# --- one organisation per database -------------------------------------------------------------
+
+@pytest.fixture
+def other_sandbox(start_sandbox):
+    """A sandbox serving another organisation (its own id, name, contacts and invoices)."""
+    state = demo.scaled_state(20, lines_per_invoice=1, seed=3)
+    state["Organisation"] = {**state["Organisation"], "OrganisationID": "0a7e0000-0000-4000-8000-00000000acme",
+                             "Name": "Acme Ltd"}
+    return start_sandbox(state)
+
+
+def database_state(con) -> tuple:
+    return (store.data_version(con), snapshot(con), con.execute("SELECT * FROM sync_state ORDER BY ALL").fetchall(),
+            con.execute("SELECT * FROM sync_runs ORDER BY ALL").fetchall(),
+            con.execute("SELECT * FROM line_rules ORDER BY ALL").fetchall())
+
+
+@pytest.mark.parametrize("full", [False, True])
+def test_a_sync_from_another_organisation_is_refused_and_writes_nothing(synced, sandbox, other_sandbox, full):
+    before = database_state(synced)
+    gw = Gateway(config_for(other_sandbox))
+
+    with pytest.raises(OtherOrganisation) as refused:
+        sync(synced, gw, full=full)
+
+    held = sandbox.state["Organisation"]["Name"]
+    assert str(refused.value).startswith(f"This database holds the data of ‘{held}’, but the connection to Xero is "
+                                         "to ‘Acme Ltd’. Nothing was synced. To work with Acme Ltd, start the app "
+                                         "with a database file of its own (set TRACKING_DB=")
+    assert database_state(synced) == before
+    assert [call.endpoint for call in gw.calls if call.endpoint != "/connect/token"] == ["/Organisation"]
+
+
+def test_the_same_organisation_still_syncs_after_a_refusal(synced, gw, sandbox, other_sandbox):
+    with pytest.raises(OtherOrganisation):
+        sync(synced, Gateway(config_for(other_sandbox)))
+    sandbox.edit_invoice(sales(sandbox)[0]["InvoiceID"], lambda record: record.update(Reference="edited"))
+
+    result = sync(synced, gw)
+
+    assert (result.full, result.counts["invoices"]) == (False, 1)
+    assert synced.execute("SELECT outcome FROM sync_runs").fetchall() == [("ok",), ("ok",)]
+
+
+def test_the_sync_command_refuses_another_organisation_with_exit_2(xero_environment, sandbox, other_sandbox,
+                                                                    db_path, capsys):
+    xero_environment(sandbox.api_url, sandbox.identity_url, sandbox.client_id, sandbox.client_secret)
+    assert main(["sync"]) == 0
+    capsys.readouterr()
+    with store.connect(db_path) as con:
+        before = database_state(con)
+
+    xero_environment(other_sandbox.api_url, other_sandbox.identity_url, other_sandbox.client_id,
+                     other_sandbox.client_secret)
+    assert main(["sync"]) == 2
+
+    err = capsys.readouterr().err
+    held = sandbox.state["Organisation"]["Name"]
+    assert err.startswith(f"error: This database holds the data of ‘{held}’, but the connection to Xero is to "
+                          "‘Acme Ltd’. Nothing was synced.") and err.count("\n") == 1
+    with store.connect(db_path) as con:
+        assert database_state(con) == before

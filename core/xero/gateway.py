@@ -9,6 +9,18 @@ One Gateway holds one ApiClient, its own token and its own call log. The retry p
 lives in `_send`: 429 for the minute limit waits Retry-After and goes on; 429 for the day
 limit stops; 5xx and timeouts are retried with bounded backoff; a 401 renews the token once;
 other 4xx are never retried.
+
+Tokens come two ways (XeroConfig.auth). A custom connection asks for a client-credentials token.
+An app connected with "Connect to Xero" (core/xero/oauth.py) keeps its token set in a file
+(core/xero/tokens.py) shared by every browser session and the command line: Xero rotates the
+refresh token on every refresh, so a refresh happens under the file's lock, re-reads the file
+first (another process may have refreshed already) and saves the new set before using it.
+
+The SDK has no call for the token endpoint's authorization_code grant, and its TokenApi
+(refresh, revoke) reads its URLs from class attributes and takes no timeout; so every identity
+request goes through this gateway's own SDK ApiClient (`ApiClient.call_api`, the SDK's REST
+client), with this connection's URLs and the same retry policy. `GET /Connections` uses the
+SDK's IdentityApi.
 """
 import json
 import math
@@ -24,12 +36,20 @@ from xero_python.accounting import AccountingApi
 from xero_python.api_client import ApiClient, Configuration
 from xero_python.api_client.oauth2 import OAuth2Token, TokenApi
 from xero_python.exceptions import ApiException
+from xero_python.identity import IdentityApi
 
-from core.config import XeroConfig
+from core.config import CODE, XeroConfig
+from core.xero import tokens
 
 XERO_API_URL = AccountingApi.base_url
 XERO_TOKEN_URL = TokenApi.client_credentials_token_url
+XERO_REVOKE_URL = TokenApi.revoke_token_url
+XERO_CONNECTIONS_URL = IdentityApi.base_url
+API_PATH = "/api.xro/2.0"
 TOKEN_PATH = "/connect/token"
+REVOKE_PATH = "/connect/revocation"
+CONNECTIONS_PATH = "/Connections"
+IDENTITY_PATHS = (TOKEN_PATH, REVOKE_PATH, CONNECTIONS_PATH)
 
 PAGE_SIZE = 1000
 IDS_PER_CALL = 50
@@ -37,7 +57,9 @@ INVOICES_PER_UPDATE = 50
 SALES_INVOICES = 'Type=="ACCREC"'
 UNIT_DECIMALS = 4
 
+TOKEN_SECONDS = 30 * 60  # an access token's life, when Xero does not say
 TOKEN_RENEW_AFTER_SECONDS = 25 * 60  # Xero's tokens last 30 minutes
+REFRESH_TOKEN_DAYS = 60  # an unused refresh token dies after 60 days
 TIMEOUT_SECONDS = (10, 120)  # (connect, read); the SDK ignores floats
 TRIES = 4  # for 5xx and timeouts
 BACKOFF_SECONDS = 1  # doubled after each failed try
@@ -52,6 +74,18 @@ class XeroError(Exception):
 
 class XeroAuthError(XeroError):
     """Xero refused the credentials or the token."""
+
+
+class NotConnected(XeroAuthError):
+    """No organisation has been connected with "Connect to Xero" (or none chosen yet)."""
+
+
+class ReconnectNeeded(XeroAuthError):
+    """The saved connection no longer works (refresh token refused or too old): connect again."""
+
+
+RECONNECT = ("Xero no longer accepts the saved connection ({why}). Nothing was changed. Reconnect: "
+             "Settings → Connection to Xero → Connect to Xero.")
 
 
 class XeroUnavailable(XeroError):
@@ -78,7 +112,8 @@ class Call(NamedTuple):
 
     @property
     def is_token(self) -> bool:
-        return self.endpoint == TOKEN_PATH
+        """A call to Xero's identity service (token, revocation, connections), not to the Accounting API."""
+        return self.endpoint in IDENTITY_PATHS
 
 
 class Page(list):
@@ -132,11 +167,15 @@ class Gateway:
                  timeout: int | tuple[int, int] = TIMEOUT_SECONDS):
         self.cfg = cfg
         self.api_url = (cfg.api_url or XERO_API_URL).rstrip("/")
-        self.token_url = cfg.identity_url.rstrip("/") + TOKEN_PATH if cfg.identity_url else XERO_TOKEN_URL
+        identity = cfg.identity_url.rstrip("/") if cfg.identity_url else None
+        self.token_url = identity + TOKEN_PATH if identity else XERO_TOKEN_URL
+        self.revoke_url = identity + REVOKE_PATH if identity else XERO_REVOKE_URL
         self.calls: list[Call] = []
         self._sleep, self._clock, self._timeout = sleep, clock, _timeout(timeout)
         self._token: dict | None = None
-        self._token_at: float | None = None
+        self._token_at: float | None = None  # client credentials: when the token came (monotonic clock)
+        self._renew_at: float | None = None  # Connect to Xero: when the saved token is to be renewed (wall clock)
+        self._refused_access_token: str | None = None
 
         configuration = Configuration()
         configuration.oauth2_token = OAuth2Token(client_id=cfg.client_id, client_secret=cfg.client_secret)
@@ -148,10 +187,12 @@ class Gateway:
         self._client.rest_client.pool_manager.connection_pool_kw["retries"] = urllib3.Retry(
             total=0, redirect=0, respect_retry_after_header=False, raise_on_status=False)
         self._api = AccountingApi(self._client, base_url=self.api_url)
+        api_root = self.api_url[:-len(API_PATH)] if self.api_url.endswith(API_PATH) else XERO_CONNECTIONS_URL
+        self._identity = IdentityApi(self._client, base_url=api_root)
 
     @property
     def api_calls(self) -> int:
-        """HTTP calls to the Accounting API (token requests not counted)."""
+        """HTTP calls to the Accounting API (calls to the identity service not counted)."""
         return sum(not call.is_token for call in self.calls)
 
     # --- reads -------------------------------------------------------------------------
@@ -210,6 +251,29 @@ class Gateway:
             idempotency_key=idempotency_key, _preload_content=False, _request_timeout=self._timeout))
         return self._records_from(self._json(answer, "/Invoices"), "/Invoices", "Invoices")
 
+    # --- the identity service (Connect to Xero) ------------------------------------------
+
+    def exchange_code(self, code: str, verifier: str, redirect_uri: str) -> dict:
+        """The authorization_code grant with its PKCE verifier: the new token set, as `token_record` makes it."""
+        answer = self._token_request({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
+                                      "code_verifier": verifier}, refused=_code_refused)
+        return self._token_record(answer)
+
+    def connections(self) -> list[dict]:
+        """GET /Connections: the tenants this token may use, as Xero's dicts (tenantId, tenantName, tenantType…)."""
+        body = self._json(self._send("GET", CONNECTIONS_PATH, lambda: self._identity.get_connections(
+            _preload_content=False, _request_timeout=self._timeout)), CONNECTIONS_PATH)
+        if not isinstance(body, list) or not all(isinstance(c, dict) and c.get("tenantId") for c in body):
+            raise XeroBadResponse("Xero's answer to /Connections is not a list of connections.")
+        return body
+
+    def revoke(self, refresh_token: str) -> None:
+        """Revoke a refresh token (and with it the access tokens and the app's connections in Xero)."""
+        self._send("POST", REVOKE_PATH, lambda: self._client.call_api(
+            self.revoke_url, "POST", header_params=_FORM_HEADERS,
+            post_params=self._client_params({"token": refresh_token}),
+            auth_settings=None, _preload_content=False, _request_timeout=self._timeout)[0])
+
     # --- paging and parsing ------------------------------------------------------------
 
     def _pages(self, endpoint: str, key: str, method, **query) -> Iterator[Page]:
@@ -257,31 +321,88 @@ class Gateway:
         self._token = token
 
     def _token_is_fresh(self) -> bool:
+        if self.cfg.auth == CODE:
+            return self._token is not None and time.time() < self._renew_at
         return self._token_at is not None and self._clock() - self._token_at < TOKEN_RENEW_AFTER_SECONDS
 
+    def _forget_token(self) -> None:
+        """Xero answered 401: the next call renews (a saved token another process refreshed will do)."""
+        if self.cfg.auth == CODE and self._token:
+            self._refused_access_token = self._token["access_token"]
+        self._token = self._token_at = self._renew_at = None
+
     def _renew_token(self) -> None:
-        # TokenApi's own call takes no timeout, so ask through the same ApiClient with one;
-        # the URL comes from this gateway's config, never from TokenApi's class attribute.
-        body = self._send("POST", TOKEN_PATH, lambda: self._client.call_api(
-            self.token_url, "POST",
-            header_params={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"},
-            post_params={"client_id": self.cfg.client_id, "client_secret": self.cfg.client_secret,
-                         "grant_type": "client_credentials"},
-            auth_settings=None, _preload_content=False, _request_timeout=self._timeout)[0])
-        token = self._json(body, TOKEN_PATH)
-        if not isinstance(token, dict) or not token.get("access_token"):
-            raise XeroBadResponse("Xero's identity service sent no access token.")
-        # Without expires_at the SDK treats the token as always valid: its age is tracked here.
+        if self.cfg.auth == CODE:
+            self._use_token(self._saved_or_refreshed_token())
+            return
+        token = self._token_request({"grant_type": "client_credentials"}, refused=_credentials_refused)
+        self._use_token(token)
+        self._token_at = self._clock()
+
+    def _use_token(self, token: dict) -> None:
+        """Hand the access token to the SDK. Without expires_at and refresh_token the SDK treats it as always
+        valid and never tries a refresh of its own: expiry is tracked here."""
         self._save_token({"access_token": token["access_token"], "token_type": token.get("token_type") or "Bearer",
                           "expires_in": token.get("expires_in"), "scope": token.get("scope") or ""})
         self._client.configuration.oauth2_token.update_token(**self._token)
-        self._token_at = self._clock()
+        if self.cfg.auth == CODE:
+            self._renew_at = _renew_time(token)
+
+    def _saved_or_refreshed_token(self) -> dict:
+        """The saved token set, refreshed first if it is stale or Xero refused it, under the file's lock."""
+        path = self.cfg.token_file
+        with tokens.locked(path):
+            saved = tokens.read(path)
+            connection = saved.get("connection")
+            if not connection or connection.get("client_id") != self.cfg.client_id:
+                raise NotConnected("Not connected to Xero: press Connect to Xero on the Settings page.")
+            now = time.time()
+            if connection["access_token"] == self._refused_access_token or now >= _renew_time(connection):
+                if now - connection["refreshed_at"] > REFRESH_TOKEN_DAYS * 86400:
+                    raise ReconnectNeeded(RECONNECT.format(why=f"it was not used for {REFRESH_TOKEN_DAYS} days"))
+                answer = self._token_request({"grant_type": "refresh_token",
+                                              "refresh_token": connection["refresh_token"]}, refused=_refresh_refused)
+                connection.update(self._token_record(answer))
+                tokens.write(path, saved)  # saved before it is used: the old refresh token is now on borrowed time
+        self._refused_access_token = None
+        return connection
+
+    def _token_request(self, form: dict, *, refused: Callable[[str], XeroError]) -> dict:
+        # The URL comes from this gateway's config, never from TokenApi's class attribute, and the
+        # request has a timeout (TokenApi's own calls take none).
+        body = self._send("POST", TOKEN_PATH, lambda: self._client.call_api(
+            self.token_url, "POST", header_params=_FORM_HEADERS, post_params=self._client_params(form),
+            auth_settings=None, _preload_content=False, _request_timeout=self._timeout)[0], refused=refused)
+        token = self._json(body, TOKEN_PATH)
+        if not isinstance(token, dict) or not token.get("access_token"):
+            raise XeroBadResponse("Xero's identity service sent no access token.")
+        return token
+
+    def _client_params(self, form: dict) -> dict:
+        """The form with the client's credentials (a public PKCE app has no secret)."""
+        credentials = {"client_id": self.cfg.client_id}
+        if self.cfg.client_secret:
+            credentials["client_secret"] = self.cfg.client_secret
+        return {**form, **credentials}
+
+    def _token_record(self, answer: dict) -> dict:
+        """What the token file keeps of a token response: the times are wall-clock seconds."""
+        if not answer.get("refresh_token"):
+            raise XeroBadResponse("Xero sent no refresh token: the app must ask for the offline_access scope.")
+        now = time.time()
+        return {"access_token": answer["access_token"], "refresh_token": answer["refresh_token"],
+                "token_type": answer.get("token_type") or "Bearer", "scope": answer.get("scope") or "",
+                "expires_in": answer.get("expires_in") or TOKEN_SECONDS,
+                "expires_at": now + (answer.get("expires_in") or TOKEN_SECONDS), "refreshed_at": now}
 
     # --- the retry policy --------------------------------------------------------------
 
-    def _send(self, method: str, endpoint: str, request: Callable[[], object]) -> bytes | None:
-        """Make one logical call, retrying as the policy says; returns the body (None for 304)."""
-        is_token = endpoint == TOKEN_PATH
+    def _send(self, method: str, endpoint: str, request: Callable[[], object], *,
+              refused: Callable[[str], XeroError] | None = None) -> bytes | None:
+        """Make one logical call, retrying as the policy says; returns the body (None for 304).
+
+        `refused` turns the OAuth error code of a token-endpoint refusal into the error to raise."""
+        is_token = endpoint in (TOKEN_PATH, REVOKE_PATH)
         renewed = False
         failures = minute_waits = 0
         while True:
@@ -297,7 +418,7 @@ class Gateway:
                     return None
                 if status == 401 and not is_token and not renewed:
                     renewed = True
-                    self._token_at = None
+                    self._forget_token()
                     continue
                 if status == 429:
                     wait = self._rate_limit_wait(error, endpoint)
@@ -314,6 +435,8 @@ class Gateway:
                         continue
                     raise XeroUnavailable(f"Xero kept failing (HTTP {status}) for {method} {endpoint} "
                                           f"after {TRIES} tries; try again later.") from None
+                if refused and status in (400, 401, 403):
+                    raise refused(_oauth_error(error)) from None
                 raise self._refusal(error, status, method, endpoint, is_token) from None
             except urllib3.exceptions.HTTPError as error:
                 self.calls.append(Call(method, endpoint, None))
@@ -331,7 +454,7 @@ class Gateway:
             return None if response.status == 304 else body
 
     def _host(self, endpoint: str) -> str:
-        return self.token_url if endpoint == TOKEN_PATH else self.api_url
+        return {TOKEN_PATH: self.token_url, REVOKE_PATH: self.revoke_url}.get(endpoint, self.api_url)
 
     def _rate_limit_wait(self, error: ApiException, endpoint: str) -> float:
         headers = error.http_resp.getheaders() or {}
@@ -350,13 +473,49 @@ class Gateway:
     @staticmethod
     def _refusal(error: ApiException, status: int | None, method: str, endpoint: str, is_token: bool) -> XeroError:
         if is_token and status in (400, 401, 403):
-            return XeroAuthError("Xero refused the client id/secret: check XERO_CLIENT_ID and XERO_CLIENT_SECRET "
-                                 "(or [xero] in .streamlit/secrets.toml) and that the custom connection is active.")
+            return _credentials_refused("")
         if status in (401, 403):
             return XeroAuthError(f"Xero refused access to {endpoint} (HTTP {status}): the connection may lack "
                                  "the scope, or have been disconnected in Xero.")
         detail = _validation_message(error)
         return XeroError(f"Xero refused {method} {endpoint} (HTTP {status})" + (f": {detail}" if detail else "."))
+
+
+_FORM_HEADERS = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
+
+
+def _renew_time(token: dict) -> float:
+    """When a saved access token is renewed: five minutes before it expires, as for client credentials."""
+    return token["expires_at"] - (TOKEN_SECONDS - TOKEN_RENEW_AFTER_SECONDS)
+
+
+def _oauth_error(error: ApiException) -> str:
+    """The `error` code of an OAuth refusal ({"error": "invalid_grant"}), or "" when the body has none."""
+    try:
+        body = json.loads(error.http_resp.data or b"")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return ""
+    return str(body.get("error") or "") if isinstance(body, dict) else ""
+
+
+def _credentials_refused(code: str) -> XeroError:
+    return XeroAuthError("Xero refused the client id/secret: check XERO_CLIENT_ID and XERO_CLIENT_SECRET "
+                         "(or [xero] in .streamlit/secrets.toml) and that the custom connection is active.")
+
+
+def _refresh_refused(code: str) -> XeroError:
+    if code == "invalid_client":
+        return XeroAuthError("Xero refused the app's client id/secret: check XERO_CLIENT_ID and XERO_CLIENT_SECRET "
+                             "(or [xero] in .streamlit/secrets.toml).")
+    return ReconnectNeeded(RECONNECT.format(why="it was disconnected in Xero, or has expired"))
+
+
+def _code_refused(code: str) -> XeroError:
+    if code == "invalid_client":
+        return XeroAuthError("Xero refused the app's client id/secret: check XERO_CLIENT_ID and XERO_CLIENT_SECRET "
+                             "(or [xero] in .streamlit/secrets.toml).")
+    return XeroAuthError("Xero did not accept the approval it sent back (it is used once and lasts a few minutes): "
+                         "press Connect to Xero again.")
 
 
 def _validation_message(error: ApiException) -> str:

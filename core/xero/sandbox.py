@@ -4,7 +4,9 @@ The demo runs on it, and every test of Xero traffic drives the real xero-python 
 it. It speaks Xero's shapes and semantics (XERO_NOTES.md): client-credentials tokens,
 paged reads with line items only when paged, If-Modified-Since, POST /Invoices with full
 line replacement, refusals, summarizeErrors, Idempotency-Key, and the rate-limit headers.
-The read side lives in `sandbox_reads`, the update rules in `sandbox_writes`.
+The read side lives in `sandbox_reads`, the update rules in `sandbox_writes`, and the
+"Connect to Xero" identity service (authorize, code and refresh grants, revocation,
+connections) in `sandbox_identity`.
 """
 import hashlib
 import json
@@ -23,7 +25,7 @@ from typing import NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from core import demo
-from core.xero import sandbox_reads as reads
+from core.xero import sandbox_identity, sandbox_reads as reads
 from core.xero.sandbox_records import settle, updated_fields
 from core.xero.sandbox_writes import Book, apply_invoices
 
@@ -102,6 +104,7 @@ class Sandbox:
         self._window_start = 0.0
         self._window_calls = 0
         self._day_calls = 0
+        self.identity = sandbox_identity.Identity(state, self.client_id, self.client_secret, on_change=self._changed)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -177,6 +180,12 @@ class Sandbox:
     def expire_tokens(self) -> None:
         with self._lock:
             self._tokens.clear()
+            self.identity.expire_access_tokens()
+
+    def revoke_all(self) -> None:
+        """Every Connect-to-Xero grant revoked, as if the organisation disconnected the app in Xero."""
+        with self._lock:
+            self.identity.revoke_all()
 
     def set_minute_limit(self, n: int | None, *, window_seconds: float = 60.0) -> None:
         """Allow `n` API calls per window (None: no limit); the call after answers 429 "minute"."""
@@ -248,7 +257,7 @@ class Sandbox:
     def handle(self, method: str, target: str, headers, body: bytes) -> _Reply:
         """Answer one HTTP request (called by the handler threads)."""
         path = urlsplit(target).path
-        token_call = path.lower() == TOKEN_PATH
+        token_call = path.lower() in (TOKEN_PATH, *sandbox_identity.PATHS)
         with self._lock:
             delay = self._take(self._delays, path, token_call=token_call)
         if delay:
@@ -257,13 +266,18 @@ class Sandbox:
             failure = self._take(self._failures, path, token_call=token_call)
             if failure:
                 reply = self._injected(failure)
-            elif token_call and method == "POST":
+            elif path.lower() == TOKEN_PATH and method == "POST":
                 reply = self._token(body)
+            elif token_call:
+                query = {k: v[-1] for k, v in parse_qs(urlsplit(target).query).items()}
+                reply = self.identity.handle(method, path, query, body, headers.get("Authorization", ""))
             elif not path.lower().startswith(API_PREFIX.lower()):
                 reply = _json_reply(404, _problem(404, "The resource you're looking for cannot be found"))
             elif not self._authorised(headers.get("Authorization", "")):
                 reply = _json_reply(401, _problem(401, "AuthenticationUnsuccessful"),
                                     {"WWW-Authenticate": 'Bearer error="invalid_token"'})
+            elif not self._tenant_allowed(headers):
+                reply = _json_reply(403, _problem(403, "AuthorizationUnsuccessful"))
             else:
                 reply = self._count_call() or self._api(method, target, headers, body)
             if failure and failure.problem == "day":
@@ -274,6 +288,8 @@ class Sandbox:
 
     def _token(self, body: bytes) -> _Reply:
         form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        if form.get("grant_type") in ("authorization_code", "refresh_token"):
+            return self.identity.token(form)
         if form.get("grant_type") != "client_credentials":
             return _json_reply(400, {"error": "unsupported_grant_type"})
         if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
@@ -285,7 +301,13 @@ class Sandbox:
 
     def _authorised(self, authorization: str) -> bool:
         scheme, _, token = authorization.partition(" ")
-        return scheme.lower() == "bearer" and self._tokens.get(token, 0) > time.monotonic()
+        return scheme.lower() == "bearer" and (self._tokens.get(token, 0) > time.monotonic()
+                                               or self.identity.tenants_for(token) is not None)
+
+    def _tenant_allowed(self, headers) -> bool:
+        """A Connect-to-Xero token must name one of its granted organisations (custom connections need not)."""
+        tenants = self.identity.tenants_for(headers.get("Authorization", "").partition(" ")[2])
+        return tenants is None or headers.get("xero-tenant-id", "") in tenants
 
     def _api(self, method: str, target: str, headers, body: bytes) -> _Reply:
         parts = urlsplit(target)
