@@ -503,17 +503,20 @@ def _credentials_refused(code: str) -> XeroError:
                          "(or [xero] in .streamlit/secrets.toml) and that the custom connection is active.")
 
 
+def _app_refused() -> XeroError:
+    return XeroAuthError("Xero refused the app's client id/secret: check XERO_CLIENT_ID and XERO_CLIENT_SECRET "
+                         "(or [xero] in .streamlit/secrets.toml).")
+
+
 def _refresh_refused(code: str) -> XeroError:
     if code == "invalid_client":
-        return XeroAuthError("Xero refused the app's client id/secret: check XERO_CLIENT_ID and XERO_CLIENT_SECRET "
-                             "(or [xero] in .streamlit/secrets.toml).")
+        return _app_refused()
     return ReconnectNeeded(RECONNECT.format(why="it was disconnected in Xero, or has expired"))
 
 
 def _code_refused(code: str) -> XeroError:
     if code == "invalid_client":
-        return XeroAuthError("Xero refused the app's client id/secret: check XERO_CLIENT_ID and XERO_CLIENT_SECRET "
-                             "(or [xero] in .streamlit/secrets.toml).")
+        return _app_refused()
     return XeroAuthError("Xero did not accept the approval it sent back (it is used once and lasts a few minutes): "
                          "press Connect to Xero again.")
 
