@@ -61,8 +61,10 @@ LINE_KEYS = """
     r.line_id, r.invoice_id, r.contact_id,
     r.tc1_current_option_id, r.tc1_wanted_option_id, r.tc1_apply,
     r.tc2_current_option_id, r.tc2_wanted_option_id, r.tc2_apply,
-    r.tc1_apply AND r.tc1_current_option_id IS DISTINCT FROM r.tc1_wanted_option_id AS tc1_changes,
-    r.tc2_apply AND r.tc2_current_option_id IS DISTINCT FROM r.tc2_wanted_option_id AS tc2_changes
+    r.status = 'change' AND r.tc1_apply AND r.tc1_current_option_id IS DISTINCT FROM r.tc1_wanted_option_id
+        AS tc1_changes,
+    r.status = 'change' AND r.tc2_apply AND r.tc2_current_option_id IS DISTINCT FROM r.tc2_wanted_option_id
+        AS tc2_changes
 """
 # A page in two steps, each reading little: the page's rows picked by rowid from the few columns
 # the filters and the order read, then only those rows read whole.
@@ -98,6 +100,24 @@ ORDER BY g.invoice_date DESC, g.invoice_number DESC, g.invoice_id
 LIMIT $limit OFFSET $offset
 """
 INVOICE_COUNT = "SELECT count(DISTINCT r.invoice_id) FROM line_rules r {where}"
+# One line with the names its source labels point at, for core/explain.py.
+LINE_DETAIL = f"""
+SELECT {LINE_COLUMNS}, {LINE_KEYS},
+       k1.name AS tc1_category_name, k2.name AS tc2_category_name,
+       l.item_code, i.name AS service_name, coalesce(sv.alignment_fee, false) AS alignment_fee,
+       m.name AS owner_name, coalesce(s.consolidate, false) AS consolidate, o.note AS override_note
+FROM line_rules r
+JOIN invoice_lines l ON l.line_id = r.line_id
+LEFT JOIN contacts c ON c.contact_id = r.contact_id
+LEFT JOIN tracking_categories k1 ON k1.category_id = r.tc1_category_id
+LEFT JOIN tracking_categories k2 ON k2.category_id = r.tc2_category_id
+LEFT JOIN (SELECT code, min(name) AS name FROM items GROUP BY code) i ON i.code = l.item_code
+LEFT JOIN services sv ON sv.item_code = l.item_code
+LEFT JOIN client_settings s ON s.contact_id = r.contact_id
+LEFT JOIN team_members m ON m.member_id = s.owner_id
+LEFT JOIN line_overrides o ON o.line_id = r.line_id
+WHERE r.line_id = $line_id
+"""
 CLIENTS = """
 SELECT c.contact_id, c.name FROM contacts c
 WHERE c.contact_id IN (SELECT contact_id FROM invoices)
@@ -134,7 +154,7 @@ def lines(con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *,
     """One page of preview rows (amounts as Decimal), newest invoice first, lines in invoice order.
 
     Besides the columns people read, each row carries the ids (line, invoice, client, options)
-    and `tcS_changes`: whether the push would change that slot.
+    and `tcS_changes`: whether a push would write that slot (only on `change` lines, as the push plan).
     """
     where, params = _where(filters)
     return _dicts(con.execute(LINES.format(where=where), {**params, "limit": limit, "offset": offset}))
@@ -164,6 +184,13 @@ def invoice_page(con: duckdb.DuckDBPyConnection, filters: Filters, number: int) 
 def invoice_count(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> int:
     where, params = _where(filters)
     return con.execute(INVOICE_COUNT.format(where=where), params).fetchone()[0]
+
+
+def line_detail(con: duckdb.DuckDBPyConnection, line_id: str) -> dict | None:
+    """One line as `lines` gives it, with its categories' names and the names its source labels point
+    at (service, owner, alignment fee, consolidation, override note); None when there is no such line."""
+    found = _dicts(con.execute(LINE_DETAIL, {"line_id": line_id}))
+    return found[0] if found else None
 
 
 def clients(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:

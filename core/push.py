@@ -23,7 +23,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from core import access, csv_templates, push_plan, rules, store
+from core import access, csv_templates, push_plan, push_words, rules, store
 from core.xero.gateway import INVOICES_PER_UPDATE, DayLimitReached, XeroError, XeroUnavailable, parse_date
 
 Progress = Callable[[str, int, int], None]
@@ -86,6 +86,7 @@ FROM (SELECT *, coalesce(category_name, 'category') || ': ' || coalesce(current_
                 || coalesce(wanted_name, '(none)') AS change
       FROM ({PLAN_ROWS}))
 GROUP BY invoice_id, number, contact, line_id, position, description
+HAVING $locked IS NULL OR bool_and(eligible) <> $locked
 ORDER BY bool_and(eligible) DESC, number, invoice_id, position
 LIMIT $limit
 """
@@ -167,7 +168,9 @@ HISTORY = """
 SELECT p.push_id, p.kind, p.undo_of, p.started_at, p.finished_at, p.pushed_by, p.invoices_planned,
        p.invoices_landed, p.invoices_conflict, p.invoices_failed, p.lines_changed, p.api_calls,
        coalesce(p.outcome, 'running') AS outcome, p.message,
-       (SELECT max(u.push_id) FROM pushes u WHERE u.undo_of = p.push_id) AS undone_by
+       (SELECT max(u.push_id) FROM pushes u WHERE u.undo_of = p.push_id) AS undone_by,
+       (SELECT count(DISTINCT l.invoice_id) FROM push_lines l
+        WHERE l.push_id = p.push_id AND l.result = 'locked') AS invoices_locked
 FROM pushes p ORDER BY p.push_id DESC LIMIT ?
 """
 INVOICE_RESULTS = """
@@ -233,15 +236,21 @@ class PushResult:
                               "Lines": o.lines, "Xero's message": o.message or ""} for o in self.invoices],
                             columns=["Invoice", "Client", "Result", "Lines", "Xero's message"])
 
+    def counts(self) -> push_words.Counts:
+        landed = [o for o in self.invoices if o.result == "landed"]
+        return push_words.Counts(landed=len(landed), lines=sum(o.lines for o in landed), locked=self.count("locked"),
+                                 conflicts=self.count("conflict"), failed=self.count("failed"),
+                                 not_sent=self.count("not sent"))
+
     def summary(self) -> str:
-        locked = self.count("locked")
+        """In plain words, e.g. "Push 3: Xero now has the new tracking on 160 invoices (459 lines). …"."""
         if self.push_id is None:
-            return ("Nothing to push: Xero already has every change the rules want"
-                    + (f" ({locked} locked invoices cannot be changed through Xero's API)." if locked else "."))
-        counts = ", ".join(f"{self.count(r)} {r}" for r in RESULTS if self.count(r))
-        stopped = f" Stopped: {self.message}" if self.outcome == "stopped" else ""
-        return (f"{self.kind.capitalize()} {self.push_id}: {counts} · {self.read_calls} reads, "
-                f"{self.update_calls} updates · {self.seconds:.1f} s.{stopped}")
+            return push_words.nothing_to_push(self.count("locked"))
+        stopped = self.message if self.outcome == "stopped" else None
+        return f"{push_words.title(self.kind, self.push_id)}: {push_words.result(self.kind, self.counts(), stopped=stopped)}"
+
+    def api_detail(self) -> str:
+        return push_words.api_detail(self.read_calls, self.update_calls, self.api_calls, self.seconds)
 
 
 # --- planning ------------------------------------------------------------------------------
@@ -261,9 +270,13 @@ def plan_counts(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str
 
 
 def plan_table(con: duckdb.DuckDBPyConnection, limit: int | None = None, *,
-               invoice_numbers: Iterable[str] = ()) -> pd.DataFrame:
-    """One row per line that wants a change: invoice, line, old → new for each slot, will change or locked."""
-    return con.execute(PLAN_TABLE, {"numbers": _known_numbers(con, invoice_numbers), "limit": limit}).df()
+               invoice_numbers: Iterable[str] = (), locked: bool | None = None) -> pd.DataFrame:
+    """One row per line that wants a change: invoice, line, old → new for each slot, will change or locked.
+
+    `locked` False: only the lines a push sends (as many as `plan_counts`' lines); True: only the locked ones.
+    """
+    return con.execute(PLAN_TABLE, {"numbers": _known_numbers(con, invoice_numbers), "limit": limit,
+                                    "locked": locked}).df()
 
 
 def _known_numbers(con, invoice_numbers: Iterable[str]) -> list[str]:
@@ -510,13 +523,19 @@ def history(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict]:
 
 
 def _history_line(row: dict) -> str:
-    what = f"Undo of push {row['undo_of']}" if row["kind"] == "undo" else "Push"
-    outcome = row["outcome"] if row["finished_at"] else "interrupted (see its lines: some may have been sent)"
-    undone = f" · undone by {row['undone_by']}" if row["undone_by"] else ""
-    return (f"**{row['push_id']}** · {what} · {row['started_at']:%d %b %Y %H:%M} UTC · {row['pushed_by']} · "
-            f"{outcome} · {row['invoices_landed']:,} landed, {row['invoices_conflict']:,} conflicts, "
-            f"{row['invoices_failed']:,} failed or not sent · {row['lines_changed']:,} lines · "
-            f"{row['api_calls']:,} API calls{undone}")
+    undone = f" Undone by undo {row['undone_by']}." if row["undone_by"] else ""
+    return (f"**{push_words.title(row['kind'], row['push_id'], row['undo_of'])}** · "
+            f"{row['started_at']:%d %b %Y %H:%M} UTC · {row['pushed_by']} · {history_words(row)}{undone}")
+
+
+def history_words(row: dict) -> str:
+    """A `history` row's result in plain words (the same words as `PushResult.summary`)."""
+    if not row["finished_at"]:
+        return "Interrupted: some invoices may have been sent; open its lines and sync to see what Xero has."
+    counts = push_words.Counts(landed=row["invoices_landed"], lines=row["lines_changed"],
+                               locked=row["invoices_locked"], conflicts=row["invoices_conflict"],
+                               failed=row["invoices_failed"])
+    return push_words.result(row["kind"], counts, stopped=row["message"] if row["outcome"] == "stopped" else None)
 
 
 def invoice_results(con: duckdb.DuckDBPyConnection, push_id: int) -> list[InvoiceOutcome]:

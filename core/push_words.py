@@ -1,0 +1,56 @@
+"""A push's or undo's result in plain words, e.g. "Xero now has the new tracking on 160 invoices (459 lines).
+181 paid, credited or voided invoices were left alone. 0 failed." Used for a push just run (core/push.py
+PushResult) and for the pushes in the history (core/history.py), so both read the same."""
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Invoices (and landed lines) of one push by what happened to them."""
+    landed: int = 0
+    lines: int = 0
+    locked: int = 0
+    conflicts: int = 0
+    failed: int = 0
+    not_sent: int = 0
+
+
+def plural(n: int, noun: str) -> str:
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+def result(kind: str, counts: Counts, *, stopped: str | None = None) -> str:
+    """What a push (`kind` "push") or an undo did, in sentences."""
+    what = "the new tracking" if kind == "push" else "the tracking from before that push"
+    said = [f"Xero now has {what} on {plural(counts.landed, 'invoice')} ({plural(counts.lines, 'line')})."]
+    if counts.locked:
+        said.append(f"{plural(counts.locked, 'paid, credited or voided invoice')} "
+                    f"{'was' if counts.locked == 1 else 'were'} left alone.")
+    if counts.conflicts:
+        said.append(f"{plural(counts.conflicts, 'invoice')} changed in Xero since the last sync "
+                    f"{'was' if counts.conflicts == 1 else 'were'} skipped: sync and look again.")
+    if counts.not_sent:
+        said.append(f"{plural(counts.not_sent, 'invoice')} {'was' if counts.not_sent == 1 else 'were'} not sent.")
+    said.append(f"{counts.failed:,} failed.")
+    if stopped:
+        said.append(f"Stopped: {stopped}")
+    return " ".join(said)
+
+
+def nothing_to_push(locked: int) -> str:
+    return ("Nothing to push: Xero already has every change the rules want"
+            + (f" ({plural(locked, 'locked invoice')} cannot be changed through Xero's API)." if locked else "."))
+
+
+def title(kind: str, push_id: int, undo_of: int | None = None) -> str:
+    """"Push 3", or "Undo 4 (of push 3)"."""
+    if kind == "undo":
+        return f"Undo {push_id}" + (f" (of push {undo_of})" if undo_of is not None else "")
+    return f"Push {push_id}"
+
+
+def api_detail(read_calls: int, update_calls: int, api_calls: int, seconds: float | None = None) -> str:
+    """The calls made to Xero's API, for the curious (an expander)."""
+    took = f" in {seconds:.1f} s" if seconds is not None else ""
+    return (f"{plural(read_calls, 'read')} and {plural(update_calls, 'update')} of invoices "
+            f"({plural(api_calls, 'API call')} in all){took}.")
