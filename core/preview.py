@@ -193,6 +193,14 @@ def line_detail(con: duckdb.DuckDBPyConnection, line_id: str) -> dict | None:
     return found[0] if found else None
 
 
+def slot_cell(row: dict, slot: int) -> str:
+    """A slot as the grid shows it: "Tax → Audit" where the rules want another option, else what Xero has."""
+    now, wanted = row[f"tc{slot}_current_name"], row[f"tc{slot}_wanted_name"]
+    if not row[f"tc{slot}_apply"] or row[f"tc{slot}_current_option_id"] == row[f"tc{slot}_wanted_option_id"]:
+        return now or ""
+    return f"{now or '(none)'} → {wanted or '(none)'}"
+
+
 def clients(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """(contact_id, name) of the clients that have invoices, by name: the client filter's choices."""
     return con.execute(CLIENTS).fetchall()

@@ -4,6 +4,7 @@ The only module under `core/` that imports Streamlit. A `pages/` folder sits bes
 cold deep link runs a page file without app.py (STREAMLIT_NOTES §1.1): `page()`, called first in
 every page file, therefore does everything a page needs on its own.
 """
+import json
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -20,6 +21,55 @@ DEMO_BANNER = ("This is the demo organisation on a local Xero sandbox. "
 LOCAL_MODE_NOTE = ("Sign-in is not configured: everyone who can open this address acts as the local user, with "
                    "the admin role; the app listens on localhost only.")
 NOT_SIGNED_IN = access.Actor("Not signed in", None, None)
+SYNC_STATUS = "_sidebar_sync_status"
+
+# Below 1000 px, a row of columns (filters, figures) wraps instead of squeezing each one into a stub;
+# and, on a narrow screen's first visit, the sidebar starts collapsed (Streamlit's "auto" collapses
+# it only up to 768 px, and st.context does not know the viewport): Streamlit then remembers that.
+NARROW_SCREEN_CSS = """<style>
+@media (max-width: 1000px) {
+  [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
+  [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] { min-width: min(100%, 11rem); }
+  [data-testid="stMetricValue"] > div, [data-testid="stMetricLabel"] p { overflow: visible; white-space: normal; }
+}
+</style>"""
+NARROW_SIDEBAR_JS = """<script>
+if (window.innerWidth <= 1000 && !sessionStorage.getItem("td-narrow-sidebar")) {
+  sessionStorage.setItem("td-narrow-sidebar", "1");
+  const collapse = document.querySelector('[data-testid="stSidebarCollapseButton"] button');
+  if (collapse && collapse.getAttribute("aria-expanded") === "true") collapse.click();
+}
+</script>"""
+# The page's unsaved edits: a click on a link, a reload or leaving asks first (a client-side page change
+# in Streamlit's menu fires no "beforeunload", so links are caught too). Keyed to the page's path.
+LEAVE_GUARD_JS = """<script>
+window.tdUnsaved = {path: window.location.pathname, message: MESSAGE};
+if (!window.tdLeaveGuard) {
+  window.tdLeaveGuard = true;
+  const pending = () => window.tdUnsaved && window.tdUnsaved.message
+    && window.tdUnsaved.path === window.location.pathname ? window.tdUnsaved.message : null;
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[href]");
+    if (!link || !pending() || new URL(link.href).pathname === window.location.pathname) return;
+    if (!window.confirm(pending())) { event.preventDefault(); event.stopImmediatePropagation(); }
+  }, true);
+  window.addEventListener("beforeunload", (event) => { if (pending()) { event.preventDefault(); } });
+}
+</script>"""
+
+# How the preview grid shows a line's status (core/explain.py words it): only `change` looks like a write
+# (the highlight); each status a push will not send has its own look.
+WRITE_HIGHLIGHT = "background-color: #fff3b0"
+STATUS_LOOKS = {
+    "same": ("✓", ""),
+    "change": ("✎", WRITE_HIGHLIGHT),
+    "blocked": ("✕", "background-color: #fde0dc; color: #8a1c12"),
+    "locked": ("⊟", "background-color: #e8e8ea; color: #44464f"),
+    "may be refused": ("⚠", "background-color: #ffe3c2; color: #7a4100"),
+}
+STATUS_MESSAGE = {"same": ("success", ":material/check:"), "change": ("info", ":material/edit:"),
+                  "blocked": ("error", ":material/block:"), "locked": ("warning", ":material/lock:"),
+                  "may be refused": ("warning", ":material/report:")}
 
 # Exceptions whose message is written for people; matched by name (subclasses too), so this
 # module does not import every feature module just to recognise its error.
@@ -56,8 +106,11 @@ log = logging.getLogger(__name__)
 
 
 def page(title: str) -> None:
-    """The guard every page file calls first: sign-in, bootstrap, demo banner, sidebar, title, role."""
-    st.set_page_config(page_title=f"{title} · Tracking Desk", layout="wide")
+    """The guard every page file calls first: sign-in, bootstrap, demo banner, sidebar with the app's menu,
+    title, role. Streamlit's own page list is off (`client.showSidebarNavigation` in .streamlit/config.toml):
+    a page opened cold from its URL runs without app.py and would list the raw file names."""
+    st.set_page_config(page_title=f"{title} · Tracking Desk", layout="wide", initial_sidebar_state="auto")
+    st.html(NARROW_SCREEN_CSS)
     person = signed_in_or_stop()
     demo = _demo_mode()
     if demo:
@@ -73,20 +126,38 @@ def page(title: str) -> None:
         st.stop()
 
 
-def navigation() -> tuple[dict[str, list], str]:
-    """app.py's pages by section, and where their menu goes: the pages the person's role may open, in
-    the sidebar; before sign-in every page, with the menu hidden, so that a link to any page opens the
-    sign-in screen (each page's guard) rather than "Page not found"."""
-    try:
-        person = actor()
-    except config.ConfigError:  # a wrong [roles] table: each page's guard says what is wrong
-        person = NOT_SIGNED_IN
+def navigation() -> dict[str, list]:
+    """app.py's pages by section: the pages the person's role may open; before sign-in every page, so
+    that a link to any page opens the sign-in screen (each page's guard) rather than "Page not found".
+    Streamlit's menu stays hidden: each page's guard draws the app's own (`menu`)."""
     sections: dict[str, list] = {}
-    for file, title, icon, section in PAGES:
-        if person.role is None or access.may(person, PAGE_NEEDS.get(title, access.VIEW)):
-            sections.setdefault(section, []).append(
-                st.Page(config.ROOT / file, title=title, icon=icon, default=file == "pages/overview.py"))
-    return sections, "hidden" if person.role is None else "sidebar"
+    for file, title, icon, section in _pages_for(_actor_or_nobody(), everything_before_sign_in=True):
+        sections.setdefault(section, []).append(
+            st.Page(config.ROOT / file, title=title, icon=icon, default=file == "pages/overview.py"))
+    return sections
+
+
+def menu(person: access.Actor) -> None:
+    """The app's menu in the sidebar: its sections and the pages the person's role may open, by title."""
+    section_shown = None
+    for file, title, icon, section in _pages_for(person):
+        if section != section_shown:
+            st.caption(section)
+            section_shown = section
+        page_link(file, title, icon)
+
+
+def _pages_for(person: access.Actor, *, everything_before_sign_in: bool = False) -> list[tuple]:
+    if person.role is None:
+        return PAGES if everything_before_sign_in else []
+    return [p for p in PAGES if access.may(person, PAGE_NEEDS.get(p[1], access.VIEW))]
+
+
+def _actor_or_nobody() -> access.Actor:
+    try:
+        return actor()
+    except config.ConfigError:  # a wrong [roles] table: each page's guard says what is wrong
+        return NOT_SIGNED_IN
 
 
 def sign_in_configured() -> bool:
@@ -155,10 +226,10 @@ def _secrets(section: str) -> Mapping:
         return {}
 
 
-def page_link(file: str, label: str) -> None:
+def page_link(file: str, label: str, icon: str = ":material/arrow_forward:") -> None:
     """A link to another page; a page file run on its own (as AppTest does) has no navigation, so a plain link."""
     try:
-        st.page_link(file, label=label, icon=":material/arrow_forward:")
+        st.page_link(file, label=label, icon=icon)
     except StreamlitPageNotFoundError:
         st.markdown(f"[{label}](/{Path(file).stem})")
 
@@ -216,18 +287,20 @@ def show_error(error: BaseException) -> None:
 
 def sidebar(demo: bool, person: access.Actor) -> None:
     with st.sidebar:
+        menu(person)
+        st.divider()
         st.markdown(f"**{cached(connection.organisation_label, demo)}**")
-        last_sync = st.empty()
+        st.session_state[SYNC_STATUS] = st.empty()
         if st.button("Sync", icon=":material/sync:", key="sidebar_sync", width="stretch",
                      help="Read what changed in Xero since the last sync"):
             sync_now()
-        last = cached(connection.last_sync)
-        last_sync.caption(f"Last sync: {_when(last)}" if last else "Not synced yet")
+        show_sync_status()
         if sign_in_configured():
             st.caption(f"Signed in as {person.name} ({person.role})")
             sign_out_button()
         else:
             st.caption(f"{person.name} ({person.role}): sign-in is not configured")
+        st.html(NARROW_SIDEBAR_JS, unsafe_allow_javascript=True)
 
 
 def sync_now(*, full: bool = False) -> None:
@@ -251,6 +324,24 @@ def sync_now(*, full: bool = False) -> None:
         bar.progress(1.0, text="Done")
         st.write(result.summary())
         status.update(label="Synced with Xero", state="complete", expanded=False)
+    show_sync_status()
+
+
+def show_sync_status() -> None:
+    """The sidebar's "Last sync" line, (re)drawn after anything in the run that syncs, so that it never
+    disagrees with what the page says."""
+    slot = st.session_state.get(SYNC_STATUS)
+    if slot is not None:
+        last = cached(connection.last_sync)
+        slot.caption(f"Last sync: {_when(last)}" if last else "Not synced yet")
+
+
+def leave_guard(unsaved: str | None) -> None:
+    """While `unsaved` names edits not yet saved, the browser asks before leaving this page (a link in the
+    menu, a reload or closing the tab)."""
+    message = json.dumps(f"{unsaved} Leave without saving?" if unsaved else "")
+    with st.sidebar:
+        st.html(LEAVE_GUARD_JS.replace("MESSAGE", message), unsafe_allow_javascript=True)
 
 
 def _demo_mode() -> bool:

@@ -3,13 +3,12 @@ import math
 import pandas as pd
 import streamlit as st
 
-from core import access, preview, rules, settings, slots, ui
+from core import access, explain, history, preview, rules, settings, slots, ui
 
 ui.page("Preview")
 
 INVOICE_STATUSES = ["DRAFT", "SUBMITTED", "AUTHORISED", "PAID", "VOIDED", "DELETED"]
-CHANGED = "background-color: #fff3b0"
-MONEY = st.column_config.NumberColumn("Amount", format="%.2f")
+MONEY = st.column_config.NumberColumn("Amount", format="%.2f", width=90)
 
 slot_names = ui.cached(slots.names)
 client_names = dict(ui.cached(preview.clients))
@@ -19,16 +18,16 @@ def any_of(label: str):
     return lambda value: label if value is None else value
 
 
-client, number, dates, invoice_status, line_status, source = st.columns([3, 2, 3, 2, 2, 2])
-contact_id = client.selectbox("Client", [None, *client_names], key="preview_client",
+with st.container(horizontal=True):  # wraps onto more rows on a narrow screen
+    contact_id = st.selectbox("Client", [None, *client_names], key="preview_client", width=260,
                               format_func=lambda c: "All clients" if c is None else client_names[c])
-invoice_number = number.text_input("Invoice number", key="preview_invoice", placeholder="Any").strip()
-picked = dates.date_input("Invoice dates", value=(), key="preview_dates")
-invoice_status = invoice_status.selectbox("Invoice status", [None, *INVOICE_STATUSES], key="preview_invoice_status",
-                                          format_func=any_of("Any"))
-line_status = line_status.selectbox("Line status", [None, *rules.STATUSES], key="preview_line_status",
-                                    format_func=any_of("Any"))
-source = source.selectbox("Source (either slot)", [None, *rules.SOURCES], key="preview_source",
+    invoice_number = st.text_input("Invoice number", key="preview_invoice", placeholder="Any", width=150).strip()
+    picked = st.date_input("Invoice dates", value=(), key="preview_dates", width=230)
+    invoice_status = st.selectbox("Invoice status", [None, *INVOICE_STATUSES], key="preview_invoice_status",
+                                  format_func=any_of("Any"), width=160)
+    line_status = st.selectbox("Line status", [None, *rules.STATUSES], key="preview_line_status", width=160,
+                               format_func=lambda s: "Any" if s is None else explain.status_words(s))
+    source = st.selectbox("Source (either slot)", [None, *rules.SOURCES], key="preview_source", width=160,
                           format_func=any_of("Any"))
 filters = preview.Filters(contact_id=contact_id, invoice_number=invoice_number or None,
                           date_from=picked[0] if len(picked) > 0 else None,
@@ -37,7 +36,7 @@ filters = preview.Filters(contact_id=contact_id, invoice_number=invoice_number o
 
 totals = ui.cached(preview.totals, filters)
 for column, (status, n) in zip(st.columns(len(totals)), totals.items()):
-    column.metric(f"Lines {status}", f"{n:,}")
+    column.metric(explain.status_words(status), f"{n:,}", help=f"Lines whose status is “{status}”")
 matching = sum(totals.values())
 if not matching:
     st.info("No invoice lines match these filters.", icon=":material/info:")
@@ -46,28 +45,62 @@ if not matching:
 st.download_button(f"Download the {matching:,} lines (CSV)", lambda: ui.action(preview.csv_bytes, filters),
                    file_name="preview.csv", mime="text/csv", on_click="ignore", key="preview_csv")
 
+# The decisive columns first, narrow enough to be seen whole at 1400 px; the rest to the right.
 LINE_COLUMNS = {
-    "invoice_number": "Invoice", "client_name": "Client", "invoice_date": "Date", "description": "Description",
+    "invoice_number": st.column_config.TextColumn("Invoice", width=90),
+    "line": st.column_config.NumberColumn("Line", width=45),
+    "description": st.column_config.TextColumn("Description", width=200),
+    "tc1": st.column_config.TextColumn(f"{slot_names[1]}: now → wanted", width=190),
+    "tc2": st.column_config.TextColumn(f"{slot_names[2]}: now → wanted", width=190),
+    "status": st.column_config.TextColumn("Status", width=125),
+    "reason": st.column_config.TextColumn("Reason", width="large"),
+    "tc1_source": st.column_config.TextColumn(f"{slot_names[1]} source", width=90),
+    "tc2_source": st.column_config.TextColumn(f"{slot_names[2]} source", width=90),
     "line_amount": MONEY,
-    "tc1_current_name": f"{slot_names[1]} now", "tc1_wanted_name": f"{slot_names[1]} wanted",
-    "tc1_source": f"{slot_names[1]} source",
-    "tc2_current_name": f"{slot_names[2]} now", "tc2_wanted_name": f"{slot_names[2]} wanted",
-    "tc2_source": f"{slot_names[2]} source",
-    "status": "Status", "reason": "Reason",
+    "invoice_date": st.column_config.DateColumn("Date", width=95),
+    "client_name": st.column_config.TextColumn("Client", width=180),
 }
 
 
 def lines_table(rows: list[dict]) -> tuple[pd.DataFrame, object]:
-    """The rows people read, with the wanted option of a slot the push would change highlighted."""
+    """The rows people read. A slot a push would write is highlighted; each status has its own look."""
     frame = pd.DataFrame(rows)
-    shown = frame[list(LINE_COLUMNS)]
+    shown = frame.assign(line=frame["position"] + 1,
+                         tc1=[preview.slot_cell(row, 1) for row in rows],
+                         tc2=[preview.slot_cell(row, 2) for row in rows],
+                         status=[f"{ui.STATUS_LOOKS.get(s, ('', ''))[0]} {explain.status_words(s)}"
+                                 for s in frame["status"]])[list(LINE_COLUMNS)]
 
-    def highlight(row: pd.Series) -> list[str]:
-        changes = frame.loc[row.name, ["tc1_changes", "tc2_changes"]]
-        return [CHANGED if (column == "tc1_wanted_name" and changes["tc1_changes"])
-                or (column == "tc2_wanted_name" and changes["tc2_changes"]) else "" for column in row.index]
+    def look(row: pd.Series) -> list[str]:
+        line = frame.loc[row.name]
+        writes = {"tc1": line["tc1_changes"], "tc2": line["tc2_changes"]}
+        status_look = ui.STATUS_LOOKS.get(line["status"], ("", ""))[1]
+        return [ui.WRITE_HIGHLIGHT if writes.get(column) else status_look if column == "status" else ""
+                for column in row.index]
 
-    return frame, shown.style.apply(highlight, axis=1)
+    return frame, shown.style.apply(look, axis=1)
+
+
+def line_panel(line_id: str) -> None:
+    """The selected line explained: which rule set each slot, what its status means, and its history."""
+    line = ui.cached(preview.line_detail, line_id)
+    if line is None:
+        return
+    with st.container(border=True, key="preview_line_panel"):
+        st.markdown(f"**{line['invoice_number']} · line {line['position'] + 1} · {line['description'] or ''}**  \n"
+                    f"{line['client_name']} · {line['invoice_date']:%d %b %Y} · {line['invoice_status']}")
+        st.markdown(explain.sentence(line))
+        tone, icon = ui.STATUS_MESSAGE.get(line["status"], ("info", None))
+        getattr(st, tone)(f"**{explain.status_words(line['status'])}.** {explain.status_sentence(line)}", icon=icon)
+        if line["override_note"]:
+            st.caption(f"Override note: {line['override_note']}")
+        changes = ui.cached(history.line_history, line_id)
+        if changes:
+            st.dataframe(pd.DataFrame(changes), hide_index=True, width="stretch", key="preview_line_history",
+                         column_config={"when": st.column_config.DatetimeColumn("When (UTC)", format="D MMM YYYY HH:mm"),
+                                        "who": "Who", "what": "What", "change": "Change"})
+        else:
+            st.caption("History: no changes to this line, its client or its service, and no pushes of it yet.")
 
 
 by_line, by_invoice = st.tabs(["Lines", "Invoices"])
@@ -75,12 +108,15 @@ by_line, by_invoice = st.tabs(["Lines", "Invoices"])
 with by_line:
     pages = math.ceil(matching / preview.PAGE_SIZE)
     number = st.number_input(f"Page (of {pages:,}, {preview.PAGE_SIZE} lines each)", 1, pages, 1,
-                             key="preview_page")
+                             key="preview_page", width=260)
     frame, styled = lines_table(ui.cached(preview.page, filters, number))
-    st.caption("A highlighted option is one the push would write. Select lines to override them below.")
+    st.caption("Highlighted: what a push would write to Xero. Blocked and locked lines are never sent. "
+               "Select a line to see why the rules chose its options.")
     event = st.dataframe(styled, hide_index=True, column_config=LINE_COLUMNS, on_select="rerun",
                          selection_mode="multi-row", key="preview_lines")
     selected_line_ids = frame.iloc[event.selection.rows]["line_id"].tolist()
+    if selected_line_ids:
+        line_panel(selected_line_ids[-1])
 
     st.subheader("Override the selected lines")
     ui.show_flash("preview_overrides")
@@ -111,7 +147,7 @@ with by_line:
 with by_invoice:
     invoice_pages = math.ceil(ui.cached(preview.invoice_count, filters) / preview.PAGE_SIZE)
     invoice_page = st.number_input(f"Page (of {invoice_pages:,}, {preview.PAGE_SIZE} invoices each)",
-                                   1, invoice_pages, 1, key="preview_invoice_page")
+                                   1, invoice_pages, 1, key="preview_invoice_page", width=260)
     invoices = pd.DataFrame(ui.cached(preview.invoice_page, filters, invoice_page))
     st.caption("Lines matching the filters, counted by status. Select an invoice to see its lines.")
     chosen = st.dataframe(
