@@ -269,8 +269,8 @@ def plan_counts(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str
     return dict(zip([d[0] for d in cursor.description], cursor.fetchone()))
 
 
-def plan_table(con: duckdb.DuckDBPyConnection, limit: int | None = None, *,
-               invoice_numbers: Iterable[str] = (), locked: bool | None = None) -> pd.DataFrame:
+def plan_table(con: duckdb.DuckDBPyConnection, limit: int | None = None, locked: bool | None = None, *,
+               invoice_numbers: Iterable[str] = ()) -> pd.DataFrame:
     """One row per line that wants a change: invoice, line, old → new for each slot, will change or locked.
 
     `locked` False: only the lines a push sends (as many as `plan_counts`' lines); True: only the locked ones.

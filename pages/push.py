@@ -8,8 +8,9 @@ SHOWN_LINES = 2000
 
 
 def run(action, *args) -> None:
-    """Run a push or undo with a progress bar; keep its result for the next run of the page."""
-    bar = st.progress(0.0, text="Connecting to Xero…")
+    """Run a push or undo with a progress bar, which ends in the result; keep it for the next run of the page."""
+    shown = st.empty()
+    bar = shown.progress(0.0, text="Connecting to Xero…")
 
     def progress(stage: str, done: int, total: int) -> None:
         bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{stage}: {done:,} of {total:,} invoices")
@@ -17,11 +18,21 @@ def run(action, *args) -> None:
     try:
         gw = connection.gateway()
     except Exception as e:
+        shown.empty()
         ui.show_error(e)
         return
     result = ui.action(action, gw, *args, by=ui.actor(), progress=progress)
+    shown.empty()
     if result is not None:
         st.session_state["push_result"] = result
+
+
+def show_result(result) -> None:
+    """A push's or undo's result in plain words; Xero's API calls and each invoice's result on request."""
+    (st.warning if result.problems or result.outcome == "stopped" else st.success)(result.summary())
+    with st.expander("Details: each invoice, and the calls to Xero's API"):
+        st.caption(result.api_detail())
+        st.dataframe(result.table(), hide_index=True, width="stretch")
 
 
 @st.dialog("Push to Xero?")
@@ -51,6 +62,9 @@ def confirm_undo(push_id: int) -> None:
         st.rerun()
 
 
+if (st.session_state.get("push_now") or st.session_state.get("undo_now") is not None
+        or "push_result" in st.session_state):
+    st.subheader("Result")
 if st.session_state.pop("push_now", False):
     run(push.push)
 if (undo_id := st.session_state.pop("undo_now", None)) is not None:
@@ -58,9 +72,16 @@ if (undo_id := st.session_state.pop("undo_now", None)) is not None:
 
 result = st.session_state.get("push_result")
 if result is not None:
-    st.subheader("Result")
-    (st.warning if result.problems or result.outcome == "stopped" else st.success)(result.summary())
-    st.dataframe(result.table(), hide_index=True, width="stretch")
+    show_result(result)
+
+
+def plan_lines(count: int, locked: bool) -> None:
+    """The lines a push sends (or the locked ones): as many rows as the figure above says."""
+    st.dataframe(ui.cached(push.plan_table, SHOWN_LINES, locked), hide_index=True, width="stretch",
+                 key=f"push_plan_{'locked' if locked else 'sent'}")
+    if count > SHOWN_LINES:
+        st.caption(f"Showing the first {SHOWN_LINES:,} of {count:,} lines.")
+
 
 st.subheader("What will change")
 st.caption("Every line goes back to Xero exactly as Xero has it, with only its tracking changed. Locked "
@@ -71,10 +92,8 @@ for column, (label, key) in zip(columns, [("Invoices to change", "invoices"), ("
                                           ("Locked invoices", "locked_invoices"), ("Locked lines", "locked_lines")]):
     column.metric(label, f"{counts[key]:,}")
 
-if counts["lines"] or counts["locked_lines"]:
-    st.dataframe(ui.cached(push.plan_table, SHOWN_LINES), hide_index=True, width="stretch")
-    if counts["lines"] + counts["locked_lines"] > SHOWN_LINES:
-        st.caption(f"Showing the first {SHOWN_LINES:,} of {counts['lines'] + counts['locked_lines']:,} lines.")
+if counts["lines"]:
+    plan_lines(counts["lines"], locked=False)
 else:
     st.info("Nothing to push: Xero already has every option the rules want.", icon=":material/check:")
 
@@ -86,6 +105,9 @@ if st.session_state.get("push_confirming"):
 
 if counts["locked_lines"]:
     st.subheader("Locked invoices")
+    st.caption(f"{counts['locked_lines']:,} lines on {counts['locked_invoices']:,} invoices want a change that "
+               "Xero's API cannot make. A push leaves them alone.")
+    plan_lines(counts["locked_lines"], locked=True)
     st.markdown(f"Xero's own **Find & Recode** (Adviser role) can recode paid invoices, about "
                 f"{push.FIND_AND_RECODE_RUN} lines per run, but not foreign-currency invoices. The worklist groups "
                 "the locked lines that want a change into runs of at most that size.")

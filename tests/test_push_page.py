@@ -22,10 +22,14 @@ def test_the_dry_run_shows_what_will_change_and_sends_nothing(streamlit_app):
     assert [m.value for m in at.metric] == [f"{counts[k]:,}" for k in
                                             ("invoices", "lines", "locked_invoices", "locked_lines")]
     assert counts["invoices"] > 0 and counts["locked_invoices"] > 0
-    plan = table_with(at, "Tracking Category 1")
+    sent, locked = [d.value for d in at.dataframe if "State" in d.value.columns]  # in their sections' order
     assert {"Invoice", "Client", "Description", "Tracking Category 1", "Tracking Category 2",
-            "State"} <= set(plan.columns)
-    assert set(plan["State"]) == {"will change", "locked"}
+            "State"} <= set(sent.columns)
+    # the figures and the tables agree: one row per line, the locked lines in their own section
+    assert (len(sent), set(sent["State"])) == (counts["lines"], {"will change"})
+    assert set(locked["State"]) == {"locked"}
+    assert len(locked) == min(counts["locked_lines"], 2000)  # the page shows the first 2,000 and says so
+    assert f"Showing the first 2,000 of {counts['locked_lines']:,} lines." in texts(at)
     assert "Find & Recode" in texts(at)
     assert "This changes the tracking" not in texts(at)  # no dialog until asked
 
@@ -37,11 +41,17 @@ def test_push_after_confirming_then_undo_from_the_history(streamlit_app):
     assert f"**{counts['lines']:,} lines** on **{counts['invoices']:,} invoices**" in texts(at)
     at.button(key="push_confirmed").click().run()
     assert not at.exception
-    assert (at.success or at.warning)[0].value.startswith("Push 1: ")
     results = table_with(at, "Result")["Result"].value_counts().to_dict()
     # the demo has lines tagged with archived options, which the sandbox (like a strict Xero) refuses back
     assert results["landed"] + results.get("failed", 0) == counts["invoices"]
     assert results["locked"] == counts["locked_invoices"]
+    landed_lines = table_with(at, "Result").query("Result == 'landed'")["Lines"].sum()
+    assert (at.success or at.warning)[0].value == (
+        f"Push 1: Xero now has the new tracking on {results['landed']:,} invoices ({landed_lines:,} lines). "
+        f"{results['locked']:,} paid, credited or voided invoices were left alone. {results.get('failed', 0):,} failed.")
+    updates = -(-counts["invoices"] // 50)  # the API detail, in the expander: 50 invoices per update
+    assert f" and {updates} updates of invoices (" in at.expander[0].caption[0].value
+    assert not at.get("progress")  # the progress bar ended in the summary
     assert [m.value for m in at.metric][0] == f"{results.get('failed', 0):,}"  # the rest shows `same` now
 
     at.button(key="undo_1").click().run()
@@ -49,8 +59,8 @@ def test_push_after_confirming_then_undo_from_the_history(streamlit_app):
     at.button(key="undo_confirmed").click().run()
     assert not at.exception
     summary = (at.success or at.warning)[0].value
-    assert summary.startswith("Undo 2:") and "landed" in summary
-    assert "undone by 2" in texts(at)
+    assert summary.startswith("Undo 2: Xero now has the tracking from before that push on ")
+    assert "Undone by undo 2." in texts(at)
     assert [m.value for m in at.metric][0] != "0"  # the changes are wanted again
 
 
