@@ -601,9 +601,11 @@ def clear_line_override(con: duckdb.DuckDBPyConnection, line_id: str, *, by: acc
 
 # --- reading, and saving a page's edited table ------------------------------------------------
 
-CLIENTS_TABLE = """
+# An option by name, "(archived)" after it when Xero no longer offers it.
+OPTION_LABEL = "coalesce({o}.name || CASE WHEN {o}.status <> 'ACTIVE' THEN ' (' || lower({o}.status) || ')' ELSE '' END, 'None')"
+CLIENTS_TABLE = f"""
 SELECT c.contact_id, c.name AS client, coalesce(m.name, 'None') AS owner,
-       coalesce(o1.name, 'None') AS tc1, coalesce(o2.name, 'None') AS tc2,
+       {OPTION_LABEL.format(o="o1")} AS tc1, {OPTION_LABEL.format(o="o2")} AS tc2,
        coalesce(s.consolidate, false) AS consolidate
 FROM contacts c
 LEFT JOIN client_settings s USING (contact_id)
@@ -615,8 +617,8 @@ ORDER BY c.name, c.contact_id
 LIMIT $limit
 """
 CLIENT_COUNT = "SELECT count(*) FROM contacts WHERE contains(lower(name), lower(?))"
-SERVICES_TABLE = """
-SELECT i.code AS item_code, coalesce(i.name, '') AS service, coalesce(o.name, 'None') AS tc2,
+SERVICES_TABLE = f"""
+SELECT i.code AS item_code, coalesce(i.name, '') AS service, {OPTION_LABEL.format(o="o")} AS tc2,
        coalesce(s.alignment_fee, false) AS alignment_fee
 FROM (SELECT code, min(name) AS name FROM items GROUP BY code) i
 LEFT JOIN services s ON s.item_code = i.code
@@ -624,8 +626,8 @@ LEFT JOIN tracking_options o ON o.option_id = s.tc2_option_id
 WHERE contains(lower(i.code || ' ' || coalesce(i.name, '')), lower($search))
 ORDER BY i.code
 """
-TEAM_TABLE = """
-SELECT m.member_id, m.name, coalesce(m.email, '') AS email, coalesce(o.name, 'None') AS tc2,
+TEAM_TABLE = f"""
+SELECT m.member_id, m.name, coalesce(m.email, '') AS email, {OPTION_LABEL.format(o="o")} AS tc2,
        (SELECT count(*) FROM client_settings s WHERE s.owner_id = m.member_id) AS clients
 FROM team_members m LEFT JOIN tracking_options o ON o.option_id = m.tc2_option_id
 ORDER BY m.name
@@ -636,7 +638,8 @@ CLIENT_LINE_COLUMNS = ["invoice_number", "invoice_date", "invoice_status", "desc
 
 
 def clients_table(con: duckdb.DuckDBPyConnection, search: str = "", limit: int = 500) -> pd.DataFrame:
-    """Clients with their owner and slot options by name ("None" when unset), for the Clients page."""
+    """Clients with their owner and slot options by name ("None" when unset, "(archived)" after an option Xero
+    no longer offers), for the Clients page."""
     return con.execute(CLIENTS_TABLE, {"search": search.strip(), "limit": limit}).df()
 
 
@@ -684,66 +687,6 @@ def slot_names(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
     """Slot → its label with the category, e.g. "Tracking Category 1 (Partner)"."""
     cat = catalog(con)
     return {slot: cat.slot_name(slot) for slot in (1, 2)}
-
-
-def save_clients(con: duckdb.DuckDBPyConnection, original: pd.DataFrame, edited: pd.DataFrame, *,
-                 by: access.Actor, source: str = "ui") -> Outcome:
-    """Apply the rows of a `clients_table` that were edited (owner and options by name)."""
-    cat = catalog(con)
-    columns = {"owner": lambda v: ("owner_id", cat.member_id(v)),
-               "tc1": lambda v: ("tc1_option_id", cat.option_id(1, v)),
-               "tc2": lambda v: ("tc2_option_id", cat.option_id(2, v)),
-               "consolidate": lambda v: ("consolidate", v)}
-    edits, rejections = _table_edits(original, edited, "contact_id", "client", columns)
-    return _with_rejections(apply_client_edits(con, edits, by=by, source=source), rejections, original, "contact_id")
-
-
-def save_services(con: duckdb.DuckDBPyConnection, original: pd.DataFrame, edited: pd.DataFrame, *,
-                  by: access.Actor, source: str = "ui") -> Outcome:
-    """Apply the rows of a `services_table` that were edited (TC2 by name)."""
-    cat = catalog(con)
-    columns = {"tc2": lambda v: ("tc2_option_id", cat.option_id(2, v)),
-               "alignment_fee": lambda v: ("alignment_fee", v)}
-    edits, rejections = _table_edits(original, edited, "item_code", "item_code", columns)
-    return _with_rejections(apply_service_edits(con, edits, by=by, source=source), rejections, original, "item_code")
-
-
-def save_team(con: duckdb.DuckDBPyConnection, original: pd.DataFrame, edited: pd.DataFrame, *,
-              by: access.Actor, source: str = "ui") -> Outcome:
-    """Apply the rows of a `team_table` that were edited (name, email, TC2 by name)."""
-    cat = catalog(con)
-    columns = {"name": lambda v: ("name", v), "email": lambda v: ("email", v),
-               "tc2": lambda v: ("tc2_option_id", cat.option_id(2, v))}
-    edits, rejections = _table_edits(original, edited, "member_id", "name", columns)
-    edits = [replace(e, key=int(e.key)) for e in edits]
-    return _with_rejections(apply_team_edits(con, edits, by=by, source=source), rejections, original, "member_id")
-
-
-def _table_edits(original: pd.DataFrame, edited: pd.DataFrame, key: str, label: str,
-                 columns: dict[str, Callable[[Any], tuple[str, Any]]]) -> tuple[list[Edit], list[Rejection]]:
-    edits, rejections = [], []
-    for position in range(len(original)):
-        before, after = original.iloc[position], edited.iloc[position]
-        changed = [c for c in columns if not _same(before[c], after[c])]
-        if not changed:
-            continue
-        try:
-            fields = dict(columns[c](after[c]) for c in changed)
-        except InvalidChange as e:
-            rejections.append(Rejection(before[label], before[key], str(e)))
-            continue
-        edits.append(Edit(before[key], fields, before[label]))
-    return edits, rejections
-
-
-def _same(a: Any, b: Any) -> bool:
-    return (_blank(a) and _blank(b)) or (not _blank(a) and not _blank(b) and a == b)
-
-
-def _with_rejections(outcome: Outcome, rejections: list[Rejection], table: pd.DataFrame, key: str) -> Outcome:
-    """The outcome with the rejections found reading the table, all in the table's order."""
-    position = {k: i for i, k in enumerate(table[key])}
-    return Outcome(outcome.changes, sorted(rejections + outcome.rejections, key=lambda r: position.get(r.key, -1)))
 
 
 def describe(outcome: Outcome, noun: str) -> str:

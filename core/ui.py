@@ -7,6 +7,7 @@ every page file, therefore does everything a page needs on its own.
 import json
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from core import access, config, connection, store, sync
+from core import access, config, connection, record_forms, store, sync
 
 DEMO_BANNER = ("This is the demo organisation on a local Xero sandbox. "
                "To connect your own Xero organisation, see Settings.")
@@ -361,3 +362,79 @@ def _bootstrap_demo(db: str) -> bool:
 
 def _when(moment: datetime) -> str:
     return f"{moment:%d %b %Y %H:%M} UTC"
+
+
+# --- the form beside a grid (Clients, Services, Team) ----------------------------------------------
+
+@dataclass(frozen=True)
+class FormField:
+    """One field of a record's form: `choices` (label → value) makes it a dropdown; else `text` an input,
+    else a yes/no toggle. `saved` is the saved value."""
+    name: str
+    label: str
+    saved: Any
+    choices: Mapping[str, Any] | None = None
+    text: bool = False
+
+
+def editing_record(form: str, selected: Any, name_of: Mapping[Any, str]) -> Any:
+    """The record the form edits: the one selected in the grid, unless the form holds unsaved edits of
+    another, which stays open (with a warning) until they are saved or discarded."""
+    editing = st.session_state.get(f"{form}_editing")
+    unsaved = st.session_state.get(f"{form}_unsaved")
+    if selected is not None and selected != editing:
+        if editing is not None and unsaved:
+            st.warning(f"Save or discard the changes to {name_of.get(editing, editing)} before opening "
+                       f"{name_of.get(selected, selected)}.", icon=":material/edit_note:")
+        else:
+            editing = selected
+    st.session_state[f"{form}_editing"] = editing
+    return editing
+
+
+def record_form(form: str, key: Any, title: str, fields: list[FormField]) -> dict | None:
+    """A record's labelled fields; what differs from the saved values is listed as not saved yet, and
+    leaving the page then asks first. Returns the changed fields (name → value) when Save is pressed."""
+    prefix = f"{form}_{key}_"
+    draft, saved_shown, draft_shown = {}, {}, {}
+    for field in fields:
+        widget = prefix + field.name
+        if field.choices is not None:
+            labels = list(field.choices)
+            saved_label = record_forms.label_of(field.choices, field.saved)
+            chosen = st.selectbox(field.label, labels, index=labels.index(saved_label), key=widget)
+            draft[field.name], saved_shown[field.label], draft_shown[field.label] = (
+                field.choices[chosen], saved_label, chosen)
+        elif field.text:
+            value = st.text_input(field.label, value=field.saved or "", key=widget).strip()
+            draft[field.name], saved_shown[field.label], draft_shown[field.label] = (
+                value or None, field.saved or "", value)
+        else:
+            value = st.toggle(field.label, value=bool(field.saved), key=widget)
+            draft[field.name], saved_shown[field.label], draft_shown[field.label] = value, bool(field.saved), value
+    changes = record_forms.unsaved(saved_shown, draft_shown)
+    st.session_state[f"{form}_unsaved"] = bool(changes)
+    if changes:
+        st.warning("**Not saved yet:**\n" + "\n".join(f"- {change}" for change in changes),
+                   icon=":material/edit_note:")
+    leave_guard(f"Your changes to {title} are not saved." if changes else None)
+    save, discard = st.columns(2)
+    if save.button("Save", type="primary", disabled=not changes, key=f"{form}_save", width="stretch"):
+        return {f.name: draft[f.name] for f in fields if draft_shown[f.label] != saved_shown[f.label]}
+    if discard.button("Discard changes", disabled=not changes, key=f"{form}_discard", width="stretch"):
+        forget_form(form, key)
+        st.rerun()
+    return None
+
+
+def forget_form(form: str, key: Any) -> None:
+    """Drop a record form's draft, so that it shows the saved values again."""
+    for name in [k for k in st.session_state if str(k).startswith(f"{form}_{key}_")]:
+        del st.session_state[name]
+    st.session_state[f"{form}_unsaved"] = False
+
+
+def selected_row(event, table, column: str) -> Any:
+    """The value of `column` in the row selected in a single-row st.dataframe, or None."""
+    rows = event.selection.rows
+    return table.iloc[rows[0]][column] if rows else None

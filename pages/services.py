@@ -1,31 +1,44 @@
 import streamlit as st
 
-from core import settings, ui
+from core import record_forms, settings, slots, ui
 
 ui.page("Services")
 
-EDITOR = "services_editor"
+FORM = "service_form"
 
 ui.show_flash("services")
-
 st.caption("A service's Tracking Category 2 applies to every invoice line of its item (before the client's). "
-           "An alignment-fee service takes the client owner's Tracking Category 2 instead, or none.")
-search = st.text_input("Search services by code or name", key="services_search",
-                       on_change=lambda: st.session_state.pop(EDITOR, None))
+           "An alignment-fee service takes the client owner's Tracking Category 2 instead, or none. "
+           "Select a service to edit it.")
+search = st.text_input("Search services by code or name", key="services_search")
 table = ui.cached(settings.services_table, search)
-slot_names = ui.cached(settings.slot_names)
-edited = st.data_editor(
-    table, key=EDITOR, hide_index=True, width="stretch", disabled=["item_code", "service"],
-    column_config={
-        "item_code": st.column_config.TextColumn("Item code"),
-        "service": st.column_config.TextColumn("Service"),
-        "tc2": st.column_config.SelectboxColumn(slot_names[2], options=list(ui.cached(settings.slot_options, 2)),
-                                                required=True),
-        "alignment_fee": st.column_config.CheckboxColumn("Alignment fee"),
-    })
-if st.button("Save", type="primary", key="services_save"):
-    outcome = ui.action(settings.save_services, table, edited, by=ui.actor())
-    if outcome is not None:
-        ui.flash_after_rerun("services", settings.describe(outcome, "service"), outcome.tone)
-        st.session_state.pop(EDITOR, None)
-        st.rerun()
+slot_names = ui.cached(slots.names)
+names = dict(zip(table["item_code"], table["service"]))
+
+grid, form = st.columns([3, 2], gap="medium")
+with grid:
+    chosen = st.dataframe(
+        table, key="services_grid", hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+        column_config={"item_code": "Item code", "service": "Service", "tc2": slot_names[2],
+                       "alignment_fee": st.column_config.CheckboxColumn("Alignment fee")})
+
+with form:
+    item_code = ui.editing_record(FORM, ui.selected_row(chosen, table, "item_code"), names)
+    saved = item_code and ui.cached(record_forms.record, "service", item_code)
+    if not saved:
+        st.info("Select a service in the list to edit it.", icon=":material/touch_app:")
+        st.stop()
+    with st.container(border=True, key="service_form_panel"):
+        st.subheader(f"Edit service: {saved['name']} ({item_code})")
+        changed = ui.record_form(FORM, item_code, saved["name"], [
+            ui.FormField("tc2_option_id", f"Tracking Category 2 ({slot_names[2]})", saved["tc2_option_id"],
+                         ui.cached(record_forms.option_choices, 2, saved["tc2_option_id"])),
+            ui.FormField("alignment_fee", "Alignment fee (takes the client owner's instead)", saved["alignment_fee"])])
+    if changed:
+        outcome = ui.action(settings.apply_service_edits, [settings.Edit(item_code, changed, saved["name"])],
+                            by=ui.actor())
+        if outcome is not None:
+            ui.flash_after_rerun("services", settings.describe(outcome, "service"), outcome.tone)
+            if not outcome.rejections:
+                ui.forget_form(FORM, item_code)
+            st.rerun()

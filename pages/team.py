@@ -1,40 +1,56 @@
 import streamlit as st
 
-from core import settings, ui
+from core import record_forms, settings, slots, ui
 
 ui.page("Team")
 
-EDITOR = "team_editor"
+FORM = "team_form"
 
 ui.show_flash("team")
-
 st.caption("Team members own clients. An owner's Tracking Category 2 applies to their clients' lines when "
-           "neither the service nor the client sets one, and to alignment fees.")
+           "neither the service nor the client sets one, and to alignment fees. Select a member to edit them.")
 table = ui.cached(settings.team_table)
-slot_names = ui.cached(settings.slot_names)
+slot_names = ui.cached(slots.names)
 tc2_options = ui.cached(settings.slot_options, 2)
-edited = st.data_editor(
-    table, key=EDITOR, hide_index=True, width="stretch", column_order=["name", "email", "tc2", "clients"],
-    disabled=["member_id", "clients"],
-    column_config={
-        "name": st.column_config.TextColumn("Team member", required=True),
-        "email": st.column_config.TextColumn("Email"),
-        "tc2": st.column_config.SelectboxColumn(slot_names[2], options=list(tc2_options), required=True),
-        "clients": st.column_config.NumberColumn("Clients owned"),
-    })
-if st.button("Save", type="primary", key="team_save"):
-    outcome = ui.action(settings.save_team, table, edited, by=ui.actor())
-    if outcome is not None:
-        ui.flash_after_rerun("team", settings.describe(outcome, "team member"), outcome.tone)
-        st.session_state.pop(EDITOR, None)
-        st.rerun()
+names = dict(zip(table["member_id"].tolist(), table["name"]))
+
+grid, form = st.columns([3, 2], gap="medium")
+with grid:
+    chosen = st.dataframe(
+        table, key="team_grid", hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
+        column_order=["name", "email", "tc2", "clients"],
+        column_config={"name": "Team member", "email": "Email", "tc2": slot_names[2],
+                       "clients": st.column_config.NumberColumn("Clients owned")})
+
+with form:
+    selected = ui.selected_row(chosen, table, "member_id")
+    member_id = ui.editing_record(FORM, None if selected is None else int(selected), names)
+    saved = member_id and ui.cached(record_forms.record, "team_member", member_id)
+    if not saved:
+        st.info("Select a team member in the list to edit them.", icon=":material/touch_app:")
+    else:
+        with st.container(border=True, key="team_form_panel"):
+            st.subheader(f"Edit team member: {saved['name']}")
+            changed = ui.record_form(FORM, member_id, saved["name"], [
+                ui.FormField("name", "Name", saved["name"], text=True),
+                ui.FormField("email", "Email", saved["email"], text=True),
+                ui.FormField("tc2_option_id", f"Tracking Category 2 ({slot_names[2]})", saved["tc2_option_id"],
+                             ui.cached(record_forms.option_choices, 2, saved["tc2_option_id"]))])
+        if changed:
+            outcome = ui.action(settings.apply_team_edits, [settings.Edit(member_id, changed, saved["name"])],
+                                by=ui.actor())
+            if outcome is not None:
+                ui.flash_after_rerun("team", settings.describe(outcome, "team member"), outcome.tone)
+                if not outcome.rejections:
+                    ui.forget_form(FORM, member_id)
+                st.rerun()
 
 add, remove = st.columns(2)
 with add.form("team_add", clear_on_submit=True):
     st.markdown("**Add a team member**")
     name = st.text_input("Name", key="team_add_name")
     email = st.text_input("Email (optional)", key="team_add_email")
-    tc2 = st.selectbox(slot_names[2], list(tc2_options), key="team_add_tc2")
+    tc2 = st.selectbox(f"Tracking Category 2 ({slot_names[2]})", list(tc2_options), key="team_add_tc2")
     if st.form_submit_button("Add"):
         member = ui.action(settings.add_team_member, name, by=ui.actor(), email=email or None,
                            tc2_option_id=tc2_options[tc2])
@@ -43,9 +59,8 @@ with add.form("team_add", clear_on_submit=True):
             st.rerun()
 with remove.form("team_remove"):
     st.markdown("**Remove a team member**")
-    members = dict(zip(table["member_id"].tolist(), table["name"]))
-    member = st.selectbox("Team member", list(members), format_func=members.get, index=None, key="team_remove_member")
+    member = st.selectbox("Team member", list(names), format_func=names.get, index=None, key="team_remove_member")
     if st.form_submit_button("Remove") and member is not None:
         if ui.action(settings.remove_team_member, member, by=ui.actor()) is not None:
-            ui.flash_after_rerun("team", f"{members[member]} removed.")
+            ui.flash_after_rerun("team", f"{names[member]} removed.")
             st.rerun()

@@ -1,7 +1,7 @@
 """AppTest of the Clients, Services, Team and History pages on the hand-made EDIT_PRACTICE.
 
-Edits are seeded into the data editor's session state (AppTest cannot type into its cells,
-STREAMLIT_NOTES §2), then Save is clicked as a person would.
+A grid row is selected by seeding the grid's selection (what a click does in the browser, STREAMLIT_NOTES §2);
+its form's fields are then set and Save is clicked as a person would.
 """
 import pytest
 
@@ -40,18 +40,21 @@ def page(practice_db):
     return load
 
 
+def select(at, grid: str, row: int):
+    """Select a row of a grid (what a click on its row does in the browser), and run."""
+    at.session_state[grid] = {"selection": {"rows": [row], "columns": [], "cells": []}}
+    return at.run()
+
+
 @pytest.fixture
-def edit_and_save(practice_db):
-    """`edit_and_save(name, editor_key, edited_rows, save_key)`: the page with those cells edited, saved."""
-    def save(name: str, editor: str, edited_rows: dict, button: str):
-        at = app(name)
-        at.session_state[editor] = {"edited_rows": edited_rows, "added_rows": [], "deleted_rows": []}
-        at.run()
-        at.button(key=button).click().run()
+def form(practice_db):
+    """`form(name, grid, row)`: pages/<name>.py with that grid row selected, its form open."""
+    def open_form(name: str, grid: str, row: int):
+        at = select(app(name), grid, row)
         assert not at.exception
         return at
 
-    return save
+    return open_form
 
 
 def db():
@@ -65,99 +68,117 @@ def log(con):
 
 # --- clients ----------------------------------------------------------------------------------
 
-def test_clients_page_saves_the_edited_rows(edit_and_save, wanted):
-    at = edit_and_save("clients", "clients_editor",
-                       {0: {"tc2": "Audit", "owner": "Bob Jones"}, 1: {"consolidate": True}}, "clients_save")
-    assert [s.value for s in at.success] == ["2 clients saved."]
+def test_the_client_form_saves_its_fields_and_marks_them_until_saved(form, wanted):
+    at = form("clients", "clients_grid", 0)  # Acme Ltd
+    assert at.subheader[0].value == "Edit client: Acme Ltd"
+    assert [(box.label, box.value) for box in at.selectbox] == [
+        ("Client owner", "Ann Smith"), ("Tracking Category 1 (Partner)", "Ann"),
+        ("Tracking Category 2 (Department)", "None")]
+    assert at.button(key="client_form_save").disabled and not at.warning
+
+    at.selectbox(key="client_form_acme_owner_id").select("Bob Jones")
+    at.selectbox(key="client_form_acme_tc2_option_id").select("Audit").run()
+    assert [w.value for w in at.warning] == [
+        "**Not saved yet:**\n- Client owner: Ann Smith → Bob Jones\n- Tracking Category 2 (Department): None → Audit"]
+    assert not at.button(key="client_form_save").disabled
+
+    at.button(key="client_form_save").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == ["Client saved."] and not at.warning
     with db() as con:
         assert con.execute("SELECT * FROM client_settings ORDER BY contact_id").fetchall() == [
-            ("acme", 2, "ann", "audit", False), ("beta", None, None, None, True)]
+            ("acme", 2, "ann", "audit", False)]
         assert log(con) == [(PERSON, "ui", "client", "acme", "owner", "Ann Smith", "Bob Jones"),
-                            (PERSON, "ui", "client", "acme", "tc2", None, "Audit"),
-                            (PERSON, "ui", "client", "beta", "consolidate", "no", "yes")]
-        assert wanted(con, "L1", "L3") == {"L1": ("Ann", "client", "Audit", "client"),
-                                           "L3": (None, "none", None, "consolidated")}
-    # the editor starts afresh on the saved values
-    assert at.session_state["clients_editor"]["edited_rows"] == {}
+                            (PERSON, "ui", "client", "acme", "tc2", None, "Audit")]
+        assert wanted(con, "L1") == {"L1": ("Ann", "client", "Audit", "client")}
     assert at.dataframe[0].value["tc2"].tolist() == ["Audit", "None", "None"]
 
 
-def test_saving_one_client(edit_and_save):
-    at = edit_and_save("clients", "clients_editor", {2: {"tc1": "Bob"}}, "clients_save")
-    assert [s.value for s in at.success] == ["Client saved."]
-
-
-def test_clients_page_rejects_each_bad_row_says_why_and_writes_nothing(edit_and_save, snapshot):
+def test_discarding_puts_the_saved_values_back(form, snapshot):
     with db() as con:
         before = snapshot(con)
-    at = edit_and_save("clients", "clients_editor",
-                       {0: {"tc1": "Tax"}, 1: {"tc1": "Old Partner"}, 2: {"owner": "Nobody", "tc2": "Audit"}},
-                       "clients_save")
-    assert [w.value for w in at.warning] == [
-        "0 clients saved, 3 rejected:\n"
-        "- Acme Ltd: 'Tax' is an option of 'Department', not of Tracking Category 1 (Partner).\n"
-        "- Beta LLC: 'Old Partner' is archived in 'Partner'; choose an active option.\n"
-        "- Cogs & Co: There is no team member called 'Nobody'."]
+    at = form("clients", "clients_grid", 1)  # Beta LLC
+    at.toggle(key="client_form_beta_consolidate").set_value(True).run()
+    assert "Consolidate lines: no → yes" in at.warning[0].value
+    at.button(key="client_form_discard").click().run()
+    assert not at.warning and at.toggle(key="client_form_beta_consolidate").value is False
     with db() as con:
         assert snapshot(con) == before
 
 
-def test_clients_page_applies_the_valid_rows_and_reports_the_others(edit_and_save):
-    at = edit_and_save("clients", "clients_editor", {0: {"tc1": "Bob"}, 1: {"tc1": "Old Partner"}},
-                       "clients_save")
-    assert [w.value for w in at.warning] == [
-        "1 client saved, 1 rejected:\n- Beta LLC: 'Old Partner' is archived in 'Partner'; choose an active option."]
+def test_unsaved_edits_keep_their_record_open_and_warn(form):
+    at = form("clients", "clients_grid", 0)
+    at.selectbox(key="client_form_acme_tc1_option_id").select("Bob").run()
+    select(at, "clients_grid", 1)  # another client, with Acme's edit not saved
+    assert at.subheader[0].value == "Edit client: Acme Ltd"
+    assert "Save or discard the changes to Acme Ltd before opening Beta LLC." in [w.value for w in at.warning]
+    assert at.selectbox(key="client_form_acme_tc1_option_id").value == "Bob"
+    # the browser asks before leaving the page (tests/test_browser.py clicks through it)
+    assert any("Your changes to Acme Ltd are not saved." in h.proto.body for h in at.sidebar.get("html"))
+
+
+def test_an_archived_option_shows_by_name_and_saving_other_fields_keeps_it(form, wanted):
+    with db() as con, store.transaction(con):
+        con.execute("UPDATE client_settings SET tc1_option_id = 'old' WHERE contact_id = 'acme'")
+    at = form("clients", "clients_grid", 0)
+    assert at.dataframe[0].value["tc1"].tolist()[0] == "Old Partner (archived)"
+    assert at.selectbox(key="client_form_acme_tc1_option_id").value == "Old Partner (archived)"
+    at.toggle(key="client_form_acme_consolidate").set_value(True).run()
+    at.button(key="client_form_save").click().run()
+    assert [s.value for s in at.success] == ["Client saved."]
     with db() as con:
-        assert con.execute("SELECT contact_id, tc1_option_id FROM client_settings").fetchall() == [("acme", "bob")]
+        assert con.execute("SELECT tc1_option_id, consolidate FROM client_settings").fetchall() == [("old", True)]
 
 
-def test_clients_page_offers_only_active_options_of_each_slot(page):
-    at = page("clients")
-    assert at.dataframe[0].value.columns.tolist() == ["contact_id", "client", "owner", "tc1", "tc2", "consolidate"]
+def test_an_archived_option_is_offered_only_to_the_record_that_carries_it(form):
+    with db() as con, store.transaction(con):
+        con.execute("UPDATE client_settings SET tc1_option_id = 'old' WHERE contact_id = 'acme'")
+    at = form("clients", "clients_grid", 1)  # Beta LLC
+    assert "Old Partner (archived)" not in at.selectbox(key="client_form_beta_tc1_option_id").options
+
+
+def test_the_client_form_states_its_effective_rules(form):
     with db() as con:
-        assert list(settings.slot_options(con, 1)) == ["None", "Ann", "Bob"]
-        assert list(settings.slot_options(con, 2)) == ["None", "Audit", "Tax"]
+        settings.set_service(con, "TAX-RET", by=access.LOCAL_USER, tc2_option_id="tax")
+        settings.set_client(con, "acme", by=access.LOCAL_USER, tc2_option_id="audit")
+    at = form("clients", "clients_grid", 0)
+    assert at.main.markdown[-1].value == (
+        "- **Partner:** every line → Ann (client).\n"
+        "- **Department:** Tax return → Tax (service); everything else → Audit (client).")
 
 
-def test_clients_search_and_detail(page):
+def test_clients_search(page):
     at = page("clients")
     at.text_input(key="clients_search").input("bet").run()
     assert at.dataframe[0].value["client"].tolist() == ["Beta LLC"]
-    at.text_input(key="clients_search").input("").run()
-    at.selectbox(key="clients_detail").select("acme").run()
-    lines = at.dataframe[1].value
-    assert lines["Description"].tolist() == ["Tax return 2025", "Alignment"]
-    assert lines["TC1 wanted"].tolist() == ["Ann", "Ann"] and lines["TC2 source"].tolist() == ["owner", "owner"]
+    assert [i.value for i in at.info] == ["Select a client in the list to edit it."]
+
+
+def test_clients_page_offers_only_active_options_of_each_slot(form):
+    at = form("clients", "clients_grid", 2)
+    assert at.selectbox(key="client_form_cogs_tc1_option_id").options == ["None", "Ann", "Bob"]
+    assert at.selectbox(key="client_form_cogs_tc2_option_id").options == ["None", "Audit", "Tax"]
 
 
 # --- services and team ------------------------------------------------------------------------
 
-def test_services_page_saves_tc2_and_alignment_fee(edit_and_save, wanted):
-    at = edit_and_save("services", "services_editor",
-                       {0: {"alignment_fee": True}, 1: {"tc2": "Audit"}}, "services_save")
-    assert [s.value for s in at.success] == ["2 services saved."]
+def test_the_service_form_saves_tc2_and_alignment_fee(form, wanted):
+    at = form("services", "services_grid", 1)  # TAX-RET
+    at.selectbox(key="service_form_TAX-RET_tc2_option_id").select("Audit").run()
+    at.button(key="service_form_save").click().run()
+    assert [s.value for s in at.success] == ["Service saved."]
     with db() as con:
-        assert con.execute("SELECT * FROM services ORDER BY item_code").fetchall() == [
-            ("ALIGN", None, True), ("TAX-RET", "audit", False)]
+        assert con.execute("SELECT * FROM services ORDER BY item_code").fetchall() == [("TAX-RET", "audit", False)]
         assert wanted(con, "L1", "L3") == {"L1": ("Ann", "client", "Audit", "service"),
                                            "L3": (None, "none", "Audit", "service")}
-        assert [row[2:] for row in log(con)] == [("service", "ALIGN", "alignment_fee", "no", "yes"),
-                                                 ("service", "TAX-RET", "tc2", None, "Audit")]
+        assert [row[2:] for row in log(con)] == [("service", "TAX-RET", "tc2", None, "Audit")]
 
 
-def test_services_page_rejects_an_archived_option(edit_and_save, snapshot):
-    with db() as con:
-        before = snapshot(con)
-    at = edit_and_save("services", "services_editor", {1: {"tc2": "Advisory"}}, "services_save")
-    assert [w.value for w in at.warning] == [
-        "0 services saved, 1 rejected:\n- TAX-RET: 'Advisory' is archived in 'Department'; choose an active option."]
-    with db() as con:
-        assert snapshot(con) == before
-
-
-def test_team_page_edits_a_member(edit_and_save, wanted):
-    at = edit_and_save("team", "team_editor", {0: {"tc2": "Audit", "email": "ann@practice.example"}},
-                       "team_save")
+def test_the_team_form_edits_a_member(form, wanted):
+    at = form("team", "team_grid", 0)  # Ann Smith
+    at.selectbox(key="team_form_1_tc2_option_id").select("Audit")
+    at.text_input(key="team_form_1_email").input("ann@practice.example").run()
+    at.button(key="team_form_save").click().run()
     assert [s.value for s in at.success] == ["Team member saved."]
     with db() as con:
         assert con.execute("SELECT * FROM team_members WHERE member_id = 1").fetchall() == [
@@ -169,13 +190,13 @@ def test_team_page_adds_and_removes_a_member(page):
     at = page("team")
     at.text_input(key="team_add_name").input("Cy Young")
     at.selectbox(key="team_add_tc2").select("Tax")
-    at.button[1].click().run()  # the form's Add button
+    button(at, "Add").click().run()
     assert not at.exception and [s.value for s in at.success] == ["Cy Young added."]
     with db() as con:
         assert con.execute("SELECT name, tc2_option_id FROM team_members ORDER BY member_id").fetchall() == [
             ("Ann Smith", "tax"), ("Bob Jones", None), ("Cy Young", "tax")]
     at.selectbox(key="team_remove_member").select(2)
-    at.button[2].click().run()  # the form's Remove button
+    button(at, "Remove").click().run()
     assert [s.value for s in at.success] == ["Bob Jones removed."]
     with db() as con:
         assert [name for (name,) in con.execute("SELECT name FROM team_members ORDER BY member_id").fetchall()] == [
@@ -187,29 +208,31 @@ def test_team_page_refuses_to_remove_an_owner_with_clients(page, snapshot):
         before = snapshot(con)
     at = page("team")
     at.selectbox(key="team_remove_member").select(1)
-    at.button[2].click().run()
+    button(at, "Remove").click().run()
     assert [e.value for e in at.error] == ["Ann Smith still owns 1 client: Acme Ltd. Give them another owner first."]
     with db() as con:
         assert snapshot(con) == before
 
 
-def test_team_page_rejects_a_duplicate_name(edit_and_save):
-    at = edit_and_save("team", "team_editor", {1: {"name": "Ann Smith"}}, "team_save")
-    assert [w.value for w in at.warning] == [
-        "0 team members saved, 1 rejected:\n- Bob Jones: There is already a team member called 'Ann Smith'."]
+def test_the_team_form_rejects_a_duplicate_name(form):
+    at = form("team", "team_grid", 1)  # Bob Jones
+    at.text_input(key="team_form_2_name").input("Ann Smith").run()
+    at.button(key="team_form_save").click().run()
+    assert [w.value for w in at.warning][0] == (
+        "0 team members saved, 1 rejected:\n- Bob Jones: There is already a team member called 'Ann Smith'.")
 
 
 # --- history ----------------------------------------------------------------------------------
 
-def test_history_page_lists_changes_newest_first_with_filters(page):
+def test_history_page_lists_changes_newest_first_in_words_with_filters(page):
     with db() as con:
         settings.set_client(con, "acme", by=access.Actor("ann", None, access.EDITOR), tc1_option_id="bob")
         settings.set_service(con, "ALIGN", by=access.Actor("bob", None, access.EDITOR), source="cli", alignment_fee=True)
     at = page("history")
     table = at.dataframe[0].value
-    assert table[["changed_by", "entity", "name", "field", "old_value", "new_value"]].values.tolist() == [
-        ["bob", "Service", "Alignment fee", "alignment_fee", "no", "yes"],
-        ["ann", "Client", "Acme Ltd", "tc1", "Ann", "Bob"]]
+    assert table[["who", "source", "what", "name", "change"]].values.tolist() == [
+        ["bob", "Command line", "Service", "Alignment fee", "Alignment fee: no → yes"],
+        ["ann", "Dashboard", "Client", "Acme Ltd", "Tracking Category 1 (Partner): Ann → Bob"]]
     at.selectbox(key="history_person").select("ann").run()
     assert at.dataframe[0].value["name"].tolist() == ["Acme Ltd"]
     at.selectbox(key="history_person").select(None)
