@@ -200,10 +200,10 @@ def test_a_viewer_sees_the_preview_without_override_controls(signed_in):
 
 def test_an_editor_edits_a_client_under_their_own_address(signed_in, demo_db):
     at = signed_in(EDITOR, "pages/clients.py")
-    at.session_state["clients_editor"] = {"edited_rows": {0: {"consolidate": True}}, "added_rows": [],
-                                          "deleted_rows": []}
+    at.session_state["clients_grid"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
     at.run()
-    at.button(key="clients_save").click().run()
+    at.toggle[0].set_value(True).run()  # Consolidate lines, in the first client's form
+    at.button(key="client_form_save").click().run()
 
     assert not at.exception
     assert texts(at.success) == ["Client saved."]

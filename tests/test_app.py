@@ -22,7 +22,15 @@ def test_first_start_fills_the_demo_and_lands_on_the_overview(demo_mode, db_path
         assert con.execute("SELECT count(*) FROM client_settings").fetchone()[0] > 0
     assert texts(at.metric)[:2] == [f"{synced.invoices:,}", f"{synced.lines:,}"]
     assert texts(at.sidebar.markdown)[0] == f"**{connection.DEMO_LABEL}**"
-    assert texts(at.sidebar.caption)[0].startswith("Last sync: ")
+    assert any(text.startswith("Last sync: ") for text in texts(at.sidebar.caption))
+
+
+def test_the_sidebar_holds_the_apps_menu_by_section(streamlit_app):
+    at = streamlit_app("app.py").run()
+
+    sections = list(dict.fromkeys(section for *_, section in ui.PAGES))
+    assert texts(at.sidebar.caption)[:len(sections)] == sections
+    assert [link.label for link in at.sidebar.page_link] == [title for _, title, _, _ in ui.PAGES]
 
 
 @pytest.mark.parametrize(("file", "title"), [(file, title) for file, title, _, _ in ui.PAGES])
@@ -34,6 +42,8 @@ def test_every_page_opened_straight_from_a_link_has_the_frame(streamlit_app, fil
     assert texts(at.title) == [title]
     assert ui.DEMO_BANNER in texts(at.info)
     assert at.sidebar.button(key="sidebar_sync")
+    sections = list(dict.fromkeys(section for *_, section in ui.PAGES))
+    assert [text for text in texts(at.sidebar.caption) if text in sections] == sections
 
 
 def test_overview_counts_lines_per_option_and_links_what_needs_attention(streamlit_app, demo_db):

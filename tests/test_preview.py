@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from core import preview, rules, store
+from core import explain, preview, push, rules, store
 from core.__main__ import main
 
 # Slots Partner / Department. INV-1 (Acme): a1 changes Partner, a2 already right. INV-2 (=Beta Co) is
@@ -179,15 +179,16 @@ def test_preview_page_shows_totals_lines_and_filters(streamlit_app, demo_db):
         of_client = preview.count(con, preview.Filters(contact_id=first_client))
     at = streamlit_app("pages/preview.py").run()
     assert not at.exception
-    assert metrics(at) == {f"Lines {s}": f"{n:,}" for s, n in expected.items()}
+    assert metrics(at) == {explain.status_words(s): f"{n:,}" for s, n in expected.items()}
     lines = at.dataframe(key="preview_lines").value
     assert len(lines) == min(sum(expected.values()), preview.PAGE_SIZE)
-    assert list(lines.columns)[:5] == ["invoice_number", "client_name", "invoice_date", "description", "line_amount"]
+    # the decisive columns first (tests/test_browser.py checks they are in sight at 1400 px)
+    assert list(lines.columns)[:6] == ["invoice_number", "line", "description", "tc1", "tc2", "status"]
 
     at.selectbox(key="preview_line_status").set_value("change").run()
     assert not at.exception
-    assert metrics(at) == {f"Lines {s}": f"{n:,}" for s, n in changes.items()}
-    assert set(at.dataframe(key="preview_lines").value["status"]) == {"change"}
+    assert metrics(at) == {explain.status_words(s): f"{n:,}" for s, n in changes.items()}
+    assert set(at.dataframe(key="preview_lines").value["status"]) == {"✎ Will change"}
 
     at.selectbox(key="preview_line_status").set_value(None)
     at.selectbox(key="preview_client").set_value(first_client).run()
@@ -207,3 +208,37 @@ def test_preview_page_expands_an_invoice_and_reports_no_match(streamlit_app, dem
 
     at.text_input(key="preview_invoice").input("NO-SUCH-INVOICE").run()
     assert [i.value for i in at.info][-1] == "No invoice lines match these filters."
+
+
+def test_the_selected_line_is_explained_with_its_status_and_history(streamlit_app, demo_db):
+    at = streamlit_app("pages/preview.py")
+    at.session_state["preview_lines"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    with store.connect(demo_db) as con:
+        first = preview.page(con, preview.Filters(), 1)[0]
+        line = preview.line_detail(con, first["line_id"])
+    assert explain.sentence(line) in [m.value for m in at.main.markdown]
+    assert any(explain.status_sentence(line) in e.value for e in [*at.error, *at.warning, *at.info, *at.success])
+    assert "History: no changes to this line" in " ".join(c.value for c in at.main.caption)
+
+
+def test_only_the_lines_a_push_sends_are_highlighted(shown):
+    rows = preview.lines(shown)
+    highlighted = {(row["line_id"], slot) for row in rows for slot in (1, 2) if row[f"tc{slot}_changes"]}
+    sent = {(row["line_id"], row["slot"]) for row in push.plan(shown) if row["eligible"]}
+    assert highlighted == sent == {("a1", 1)}  # not b1 (locked) nor b2 (blocked), which want changes too
+
+
+@pytest.mark.parametrize(("row", "slot", "cell"), [
+    ({"tc1_current_name": "Bob", "tc1_wanted_name": "Ann", "tc1_apply": True, "tc1_current_option_id": "bob",
+      "tc1_wanted_option_id": "ann"}, 1, "Bob → Ann"),
+    ({"tc2_current_name": None, "tc2_wanted_name": "Tax", "tc2_apply": True, "tc2_current_option_id": None,
+      "tc2_wanted_option_id": "tax"}, 2, "(none) → Tax"),
+    ({"tc1_current_name": "Ann", "tc1_wanted_name": "Ann", "tc1_apply": True, "tc1_current_option_id": "ann",
+      "tc1_wanted_option_id": "ann"}, 1, "Ann"),
+    ({"tc1_current_name": "Ann", "tc1_wanted_name": None, "tc1_apply": False, "tc1_current_option_id": "ann",
+      "tc1_wanted_option_id": None}, 1, "Ann"),  # no rule: Xero's stays
+])
+def test_a_slot_cell_shows_now_and_wanted(row, slot, cell):
+    assert preview.slot_cell(row, slot) == cell

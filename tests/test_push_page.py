@@ -1,5 +1,8 @@
 """The Push page on the demo organisation: dry run, confirmation dialog, push, result, history and undo."""
-from core import push, store
+import csv
+import io
+
+from core import history, push, store
 
 
 def plan_counts() -> dict:
@@ -71,3 +74,28 @@ def test_cancel_closes_the_dialog_without_pushing(streamlit_app):
     assert "This changes the tracking" not in texts(at)
     with store.connect() as con:
         assert push.history(con) == []
+
+
+def test_history_shows_the_push_in_words_and_opens_it_to_its_lines(streamlit_app):
+    at = streamlit_app("pages/push.py").run()
+    at.button(key="push_open").click().run()
+    at.button(key="push_confirmed").click().run()
+    summary = (at.success or at.warning)[0].value
+
+    at = streamlit_app("pages/history.py").run()
+    events = at.dataframe(key="history_events").value
+    assert events.iloc[0][["what", "name", "change"]].tolist() == ["Push", "Push 1", summary.removeprefix("Push 1: ")]
+    at.session_state["history_events"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    at.run()
+    assert not at.exception
+    log = at.dataframe[1].value  # below the history
+    with store.connect() as con:
+        landed = con.execute("SELECT count(*) FROM push_lines WHERE push_id = 1 AND result = 'landed'").fetchone()[0]
+        rows = list(csv.reader(io.StringIO(history.push_log_csv(con, 1).decode("utf-8-sig"))))
+        names = {name for (name,) in con.execute("SELECT name FROM tracking_options").fetchall()}
+    assert (log["outcome"] == "Done in Xero").sum() == landed > 0
+    assert {"Left alone: invoice locked"} <= set(log["outcome"])
+    assert set(log["category"]) == {"Partner", "Department"}
+    assert set(log["before"].dropna()) | set(log["after"].dropna()) <= names  # names, not ids
+    assert rows[0] == list(history.PUSH_LOG_HEADERS.values()) and len(rows) == len(log) + 1
+    assert at.download_button(key="history_push_csv")

@@ -146,9 +146,10 @@ def test_no_secret_reaches_the_database_logs_exports_or_pages(demo_mode, db_path
     overview = pages.open("app.py")                               # first start: the demo is synced and seeded
     overview.sidebar.button(key="sidebar_sync").click()
     pages.again(overview)                                         # an incremental sync from the sidebar
-    clients = pages.open("pages/clients.py", clients_editor={"edited_rows": {0: {"consolidate": True}},
-                                                              "added_rows": [], "deleted_rows": []})
-    clients.button(key="clients_save").click()
+    clients = pages.open("pages/clients.py", clients_grid={"selection": {"rows": [0], "columns": [], "cells": []}})
+    clients.toggle[0].set_value(not clients.toggle[0].value)
+    pages.again(clients)
+    clients.button(key="client_form_save").click()
     pages.again(clients)                                          # an edit
     importing = pages.open("pages/import_csv.py")
     with store.connect() as con:
