@@ -1,9 +1,12 @@
 """The real app in a real browser: `streamlit run app.py` on the demo, every page visited in Chromium;
-and "Connect to Xero" clicked through the local sandbox's consent page.
+"Connect to Xero" clicked through the local sandbox's consent page; every page opened cold from its URL;
+the Preview grid and its line panel at 1400 px, the narrow layout at 800 px, a push's lines in History,
+and the question before leaving a form with unsaved edits.
 
 Needs Debian's Chromium at /usr/bin/chromium (Playwright's own browser download needs the internet).
 Without it the test is skipped, unless REQUIRE_BROWSER=1 (as `.ci/run` sets) turns that into a failure.
 """
+import io
 import os
 import socket
 import subprocess
@@ -14,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from core import config, ui
+from core import access, config, connection, explain, preview, push, rules, settings, store, ui
 from core.xero import tokens
 
 pytestmark = pytest.mark.e2e
@@ -66,6 +69,12 @@ def app_url(demo_mode, db_path, tmp_path):
 def code_flow_app_url(demo_mode, db_path, tmp_path, monkeypatch):
     """The dashboard with Connect to Xero (XERO_AUTH=code, no client id): the flow runs on the local sandbox."""
     monkeypatch.setenv("XERO_AUTH", "code")
+    yield from serve_app(tmp_path)
+
+
+@pytest.fixture
+def demo_app_url(demo_db, tmp_path):
+    """The dashboard on a copy of the synced, seeded demo (no first-start sync to wait for)."""
     yield from serve_app(tmp_path)
 
 
@@ -149,3 +158,211 @@ def wait_for_the_run_to_finish(page) -> None:
     """Streamlit shows a "Running…" status widget while a script run is under way."""
     page.wait_for_timeout(300)
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=PAGE_MS)
+
+
+def launch(p, width: int):
+    browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+    return browser, browser.new_page(viewport={"width": width, "height": 1000})
+
+
+def opened(page, url: str, title: str) -> None:
+    from playwright.sync_api import expect
+
+    page.goto(url)
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=FIRST_PAGE_MS)
+    wait_for_the_run_to_finish(page)
+
+
+SECTIONS = list(dict.fromkeys(section for *_, section in ui.PAGES))
+FILE_NAMES = ["app", "overview", "preview", "push", "revenue", "clients", "services", "team", "import csv",
+              "import_csv", "history", "settings"]
+
+
+def test_every_page_opened_cold_from_its_url_shows_the_apps_menu(demo_app_url):
+    """A page opened from a bookmark, a shared link or Xero's return runs without app.py: its guard draws
+    the same sectioned menu, and Streamlit's list of file names stays hidden. Then the same after app.py ran."""
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    titles = [title for _, title, _, _ in ui.PAGES]
+    urls = [(f"/{Path(file).stem}", title) for file, title, _, _ in ui.PAGES]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            for path, title in [*urls, ("/", "Overview"), *urls]:  # cold first; "/" runs app.py's navigation
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                opened(page, demo_app_url + path, title)
+                sidebar = page.get_by_test_id("stSidebar")
+                expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
+                for section in SECTIONS:
+                    expect(sidebar.get_by_text(section, exact=True)).to_be_visible()
+                links = [text.split("\n")[-1].strip() for text in sidebar.locator("a").all_inner_texts()]  # after the icon
+                assert links == titles, path
+                assert not {link.lower() for link in links} & (set(FILE_NAMES) - {t.lower() for t in titles})
+                page.close()
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def preview_demo(demo_db, tmp_path):
+    """The demo with a line of every source label (a consolidated client's first line overridden, for TC1's
+    `consolidated`), and what the Preview must show, worked out before the server holds the database."""
+    with store.connect(demo_db) as con:
+        first_line = con.execute("""
+            SELECT l.line_id FROM invoice_lines l JOIN invoices i USING (invoice_id)
+            JOIN client_settings s ON s.contact_id = i.contact_id AND s.consolidate
+            WHERE l.position = 0 AND (SELECT count(*) FROM invoice_lines o WHERE o.invoice_id = l.invoice_id) > 1
+            ORDER BY i.date DESC LIMIT 1""").fetchone()[0]
+        tc1_option = con.execute("SELECT tc1_wanted_option_id FROM line_rules WHERE tc1_wanted_option_id IS NOT NULL "
+                                 "LIMIT 1").fetchone()[0]
+        settings.set_line_override(con, first_line, by=access.LOCAL_USER, tc1=tc1_option)
+        first_rows = {source: preview.page(con, preview.Filters(source=source), 1)[0] for source in rules.SOURCES}
+        said = {source: explain.sentence(preview.line_detail(con, row["line_id"])) for source, row in first_rows.items()}
+        page_one = preview.page(con, preview.Filters(), 1)
+        sent = {(r["line_id"], r["slot"]) for r in push.plan(con) if r["eligible"]}
+    return said, page_one, sent
+
+
+@pytest.fixture
+def preview_url(preview_demo, tmp_path):
+    yield from serve_app(tmp_path)
+
+
+DECISIVE = ["Invoice", "Line", "Description", "now → wanted", "now → wanted", "Status"]
+GRID_HEADER, ROW_HEIGHT, ROW_MARKER = 35, 35, 30
+
+
+def visible_headers(grid) -> list[str]:
+    """The grid's column headers in sight: the grid (a canvas) keeps an accessible table of the visible cells."""
+    grid.locator("th").first.wait_for(state="attached", timeout=PAGE_MS)
+    return grid.locator("th").all_inner_texts()
+
+
+def select_first_row(grid) -> None:
+    grid.click(position={"x": 15, "y": GRID_HEADER + ROW_HEIGHT // 2})
+
+
+def test_preview_at_1400_px_the_decisive_columns_the_line_panel_and_the_highlight(preview_demo, preview_url,
+                                                                                 tmp_path):
+    require_browser()
+    from PIL import Image
+    from playwright.sync_api import expect, sync_playwright
+
+    said, page_one, sent = preview_demo
+    with sync_playwright() as p:
+        browser, page = launch(p, 1400)
+        try:
+            opened(page, f"{preview_url}/preview", "Preview")
+            grid = page.get_by_test_id("stDataFrame").first
+            headers = visible_headers(grid)
+            assert headers[:3] == DECISIVE[:3], headers
+            assert [h.split(": ", 1)[-1] for h in headers[3:6]] == DECISIVE[3:], headers
+            assert not {"Client", "Date", "Amount"} & set(headers)  # moved to the right, out of sight
+
+            # the highlight: a slot cell is yellow exactly where the push plan sends that line's slot
+            shot = Image.open(io.BytesIO(grid.screenshot())).convert("RGB")
+            start = ROW_MARKER + 90 + 45 + 200  # the slot columns' widths, as pages/preview.py sets them
+            slot_x = {1: start + 95, 2: start + 190 + 95}  # the middle of each cell, above its text
+            rows_in_sight = (shot.height - GRID_HEADER) // ROW_HEIGHT
+            highlighted = {(row["line_id"], slot) for number, row in enumerate(page_one[:rows_in_sight])
+                           for slot, x in slot_x.items()
+                           if shot.getpixel((x, GRID_HEADER + number * ROW_HEIGHT + 4)) == (255, 243, 176)}
+            in_sight = {row["line_id"] for row in page_one[:rows_in_sight]}
+            assert highlighted == {(line, slot) for line, slot in sent if line in in_sight}
+            assert highlighted  # the first page has lines a push would write, and lines it would not
+            assert {row["status"] for row in page_one[:rows_in_sight]} - {"change"}
+
+            # the panel: one sentence for a line of each source label
+            for source, sentence in said.items():
+                page.get_by_test_id("stSelectbox").filter(has_text="Source (either slot)").click()
+                page.get_by_role("option", name=source, exact=True).click()
+                wait_for_the_run_to_finish(page)
+                select_first_row(page.get_by_test_id("stDataFrame").first)
+                panel = page.locator(".st-key-preview_line_panel")
+                expect(panel.get_by_text(sentence, exact=True)).to_be_visible(timeout=PAGE_MS)
+            page.screenshot(path=tmp_path / "preview_panel.png", full_page=True)
+            expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+        finally:
+            browser.close()
+
+
+def test_at_800_px_filters_wrap_figures_fit_and_the_sidebar_starts_collapsed(demo_app_url):
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = launch(p, 800)
+        try:
+            opened(page, f"{demo_app_url}/preview", "Preview")
+            expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
+            filters = [page.get_by_test_id(kind).filter(has_text=label).first.bounding_box() for kind, label in [
+                ("stSelectbox", "Client"), ("stTextInput", "Invoice number"), ("stDateInput", "Invoice dates"),
+                ("stSelectbox", "Invoice status"), ("stSelectbox", "Line status"),
+                ("stSelectbox", "Source (either slot)")]]
+            assert all(box["x"] >= 0 and box["x"] + box["width"] <= 800 and box["width"] >= 150 for box in filters)
+            assert len({round(box["y"]) for box in filters}) >= 2  # wrapped onto more rows, none squeezed
+            for path, title in [("/preview", "Preview"), ("/push", "Push"), ("/", "Overview")]:
+                opened(page, demo_app_url + path, title)
+                cut = page.eval_on_selector_all('[data-testid="stMetricValue"] div, [data-testid="stMetricLabel"] p',
+                                                "els => els.filter(e => e.scrollWidth > e.clientWidth + 1)"
+                                                ".map(e => e.textContent)")
+                assert cut == [], (path, cut)
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def pushed_url(demo_db, tmp_path):
+    """The demo after one push (through the sandbox), served."""
+    with store.connect(demo_db) as con:
+        push.push(con, connection.gateway(), by=access.LOCAL_USER)
+    yield from serve_app(tmp_path)
+
+
+def test_history_shows_a_push_and_opens_it_to_its_lines(pushed_url):
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = launch(p, 1400)
+        try:
+            opened(page, f"{pushed_url}/history", "History")
+            grid = page.get_by_test_id("stDataFrame").first
+            expect(grid.locator("td").filter(has_text="Xero now has the new tracking on")).to_have_count(1)
+            select_first_row(grid)
+            expect(page.get_by_role("heading", name="Push 1: line by line")).to_be_visible(timeout=PAGE_MS)
+            log = page.get_by_test_id("stDataFrame").nth(1)
+            assert visible_headers(log)[:7] == ["Invoice", "Client", "Line", "Description", "Tracking category",
+                                                "Before", "After"]
+            expect(log.locator("td").filter(has_text="Done in Xero").first).to_be_attached()
+            with page.expect_download() as download:
+                page.get_by_role("button", name="Download the lines of push 1 (CSV)").click()
+            assert download.value.suggested_filename == "push_1_lines.csv"
+            assert Path(download.value.path()).read_bytes().decode("utf-8-sig").startswith(
+                "Invoice,Client,Line,Description,Tracking category,Before,After,Outcome")
+        finally:
+            browser.close()
+
+
+def test_leaving_a_form_with_unsaved_edits_asks_first(demo_app_url):
+    require_browser()
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser, page = launch(p, 1400)
+        try:
+            opened(page, f"{demo_app_url}/clients", "Clients")
+            select_first_row(page.get_by_test_id("stDataFrame").first)
+            consolidate = page.get_by_test_id("stCheckbox").filter(has_text="Consolidate lines")
+            consolidate.click()
+            expect(page.get_by_text("Not saved yet:")).to_be_visible(timeout=PAGE_MS)
+            wait_for_the_run_to_finish(page)
+            asked = []
+            page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+            page.get_by_test_id("stSidebar").get_by_role("link", name="Preview").click()
+            page.wait_for_timeout(1000)
+            assert asked and "are not saved. Leave without saving?" in asked[0]
+            expect(page.get_by_role("heading", name="Clients", exact=True)).to_be_visible()
+        finally:
+            browser.close()
