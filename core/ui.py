@@ -24,14 +24,16 @@ LOCAL_MODE_NOTE = ("Sign-in is not configured: everyone who can open this addres
 NOT_SIGNED_IN = access.Actor("Not signed in", None, None)
 SYNC_STATUS = "_sidebar_sync_status"
 
-# Below 1000 px, a row of columns (filters, figures) wraps instead of squeezing each one into a stub;
+# Below 1000 px, a row of columns (filters, figures) wraps instead of squeezing each one into a stub, and
+# figures take a smaller font rather than being cut off with an ellipsis;
 # and, on a narrow screen's first visit, the sidebar starts collapsed (Streamlit's "auto" collapses
 # it only up to 768 px, and st.context does not know the viewport): Streamlit then remembers that.
 NARROW_SCREEN_CSS = """<style>
 @media (max-width: 1000px) {
   [data-testid="stHorizontalBlock"] { flex-wrap: wrap; }
   [data-testid="stHorizontalBlock"] > [data-testid="stColumn"] { min-width: min(100%, 11rem); }
-  [data-testid="stMetricValue"] > div, [data-testid="stMetricLabel"] p { overflow: visible; white-space: normal; }
+  [data-testid="stMetricValue"] { font-size: 1.75rem; }
+  [data-testid="stMetricLabel"] p { white-space: normal; }
 }
 </style>"""
 NARROW_SIDEBAR_JS = """<script>
