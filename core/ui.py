@@ -15,7 +15,7 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from core import access, config, connection, record_forms, store, sync
+from core import access, config, connection, record_forms, settings, store, sync
 
 DEMO_BANNER = ("This is the demo organisation on a local Xero sandbox. "
                "To connect your own Xero organisation, see Settings.")
@@ -427,6 +427,23 @@ def record_form(form: str, key: Any, title: str, fields: list[FormField]) -> dic
         forget_form(form, key)
         st.rerun()
     return None
+
+
+def record_grid(key: str, table, **config: Any):
+    """A read-only grid of records; selecting a row opens it in the form beside it (`editing_record`)."""
+    return st.dataframe(table, key=key, hide_index=True, width="stretch", on_select="rerun",
+                        selection_mode="single-row", **config)
+
+
+def save_form(form: str, key: Any, name: str, changed: dict, apply: Callable, noun: str) -> None:
+    """Save a record form's changed fields with `apply` (a core/settings.py `apply_*_edits`), say how it went
+    after the rerun (`show_flash(form)`), and show the saved values; a rejected edit keeps its draft."""
+    outcome = action(apply, [settings.Edit(key, changed, name)], by=actor())
+    if outcome is not None:
+        flash_after_rerun(form, settings.describe(outcome, noun), outcome.tone)
+        if not outcome.rejections:
+            forget_form(form, key)
+        st.rerun()
 
 
 def forget_form(form: str, key: Any) -> None:

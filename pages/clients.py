@@ -6,7 +6,7 @@ ui.page("Clients")
 
 FORM = "client_form"
 
-ui.show_flash("clients")
+ui.show_flash(FORM)
 st.caption("Select a client to edit its owner, Tracking Category 1 and 2 and whether its invoice lines are "
            "consolidated. Only options active in Xero can be chosen.")
 search = st.text_input("Search clients by name", key="clients_search")
@@ -17,9 +17,8 @@ names = dict(zip(table["contact_id"], table["client"]))
 
 grid, form = st.columns([3, 2], gap="medium")
 with grid:
-    chosen = st.dataframe(
-        table, key="clients_grid", hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-        column_order=["client", "owner", "tc1", "tc2", "consolidate"],
+    chosen = ui.record_grid(
+        "clients_grid", table, column_order=["client", "owner", "tc1", "tc2", "consolidate"],
         column_config={"client": "Client", "owner": "Owner", "tc1": slot_names[1], "tc2": slot_names[2],
                        "consolidate": st.column_config.CheckboxColumn("Consolidate lines")})
     if total > len(table):
@@ -44,10 +43,4 @@ with form:
         rules_now = ui.cached(record_forms.client_rules, contact_id, slot_names)
         st.markdown("\n".join(f"- **{slot_names[slot]}:** {rules_now[slot]}" for slot in slots.SLOTS))
     if changed:
-        outcome = ui.action(settings.apply_client_edits, [settings.Edit(contact_id, changed, saved["name"])],
-                            by=ui.actor())
-        if outcome is not None:
-            ui.flash_after_rerun("clients", settings.describe(outcome, "client"), outcome.tone)
-            if not outcome.rejections:
-                ui.forget_form(FORM, contact_id)
-            st.rerun()
+        ui.save_form(FORM, contact_id, saved["name"], changed, settings.apply_client_edits, "client")

@@ -6,7 +6,7 @@ ui.page("Services")
 
 FORM = "service_form"
 
-ui.show_flash("services")
+ui.show_flash(FORM)
 st.caption("A service's Tracking Category 2 applies to every invoice line of its item (before the client's). "
            "An alignment-fee service takes the client owner's Tracking Category 2 instead, or none. "
            "Select a service to edit it.")
@@ -17,9 +17,8 @@ names = dict(zip(table["item_code"], table["service"]))
 
 grid, form = st.columns([3, 2], gap="medium")
 with grid:
-    chosen = st.dataframe(
-        table, key="services_grid", hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-        column_config={"item_code": "Item code", "service": "Service", "tc2": slot_names[2],
+    chosen = ui.record_grid(
+        "services_grid", table, column_config={"item_code": "Item code", "service": "Service", "tc2": slot_names[2],
                        "alignment_fee": st.column_config.CheckboxColumn("Alignment fee")})
 
 with form:
@@ -35,10 +34,4 @@ with form:
                          ui.cached(record_forms.option_choices, 2, saved["tc2_option_id"])),
             ui.FormField("alignment_fee", "Alignment fee (takes the client owner's instead)", saved["alignment_fee"])])
     if changed:
-        outcome = ui.action(settings.apply_service_edits, [settings.Edit(item_code, changed, saved["name"])],
-                            by=ui.actor())
-        if outcome is not None:
-            ui.flash_after_rerun("services", settings.describe(outcome, "service"), outcome.tone)
-            if not outcome.rejections:
-                ui.forget_form(FORM, item_code)
-            st.rerun()
+        ui.save_form(FORM, item_code, saved["name"], changed, settings.apply_service_edits, "service")

@@ -6,7 +6,7 @@ ui.page("Team")
 
 FORM = "team_form"
 
-ui.show_flash("team")
+ui.show_flash(FORM)
 st.caption("Team members own clients. An owner's Tracking Category 2 applies to their clients' lines when "
            "neither the service nor the client sets one, and to alignment fees. Select a member to edit them.")
 table = ui.cached(settings.team_table)
@@ -16,9 +16,8 @@ names = dict(zip(table["member_id"].tolist(), table["name"]))
 
 grid, form = st.columns([3, 2], gap="medium")
 with grid:
-    chosen = st.dataframe(
-        table, key="team_grid", hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
-        column_order=["name", "email", "tc2", "clients"],
+    chosen = ui.record_grid(
+        "team_grid", table, column_order=["name", "email", "tc2", "clients"],
         column_config={"name": "Team member", "email": "Email", "tc2": slot_names[2],
                        "clients": st.column_config.NumberColumn("Clients owned")})
 
@@ -37,13 +36,7 @@ with form:
                 ui.FormField("tc2_option_id", f"Tracking Category 2 ({slot_names[2]})", saved["tc2_option_id"],
                              ui.cached(record_forms.option_choices, 2, saved["tc2_option_id"]))])
         if changed:
-            outcome = ui.action(settings.apply_team_edits, [settings.Edit(member_id, changed, saved["name"])],
-                                by=ui.actor())
-            if outcome is not None:
-                ui.flash_after_rerun("team", settings.describe(outcome, "team member"), outcome.tone)
-                if not outcome.rejections:
-                    ui.forget_form(FORM, member_id)
-                st.rerun()
+            ui.save_form(FORM, member_id, saved["name"], changed, settings.apply_team_edits, "team member")
 
 add, remove = st.columns(2)
 with add.form("team_add", clear_on_submit=True):
@@ -55,12 +48,12 @@ with add.form("team_add", clear_on_submit=True):
         member = ui.action(settings.add_team_member, name, by=ui.actor(), email=email or None,
                            tc2_option_id=tc2_options[tc2])
         if member is not None:
-            ui.flash_after_rerun("team", f"{name.strip()} added.")
+            ui.flash_after_rerun(FORM, f"{name.strip()} added.")
             st.rerun()
 with remove.form("team_remove"):
     st.markdown("**Remove a team member**")
     member = st.selectbox("Team member", list(names), format_func=names.get, index=None, key="team_remove_member")
     if st.form_submit_button("Remove") and member is not None:
         if ui.action(settings.remove_team_member, member, by=ui.actor()) is not None:
-            ui.flash_after_rerun("team", f"{names[member]} removed.")
+            ui.flash_after_rerun(FORM, f"{names[member]} removed.")
             st.rerun()

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -160,9 +161,18 @@ def wait_for_the_run_to_finish(page) -> None:
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=PAGE_MS)
 
 
-def launch(p, width: int):
-    browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-    return browser, browser.new_page(viewport={"width": width, "height": 1000})
+@contextmanager
+def browser_page(width: int = 1400):
+    """A page of Debian's Chromium, `width` px wide."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": width, "height": 1000})
+        finally:
+            browser.close()
 
 
 def opened(page, url: str, title: str) -> None:
@@ -245,71 +255,61 @@ def select_first_row(grid) -> None:
 
 def test_preview_at_1400_px_the_decisive_columns_the_line_panel_and_the_highlight(preview_demo, preview_url,
                                                                                  tmp_path):
-    require_browser()
     from PIL import Image
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     said, page_one, sent = preview_demo
-    with sync_playwright() as p:
-        browser, page = launch(p, 1400)
-        try:
-            opened(page, f"{preview_url}/preview", "Preview")
-            grid = page.get_by_test_id("stDataFrame").first
-            headers = visible_headers(grid)
-            assert headers[:3] == DECISIVE[:3], headers
-            assert [h.split(": ", 1)[-1] for h in headers[3:6]] == DECISIVE[3:], headers
-            assert not {"Client", "Date", "Amount"} & set(headers)  # moved to the right, out of sight
+    with browser_page(1400) as page:
+        opened(page, f"{preview_url}/preview", "Preview")
+        grid = page.get_by_test_id("stDataFrame").first
+        headers = visible_headers(grid)
+        assert headers[:3] == DECISIVE[:3], headers
+        assert [h.split(": ", 1)[-1] for h in headers[3:6]] == DECISIVE[3:], headers
+        assert not {"Client", "Date", "Amount"} & set(headers)  # moved to the right, out of sight
 
-            # the highlight: a slot cell is yellow exactly where the push plan sends that line's slot
-            shot = Image.open(io.BytesIO(grid.screenshot())).convert("RGB")
-            start = ROW_MARKER + 90 + 45 + 200  # the slot columns' widths, as pages/preview.py sets them
-            slot_x = {1: start + 95, 2: start + 190 + 95}  # the middle of each cell, above its text
-            rows_in_sight = (shot.height - GRID_HEADER) // ROW_HEIGHT
-            highlighted = {(row["line_id"], slot) for number, row in enumerate(page_one[:rows_in_sight])
-                           for slot, x in slot_x.items()
-                           if shot.getpixel((x, GRID_HEADER + number * ROW_HEIGHT + 4)) == (255, 243, 176)}
-            in_sight = {row["line_id"] for row in page_one[:rows_in_sight]}
-            assert highlighted == {(line, slot) for line, slot in sent if line in in_sight}
-            assert highlighted  # the first page has lines a push would write, and lines it would not
-            assert {row["status"] for row in page_one[:rows_in_sight]} - {"change"}
+        # the highlight: a slot cell is yellow exactly where the push plan sends that line's slot
+        shot = Image.open(io.BytesIO(grid.screenshot())).convert("RGB")
+        start = ROW_MARKER + 90 + 45 + 200  # the slot columns' widths, as pages/preview.py sets them
+        slot_x = {1: start + 95, 2: start + 190 + 95}  # the middle of each cell, above its text
+        rows_in_sight = (shot.height - GRID_HEADER) // ROW_HEIGHT
+        highlighted = {(row["line_id"], slot) for number, row in enumerate(page_one[:rows_in_sight])
+                       for slot, x in slot_x.items()
+                       if shot.getpixel((x, GRID_HEADER + number * ROW_HEIGHT + 4)) == (255, 243, 176)}
+        in_sight = {row["line_id"] for row in page_one[:rows_in_sight]}
+        assert highlighted == {(line, slot) for line, slot in sent if line in in_sight}
+        assert highlighted  # the first page has lines a push would write, and lines it would not
+        assert {row["status"] for row in page_one[:rows_in_sight]} - {"change"}
 
-            # the panel: one sentence for a line of each source label
-            for source, sentence in said.items():
-                page.get_by_test_id("stSelectbox").filter(has_text="Source (either slot)").click()
-                page.get_by_role("option", name=source, exact=True).click()
-                wait_for_the_run_to_finish(page)
-                select_first_row(page.get_by_test_id("stDataFrame").first)
-                panel = page.locator(".st-key-preview_line_panel")
-                expect(panel.get_by_text(sentence, exact=True)).to_be_visible(timeout=PAGE_MS)
-            page.screenshot(path=tmp_path / "preview_panel.png", full_page=True)
-            expect(page.locator('[data-testid="stException"]')).to_have_count(0)
-        finally:
-            browser.close()
+        # the panel: one sentence for a line of each source label
+        for source, sentence in said.items():
+            page.get_by_test_id("stSelectbox").filter(has_text="Source (either slot)").click()
+            page.get_by_role("option", name=source, exact=True).click()
+            wait_for_the_run_to_finish(page)
+            select_first_row(page.get_by_test_id("stDataFrame").first)
+            panel = page.locator(".st-key-preview_line_panel")
+            expect(panel.get_by_text(sentence, exact=True)).to_be_visible(timeout=PAGE_MS)
+        page.screenshot(path=tmp_path / "preview_panel.png", full_page=True)
+        expect(page.locator('[data-testid="stException"]')).to_have_count(0)
 
 
 def test_at_800_px_filters_wrap_figures_fit_and_the_sidebar_starts_collapsed(demo_app_url):
-    require_browser()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser, page = launch(p, 800)
-        try:
-            opened(page, f"{demo_app_url}/preview", "Preview")
-            expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
-            filters = [page.get_by_test_id(kind).filter(has_text=label).first.bounding_box() for kind, label in [
-                ("stSelectbox", "Client"), ("stTextInput", "Invoice number"), ("stDateInput", "Invoice dates"),
-                ("stSelectbox", "Invoice status"), ("stSelectbox", "Line status"),
-                ("stSelectbox", "Source (either slot)")]]
-            assert all(box["x"] >= 0 and box["x"] + box["width"] <= 800 and box["width"] >= 150 for box in filters)
-            assert len({round(box["y"]) for box in filters}) >= 2  # wrapped onto more rows, none squeezed
-            for path, title in [("/preview", "Preview"), ("/push", "Push"), ("/", "Overview")]:
-                opened(page, demo_app_url + path, title)
-                cut = page.eval_on_selector_all('[data-testid="stMetricValue"] div, [data-testid="stMetricLabel"] div',
-                                                "els => els.filter(e => e.scrollWidth > e.clientWidth + 1)"
-                                                ".map(e => e.textContent)")  # Streamlit ends cut text in "…"
-                assert cut == [], (path, cut)
-        finally:
-            browser.close()
+    with browser_page(800) as page:
+        opened(page, f"{demo_app_url}/preview", "Preview")
+        expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
+        filters = [page.get_by_test_id(kind).filter(has_text=label).first.bounding_box() for kind, label in [
+            ("stSelectbox", "Client"), ("stTextInput", "Invoice number"), ("stDateInput", "Invoice dates"),
+            ("stSelectbox", "Invoice status"), ("stSelectbox", "Line status"),
+            ("stSelectbox", "Source (either slot)")]]
+        assert all(box["x"] >= 0 and box["x"] + box["width"] <= 800 and box["width"] >= 150 for box in filters)
+        assert len({round(box["y"]) for box in filters}) >= 2  # wrapped onto more rows, none squeezed
+        for path, title in [("/preview", "Preview"), ("/push", "Push"), ("/", "Overview")]:
+            opened(page, demo_app_url + path, title)
+            cut = page.eval_on_selector_all('[data-testid="stMetricValue"] div, [data-testid="stMetricLabel"] div',
+                                            "els => els.filter(e => e.scrollWidth > e.clientWidth + 1)"
+                                            ".map(e => e.textContent)")  # Streamlit ends cut text in "…"
+            assert cut == [], (path, cut)
 
 
 @pytest.fixture
@@ -321,48 +321,38 @@ def pushed_url(demo_db, tmp_path):
 
 
 def test_history_shows_a_push_and_opens_it_to_its_lines(pushed_url):
-    require_browser()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser, page = launch(p, 1400)
-        try:
-            opened(page, f"{pushed_url}/history", "History")
-            grid = page.get_by_test_id("stDataFrame").first
-            expect(grid.locator("td").filter(has_text="Xero now has the new tracking on")).to_have_count(1)
-            select_first_row(grid)
-            expect(page.get_by_role("heading", name="Push 1: line by line")).to_be_visible(timeout=PAGE_MS)
-            log = page.get_by_test_id("stDataFrame").nth(1)
-            assert visible_headers(log)[:7] == ["Invoice", "Client", "Line", "Description", "Tracking category",
-                                                "Before", "After"]
-            expect(log.locator("td").filter(has_text="Done in Xero").first).to_be_attached()
-            with page.expect_download() as download:
-                page.get_by_role("button", name="Download the lines of push 1 (CSV)").click()
-            assert download.value.suggested_filename == "push_1_lines.csv"
-            assert Path(download.value.path()).read_bytes().decode("utf-8-sig").startswith(
-                "Invoice,Client,Line,Description,Tracking category,Before,After,Outcome")
-        finally:
-            browser.close()
+    with browser_page(1400) as page:
+        opened(page, f"{pushed_url}/history", "History")
+        grid = page.get_by_test_id("stDataFrame").first
+        expect(grid.locator("td").filter(has_text="Xero now has the new tracking on")).to_have_count(1)
+        select_first_row(grid)
+        expect(page.get_by_role("heading", name="Push 1: line by line")).to_be_visible(timeout=PAGE_MS)
+        log = page.get_by_test_id("stDataFrame").nth(1)
+        assert visible_headers(log)[:7] == ["Invoice", "Client", "Line", "Description", "Tracking category",
+                                            "Before", "After"]
+        expect(log.locator("td").filter(has_text="Done in Xero").first).to_be_attached()
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download the lines of push 1 (CSV)").click()
+        assert download.value.suggested_filename == "push_1_lines.csv"
+        assert Path(download.value.path()).read_bytes().decode("utf-8-sig").startswith(
+            "Invoice,Client,Line,Description,Tracking category,Before,After,Outcome")
 
 
 def test_leaving_a_form_with_unsaved_edits_asks_first(demo_app_url):
-    require_browser()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser, page = launch(p, 1400)
-        try:
-            opened(page, f"{demo_app_url}/clients", "Clients")
-            select_first_row(page.get_by_test_id("stDataFrame").first)
-            consolidate = page.get_by_test_id("stCheckbox").filter(has_text="Consolidate lines")
-            consolidate.click()
-            expect(page.get_by_text("Not saved yet:")).to_be_visible(timeout=PAGE_MS)
-            wait_for_the_run_to_finish(page)
-            asked = []
-            page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
-            page.get_by_test_id("stSidebar").get_by_role("link", name="Preview").click()
-            page.wait_for_timeout(1000)
-            assert asked and "are not saved. Leave without saving?" in asked[0]
-            expect(page.get_by_role("heading", name="Clients", exact=True)).to_be_visible()
-        finally:
-            browser.close()
+    with browser_page(1400) as page:
+        opened(page, f"{demo_app_url}/clients", "Clients")
+        select_first_row(page.get_by_test_id("stDataFrame").first)
+        consolidate = page.get_by_test_id("stCheckbox").filter(has_text="Consolidate lines")
+        consolidate.click()
+        expect(page.get_by_text("Not saved yet:")).to_be_visible(timeout=PAGE_MS)
+        wait_for_the_run_to_finish(page)
+        asked = []
+        page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
+        page.get_by_test_id("stSidebar").get_by_role("link", name="Preview").click()
+        page.wait_for_timeout(1000)
+        assert asked and "are not saved. Leave without saving?" in asked[0]
+        expect(page.get_by_role("heading", name="Clients", exact=True)).to_be_visible()
