@@ -111,7 +111,7 @@ def test_every_page_shows_its_title_and_no_error(app_url, tmp_path):
             page.goto(app_url)
             expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible(timeout=FIRST_PAGE_MS)
             for title in titles:
-                page.get_by_test_id("stSidebarNav").get_by_role("link", name=title, exact=True).click()
+                page.get_by_test_id("stSidebar").get_by_role("link", name=title, exact=True).click()
                 expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=PAGE_MS)
                 wait_for_the_run_to_finish(page)
                 page.screenshot(path=tmp_path / f"{title.lower().replace(' ', '_')}.png")
