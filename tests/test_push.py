@@ -529,7 +529,9 @@ def test_cli_push_exits_1_naming_each_failed_invoice_then_0(configured, capsys):
     configured.box.fail_invoice("inv-5", "Lock date")
     assert main(["push"]) == 1
     captured = capsys.readouterr()
-    assert "INV-0005: failed — Lock date" in captured.err and "2 landed" in captured.out
+    assert "INV-0005: failed — Lock date" in captured.err
+    assert "Push 1: Xero now has the new tracking on 2 invoices (" in captured.out and "1 failed." in captured.out
+    assert "1 update of invoices" in captured.out  # the API calls, on a line of their own
     configured.box.fail_invoice("inv-5", None)
     assert main(["push", "--invoice", "INV-0005"]) == 0
     assert main(["push"]) == 0
@@ -539,7 +541,7 @@ def test_cli_push_exits_1_naming_each_failed_invoice_then_0(configured, capsys):
 def test_cli_undo_and_usage_errors(configured, capsys):
     assert main(["push", "--invoice", "INV-0001", "INV-0005"]) == 0
     assert main(["undo", "1"]) == 0
-    assert "Undo 2: 2 landed" in capsys.readouterr().out
+    assert "Undo 2: Xero now has the tracking from before that push on 2 invoices" in capsys.readouterr().out
     assert main(["undo", "99"]) == 2
     assert main(["push", "--invoice", "INV-9999"]) == 2
     assert "INV-9999" in capsys.readouterr().err

@@ -57,6 +57,8 @@ def _execute(action) -> int:
     for outcome in result.problems:
         print(f"{outcome.number or outcome.invoice_id}: {outcome.result} — {outcome.message or ''}", file=sys.stderr)
     print(result.summary())
+    if result.push_id is not None:
+        print(result.api_detail())
     return PARTIAL if result.problems else 0
 
 
