@@ -67,6 +67,8 @@ WHERE (s.status = 'change' OR (s.status = 'locked' AND (s.wanted_option_id IS NU
   AND (len($numbers::VARCHAR[]) = 0 OR list_contains($numbers::VARCHAR[], i.number))
 """
 PLAN = PLAN_ROWS + "ORDER BY number, invoice_id, position, slot"
+PLAN_OF_INVOICES = f"""SELECT * FROM ({PLAN_ROWS}) WHERE list_contains($ids::VARCHAR[], invoice_id)
+ORDER BY number, invoice_id, position, slot"""
 LOCKED = f"SELECT * FROM ({PLAN_ROWS}) WHERE NOT eligible ORDER BY number, invoice_id, position, slot"
 PLAN_COUNTS = f"""
 SELECT count(DISTINCT invoice_id) FILTER (WHERE eligible) AS invoices,
@@ -246,12 +248,16 @@ class PushResult:
 
 # --- planning ------------------------------------------------------------------------------
 
-def plan(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str] = ()) -> list[dict]:
+def plan(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str] = (),
+         invoice_ids: Iterable[str] | None = None) -> list[dict]:
     """Every (line, slot) a push would change now, or that is locked: dicts with the columns of PLAN_ROWS.
 
-    Optionally limited to some invoice numbers (PushError if one is unknown).
+    Optionally limited to some invoice numbers (PushError if one is unknown), or to some invoice ids.
     """
-    return _dicts(con.execute(PLAN, {"numbers": _known_numbers(con, invoice_numbers)}))
+    numbers = _known_numbers(con, invoice_numbers)
+    if invoice_ids is None:
+        return _dicts(con.execute(PLAN, {"numbers": numbers}))
+    return _dicts(con.execute(PLAN_OF_INVOICES, {"numbers": numbers, "ids": list(invoice_ids)}))
 
 
 def plan_counts(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str] = ()) -> dict[str, int]:
@@ -318,10 +324,11 @@ def _runs(rows: list[dict], base: str | None) -> list[tuple[str, dict]]:
 # --- pushing and undoing ----------------------------------------------------------------------
 
 def push(con: duckdb.DuckDBPyConnection, gw, *, by: access.Actor, invoice_numbers: Iterable[str] = (),
-         progress: Progress | None = None) -> PushResult:
-    """Send the rules' eligible changes to Xero; locked invoices are reported, never sent."""
+         invoice_ids: Iterable[str] | None = None, progress: Progress | None = None) -> PushResult:
+    """Send the rules' eligible changes to Xero (only on `invoice_ids`, when given); locked invoices are
+    reported, never sent."""
     access.require(by, access.PUSH)
-    return _run(con, gw, plan(con, invoice_numbers=invoice_numbers),
+    return _run(con, gw, plan(con, invoice_numbers=invoice_numbers, invoice_ids=invoice_ids),
                 kind="push", undo_of=None, by=by, progress=progress)
 
 

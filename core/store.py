@@ -135,6 +135,24 @@ MIGRATIONS: list[tuple[str, str]] = [
     """),
     # The preview's page reads one table: a lookup of 500 descriptions by line id cost it ~25 ms.
     ("0004_line_rules_description", "ALTER TABLE line_rules ADD COLUMN description VARCHAR"),
+    # Written only by core/autopilot.py: its policy (one row), every invoice it knows of and what it did
+    # with it, and one row per pass.
+    ("0006_autopilot", """
+        CREATE SEQUENCE autopilot_pass_ids START 1;
+        CREATE TABLE autopilot_policy (
+            policy INTEGER PRIMARY KEY CHECK (policy = 1), enabled BOOLEAN NOT NULL,
+            statuses VARCHAR[] NOT NULL, daily_calls INTEGER NOT NULL,
+            switched_on_at TIMESTAMP, changed_by VARCHAR NOT NULL, changed_at TIMESTAMP NOT NULL);
+        CREATE TABLE autopilot_invoices (
+            invoice_id VARCHAR PRIMARY KEY, state VARCHAR NOT NULL, first_seen_at TIMESTAMP NOT NULL,
+            seen_updated_utc TIMESTAMP, pass_id BIGINT, push_id BIGINT, reason VARCHAR);
+        CREATE TABLE autopilot_passes (
+            pass_id BIGINT PRIMARY KEY DEFAULT nextval('autopilot_pass_ids'),
+            started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, outcome VARCHAR NOT NULL,
+            new_invoices INTEGER NOT NULL DEFAULT 0, tagged INTEGER NOT NULL DEFAULT 0,
+            already_right INTEGER NOT NULL DEFAULT 0, left_for_person INTEGER NOT NULL DEFAULT 0,
+            api_calls INTEGER NOT NULL DEFAULT 0, summary VARCHAR, next_pass_at TIMESTAMP);
+    """),
 ]
 
 _migrated: set[Path] = set()

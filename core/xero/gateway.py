@@ -251,6 +251,17 @@ class Gateway:
             idempotency_key=idempotency_key, _preload_content=False, _request_timeout=self._timeout))
         return self._records_from(self._json(answer, "/Invoices"), "/Invoices", "Invoices")
 
+    def create_invoices(self, invoices: list[dict], *, idempotency_key: str) -> list[dict]:
+        """PUT /Invoices: create at most 50 invoices (Xero's JSON shape, no InvoiceID); one result dict each,
+        with summarizeErrors=false as for updates."""
+        if len(invoices) > INVOICES_PER_UPDATE:
+            raise ValueError(f"create_invoices takes at most {INVOICES_PER_UPDATE} invoices, got {len(invoices)}")
+        payload = _drop_nones({"Invoices": invoices})
+        answer = self._send("PUT", "/Invoices", lambda: self._api.create_invoices(
+            self.cfg.tenant_id, payload, summarize_errors=False, unitdp=UNIT_DECIMALS,
+            idempotency_key=idempotency_key, _preload_content=False, _request_timeout=self._timeout))
+        return self._records_from(self._json(answer, "/Invoices"), "/Invoices", "Invoices")
+
     # --- the identity service (Connect to Xero) ------------------------------------------
 
     def exchange_code(self, code: str, verifier: str, redirect_uri: str) -> dict:
