@@ -33,6 +33,7 @@ PLAIN_WORD_ERRORS = {
     "core.csv_io.CsvError",
     "core.push.PushError",
     "core.revenue.InvalidFilter",
+    "core.autopilot.AutopilotError",
 }
 
 # The app's pages as (file, title, icon, section), in navigation order.
