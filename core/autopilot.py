@@ -447,11 +447,11 @@ def run_every(seconds: float, gw_factory: Callable[[], object], *, stop: threadi
         while not stop.is_set():
             began = datetime.now(UTC)
             result = run_pass(gw_factory, db=db, stop=stop.is_set)
-            report(result)
             if result.outcome != "off":
                 code = result.exit_code
             wait = max(0.0, seconds - (datetime.now(UTC) - began).total_seconds())
             _set_next(db, _now() + timedelta(seconds=wait))
+            report(result)
             stop.wait(wait)
     finally:
         _set_next(db, None)
