@@ -104,7 +104,7 @@ with st.form("autopilot_policy"):
                               key="autopilot_statuses")
     daily_calls = st.number_input("Xero calls a day it may use", *autopilot.DAILY_CALLS_RANGE,
                                   value=policy.daily_calls, step=100, key="autopilot_daily_calls")
-    if st.form_submit_button("Save", type="primary"):
+    if st.form_submit_button("Save", type="primary", key="autopilot_save"):
         try:
             if enabled:
                 with st.spinner("Syncing with Xero first: what it holds now is not new…"):

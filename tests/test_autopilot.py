@@ -5,6 +5,7 @@ from test_push import ANN, BOB, OLD, NORTH, P, TAX, D, TESTER, gateway, practice
 
 from core import access, autopilot, push, settings, store
 from core.__main__ import main
+from core.xero.sandbox_writes import CREATE_ONLY_MESSAGE
 
 EDITOR = access.Actor("Ed", "ed@practice.com", access.EDITOR)
 
@@ -47,6 +48,15 @@ def pilot(db_path, start_sandbox):
     with store.connect(db_path) as con:
         org = start_org(con, start_sandbox(practice()))
     return Pilot(org, db_path)
+
+
+def test_put_invoices_creates_through_the_sdk_and_never_updates(pilot):
+    [made] = pilot.create(new_invoice("acme", lines=2))
+    assert (made["Status"], len(made["LineItems"]), pilot.box.requests[-1].method) == ("DRAFT", 2, "PUT")
+    [refused] = pilot.org.gw.create_invoices([{**new_invoice("beta"), "InvoiceID": made["InvoiceID"]}],
+                                             idempotency_key="again")
+    assert refused["HasErrors"] and refused["ValidationErrors"] == [{"Message": CREATE_ONLY_MESSAGE}]
+    assert pilot.box.invoice(made["InvoiceID"])["Contact"]["ContactID"] == "acme"
 
 
 def test_autopilot_is_off_until_switched_on_and_an_off_pass_calls_nobody(pilot):
