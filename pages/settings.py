@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import autopilot, connection, demo, slots, ui
+from core import autopilot, config, connection, demo, slots, ui
 from core.xero import oauth
 
 ui.page("Settings")
@@ -125,7 +125,11 @@ if policy.enabled and st.button("Run a pass now", icon=":material/play_arrow:", 
         ui.show_error(e)
     else:
         (st.error if ran.outcome == "failed" else st.warning if ran.outcome == "partial" else st.success)(ran.summary)
-if connection.is_demo():
+try:
+    demo_organisation = connection.is_demo()
+except config.ConfigError:  # the connection section above says what is wrong
+    demo_organisation = False
+if demo_organisation:
     count, create = st.columns([1, 3], vertical_alignment="bottom")
     new_count = count.number_input("New invoices", 1, 200, 10, key="demo_new_count")
     if create.button("Create new invoices in the demo Xero", icon=":material/note_add:", key="demo_new_invoices"):
