@@ -106,7 +106,7 @@ SET_NEXT = "UPDATE autopilot_passes SET next_pass_at = ? WHERE pass_id = (SELECT
 CLEAR_NEXT = "UPDATE autopilot_passes SET next_pass_at = NULL WHERE next_pass_at IS NOT NULL"
 LAST_PASS = """
 SELECT pass_id, started_at, finished_at, outcome, new_invoices, tagged, already_right, left_for_person, api_calls,
-       summary, next_pass_at
+       summary, (SELECT max(next_pass_at) FROM autopilot_passes) AS next_pass_at  -- also while a pass runs
 FROM autopilot_passes ORDER BY pass_id DESC LIMIT 1
 """
 PERSON_PUSHING = """
