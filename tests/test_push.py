@@ -196,12 +196,12 @@ SETTINGS = [
 class Org:
     """A sandbox organisation synced into a temporary database, with the rules' settings in place."""
 
-    def __init__(self, con, box):
-        self.con, self.box = con, box
+    def __init__(self, con, box, db=None):
+        self.con, self.box, self.db = con, box, db  # db: None for TRACKING_DB
         self.gw = gateway(box)
 
     def sync(self):
-        return sync.sync(self.gw)
+        return sync.sync(self.gw, db=self.db)
 
     def xero(self, invoice_id: str) -> dict:
         return self.box.invoice(invoice_id)
@@ -214,10 +214,10 @@ class Org:
         return sum(r.method == "POST" and r.path.lower().endswith("/invoices") for r in self.box.requests)
 
     def push(self, **kwargs):
-        return push.push(self.gw, by=TESTER, **kwargs)
+        return push.push(self.gw, by=TESTER, db=self.db, **kwargs)
 
     def undo(self, push_id: int):
-        return push.undo(self.gw, push_id, by=TESTER)
+        return push.undo(self.gw, push_id, by=TESTER, db=self.db)
 
 
 def gateway(box) -> Gateway:
