@@ -19,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
@@ -182,11 +183,11 @@ def _is_lock_error(error: duckdb.Error) -> bool:
 
 
 def _open(path: Path, wait_seconds: float) -> tuple[duckdb.DuckDBPyConnection, float]:
-    """A connection, and when the attempt that got it began (the file is held from then on)."""
+    """A connection, and when the attempt that got it began (time.time(): the file is held from then on)."""
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            attempt = time.perf_counter()
+            attempt = time.time()
             return duckdb.connect(str(path), config=DUCKDB_CONFIG), attempt
         except (duckdb.IOException, duckdb.ResourceInUseException) as e:
             if not _is_lock_error(e):
@@ -215,19 +216,26 @@ def connect(path: Path | str | None = None, *, wait_seconds: float = LOCK_WAIT_S
         yield con
     finally:
         con.close()
-        _log_hold(purpose, time.perf_counter() - opened)
+        _log_hold(purpose, opened)
 
 
-def _log_hold(purpose: str, seconds: float) -> None:
+class Hold(NamedTuple):
+    pid: int
+    opened: float  # time.time()
+    seconds: float
+    purpose: str
+
+
+def _log_hold(purpose: str, opened: float) -> None:
     if log := os.environ.get(HOLD_LOG_VARIABLE):
         with open(log, "a") as out:  # one short append: whole lines, even from several processes
-            out.write(f"{os.getpid()}\t{seconds:.6f}\t{purpose}\n")
+            out.write(f"{os.getpid()}\t{opened:.6f}\t{time.time() - opened:.6f}\t{purpose}\n")
 
 
-def holds(log: Path | str) -> list[tuple[int, float, str]]:
-    """The hold log's records: (process id, seconds held, purpose)."""
+def holds(log: Path | str) -> list[Hold]:
+    """The hold log's records, in the order the holds ended."""
     rows = [line.split("\t") for line in Path(log).read_text().splitlines() if line]
-    return [(int(pid), float(seconds), purpose) for pid, seconds, purpose in rows]
+    return [Hold(int(pid), float(opened), float(seconds), purpose) for pid, opened, seconds, purpose in rows]
 
 
 @contextmanager
