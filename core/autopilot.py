@@ -19,29 +19,28 @@ pending invoice:
 - `right`: the rules want nothing changed;
 - `tagged`: pushed, as a normal push "by autopilot" (at most 50 invoices a push, so a stop request
   takes effect between batches).
-An invoice not sent (the budget or Xero's day limit ran out, the pass was stopped) stays pending.
+An invoice not sent (the budget or Xero's day limit ran out, the pass was stopped) stays pending, and so
+does one whose push lost Xero's answer (in doubt): the next push settles it from Xero, and the next pass
+counts it tagged if it landed.
 Autopilot judges an invoice once: tagged, right and left are final, so what a person does after is
 theirs. A tagged invoice that the rules now want changed (someone changed its tracking in Xero, or
 set a line override here) is listed by `needs_attention`, and autopilot leaves it alone.
 
-**Limits.** One pass at a time (a lock file beside the database); a pass skips while a person's push
-runs; the calls of the day's passes (UTC) count against the budget, and a push takes only as many
+**Limits.** One pass at a time (core/run_lock.py's autopilot lock); a pass skips while a person's push
+or undo holds the push lock; the calls of the day's passes (UTC) count against the budget, and a push takes only as many
 invoices as the rest of the budget pays for (2 calls per 50 invoices, 1 more per discounted invoice,
 which the push reads singly). Xero's minute limit (429) is waited out by the gateway.
 """
-import fcntl
 import math
-import os
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
-from core import access, config, push, rules, store, sync
+from core import access, push, rules, run_lock, store, sync
 from core.xero.gateway import INVOICES_PER_UPDATE, XeroError
 
 DEFAULT_STATUSES = ("DRAFT", "SUBMITTED")
@@ -49,7 +48,6 @@ STATUSES = rules.EDITABLE_INVOICE_STATUSES
 DEFAULT_DAILY_CALLS = 1000
 DAILY_CALLS_RANGE = (10, 5000)  # an idle pass costs about 5 calls; Xero allows 5,000 a day
 CALLS_PER_PUSH = 2  # one read of up to 50 invoices, one update
-PERSON_PUSH_HOURS = 6  # a person's push still 'running' after this long was killed, not running
 LISTED = 3  # invoice numbers named per reason in a summary line
 
 POLICY = "SELECT enabled, statuses, daily_calls, switched_on_at, changed_by, changed_at FROM autopilot_policy"
@@ -67,6 +65,13 @@ INSERT INTO autopilot_invoices (invoice_id, state, first_seen_at, seen_updated_u
 SELECT invoice_id, 'known', $now, updated_utc FROM invoices ANTI JOIN autopilot_invoices USING (invoice_id)
 """
 FORGET_PENDING = "UPDATE autopilot_invoices SET state = 'known' WHERE state = 'pending'"
+# An invoice whose push lost Xero's answer stays pending; once the push log says it landed, it is tagged.
+SETTLED_LANDED = """
+UPDATE autopilot_invoices SET state = 'tagged', reason = NULL
+WHERE state = 'pending' AND push_id IS NOT NULL
+  AND EXISTS (SELECT 1 FROM push_lines p WHERE p.push_id = autopilot_invoices.push_id
+              AND p.invoice_id = autopilot_invoices.invoice_id AND p.result = 'landed')
+"""
 REGISTER_NEW = """
 INSERT INTO autopilot_invoices (invoice_id, state, first_seen_at, seen_updated_utc, pass_id)
 SELECT invoice_id, 'pending', $now, updated_utc, $pass_id FROM invoices ANTI JOIN autopilot_invoices USING (invoice_id)
@@ -108,10 +113,6 @@ LAST_PASS = """
 SELECT pass_id, started_at, finished_at, outcome, new_invoices, tagged, already_right, left_for_person, api_calls,
        summary, (SELECT max(next_pass_at) FROM autopilot_passes) AS next_pass_at  -- also while a pass runs
 FROM autopilot_passes ORDER BY pass_id DESC LIMIT 1
-"""
-PERSON_PUSHING = """
-SELECT count(*) > 0 FROM pushes
-WHERE finished_at IS NULL AND pushed_by <> $autopilot AND started_at > $since
 """
 # What autopilot did with invoices, newest first, for people.
 DECIDED = """
@@ -199,20 +200,17 @@ class Status:
 # --- the seam to sync and push: the only calls into them ----------------------------------------
 
 def _sync(gw, db: Path | None) -> None:
-    with store.connect(db) as con:
-        sync.sync(con, gw)
+    sync.sync(gw, db=db)
 
 
 def _push(gw, db: Path | None, invoice_ids: list[str]) -> push.PushResult:
-    with store.connect(db) as con:
-        return push.push(con, gw, by=access.AUTOPILOT, invoice_ids=invoice_ids)
+    return push.push(gw, by=access.AUTOPILOT, invoice_ids=invoice_ids, db=db)
 
 
-def _person_pushing(con) -> bool:
-    """A person's push or undo is running. A push from another process holds the database file for its
-    whole run (the pass then meets DatabaseBusy); one in this process shows as an unfinished push."""
-    since = _now() - timedelta(hours=PERSON_PUSH_HOURS)
-    return con.execute(PERSON_PUSHING, {"autopilot": access.AUTOPILOT.who, "since": since}).fetchone()[0]
+def _person_pushing(db: Path | None) -> str | None:
+    """"a push by …" while a person's push or undo holds the push lock, else None."""
+    holder = run_lock.running(db)
+    return f"a {holder.what} by {holder.who} is running" if holder else None
 
 
 # --- the policy ---------------------------------------------------------------------------------
@@ -290,10 +288,10 @@ def run_pass(gw_factory: Callable[[], object], *, db: Path | None = None,
     `gw_factory` gives the gateway (called only when the pass goes ahead); `stop` is asked between
     push batches. A busy database (a person's push or sync from another process) skips the pass."""
     try:
-        with _pass_lock(db) as free:
-            if not free:
-                return PassResult("skipped", "Skipped: another autopilot pass is running.")
+        with run_lock.hold(db, who=access.AUTOPILOT.who, what="autopilot pass", lock=run_lock.AUTOPILOT):
             return _locked_pass(gw_factory, db, stop)
+    except run_lock.Busy:
+        return PassResult("skipped", "Skipped: another autopilot pass is running.")
     except store.DatabaseBusy:
         return PassResult("skipped", "Skipped: the database is busy (a person's push or sync is running); "
                                      "the next pass will try again.")
@@ -306,9 +304,9 @@ def _locked_pass(gw_factory, db: Path | None, stop: Callable[[], bool]) -> PassR
         if not current.enabled:
             return PassResult("off", "Autopilot is off: nothing done.")
         used = _calls_today(con, started)
-        note = (f"a person's push is running" if _person_pushing(con) else
-                f"today's budget of {current.daily_calls:,} Xero calls is used ({used:,} calls); autopilot "
-                f"resumes at 00:00 UTC" if used >= current.daily_calls else None)
+        over_budget = (f"today's budget of {current.daily_calls:,} Xero calls is used ({used:,} calls); "
+                       "autopilot resumes at 00:00 UTC") if used >= current.daily_calls else None
+        note = _person_pushing(db) or over_budget
         if note:
             with store.transaction(con):
                 con.execute(SKIPPED_PASS, [started, _now(), f"Skipped: {note}."])
@@ -337,6 +335,7 @@ def _locked_pass(gw_factory, db: Path | None, stop: Callable[[], bool]) -> PassR
 def _judge_and_push(gw, db, current: Policy, used: int, calls_before: int, result: PassResult,
                     stop: Callable[[], bool]) -> None:
     with store.connect(db) as con, store.transaction(con):
+        con.execute(SETTLED_LANDED)
         con.execute(REGISTER_NEW, {"now": _now(), "pass_id": result.pass_id})
         cursor = con.execute(PENDING, {"statuses": list(current.statuses)})
         names = [d[0] for d in cursor.description]
@@ -381,13 +380,17 @@ def _batches(invoices: list[dict]) -> list[list[dict]]:
 
 
 def _take_push(db, outcome: push.PushResult, batch: list[dict], result: PassResult) -> None:
-    """A push's results as verdicts: landed → tagged; conflict, failed, locked → left; not sent → still pending."""
+    """A push's results as verdicts: landed → tagged; conflict, failed, locked → left; not sent or in doubt
+    → still pending (an in-doubt one with its push, to be counted tagged once it is settled as landed)."""
     by_id = {o.invoice_id: o for o in outcome.invoices}
     verdicts = []
     for invoice in batch:
         done = by_id.get(invoice["invoice_id"])
-        if done is None or done.result == "not sent":
+        if done is None or done.result in ("not sent", "in doubt", "not landed"):
             result.waiting += 1
+            if done is not None and done.result == "in doubt":
+                verdicts.append(("pending", None, outcome.push_id, invoice))
+                result.why_waiting = result.why_waiting or "Xero's answer was lost: the next push asks Xero"
         elif done.result == "landed":
             verdicts.append(("tagged", None, outcome.push_id, invoice))
             result.tagged += 1
@@ -501,23 +504,6 @@ def _calls_today(con, now: datetime) -> int:
     return con.execute(CALLS_SINCE, [now.replace(hour=0, minute=0, second=0, microsecond=0)]).fetchone()[0]
 
 
-@contextmanager
-def _pass_lock(db: Path | None) -> Iterator[bool]:
-    """True while this process holds the pass lock (a flock on a file beside the database); False, at
-    once, when another pass holds it."""
-    path = Path(db) if db else config.db_path()
-    lock_file = path.with_name(f"{path.name}.autopilot.lock")
-    lock_file.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
 
 
 def _listing(statuses) -> str:

@@ -3,8 +3,9 @@ a person winning, the limits, and the command line."""
 import pytest
 from test_push import ANN, BOB, OLD, NORTH, P, TAX, D, TESTER, gateway, practice, start_org, tag
 
-from core import access, autopilot, push, settings, store
+from core import access, autopilot, push, run_lock, settings, store
 from core.__main__ import main
+from core.xero.gateway import TRIES, Gateway
 from core.xero.sandbox_writes import CREATE_ONLY_MESSAGE
 
 EDITOR = access.Actor("Ed", "ed@practice.com", access.EDITOR)
@@ -114,8 +115,7 @@ def test_an_autopilot_push_is_a_normal_push_that_a_person_can_undo(pilot):
     pilot.on()
     [invoice] = pilot.create(new_invoice("acme"))
     [push_id] = pilot.run().push_ids
-    with store.connect(pilot.db) as con:
-        undone = push.undo(con, pilot.org.gw, push_id, by=TESTER)
+    undone = push.undo(pilot.org.gw, push_id, by=TESTER, db=pilot.db)
     assert undone.count("landed") == 1
     assert pilot.box.invoice(invoice["InvoiceID"])["LineItems"][0]["Tracking"] == []
 
@@ -139,9 +139,8 @@ def test_autopilot_tags_an_invoice_once_and_a_person_wins(pilot):
     assert attention == {in_xero["InvoiceNumber"]: "Its tracking was changed in Xero after autopilot tagged it",
                          overridden["InvoiceNumber"]: "A line override was set here after autopilot tagged it"}
     # A person's push still works, and then nothing needs attention.
-    with store.connect(pilot.db) as con:
-        mine = push.push(con, pilot.org.gw, by=TESTER,
-                         invoice_numbers=[in_xero["InvoiceNumber"], overridden["InvoiceNumber"]])
+    mine = push.push(pilot.org.gw, by=TESTER, invoice_numbers=[in_xero["InvoiceNumber"], overridden["InvoiceNumber"]],
+                     db=pilot.db)
     assert mine.count("landed") == 2
     assert pilot.query(autopilot.needs_attention).empty
 
@@ -185,13 +184,11 @@ def test_the_daily_budget_stops_autopilot_for_the_day_and_says_so(pilot):
 
 def test_one_pass_at_a_time_and_none_while_a_persons_push_runs(pilot):
     pilot.on()
-    with autopilot._pass_lock(pilot.db) as mine:
-        assert mine
+    with run_lock.hold(pilot.db, who="autopilot", lock=run_lock.AUTOPILOT):
         assert pilot.run().summary == "Skipped: another autopilot pass is running."
-    with store.connect(pilot.db) as con, store.transaction(con):
-        con.execute("INSERT INTO pushes (pushed_by, started_at, outcome) VALUES ('ada@practice.com', ?, 'running')",
-                    [autopilot._now()])
-    assert pilot.run().summary == "Skipped: a person's push is running."
+    with run_lock.hold(pilot.db, who="ada@practice.com", what="push"):
+        assert pilot.run().summary == "Skipped: a push by ada@practice.com is running."
+    assert pilot.run().summary == "No new invoices · 5 Xero calls."
 
 
 def test_a_pass_with_100_new_invoices_costs_the_sync_plus_two_calls_per_50(pilot):
@@ -286,3 +283,24 @@ def test_a_conflicted_pass_exits_1_as_a_push_does(configured, capsys, monkeypatc
     monkeypatch.setattr(autopilot, "_push", edited_first)
     assert main(["autopilot", "run"]) == 1
     assert "left for a person (conflict:" in capsys.readouterr().out
+
+
+def test_an_invoice_whose_push_lost_xeros_answer_waits_and_is_tagged_once_xero_is_asked(pilot):
+    pilot.on()
+    [invoice] = pilot.create(new_invoice("acme"))
+    slow = Gateway(pilot.org.gw.cfg, sleep=lambda seconds: None, timeout=1)
+    update = slow.update_invoices
+
+    def answer_too_late(invoices, **kw):
+        pilot.box.delay_next(2, times=TRIES, path="/Invoices")  # Xero applies it after the gateway gave up
+        return update(invoices, **kw)
+
+    slow.update_invoices = answer_too_late
+    lost = autopilot.run_pass(lambda: slow, db=pilot.db)
+    assert (lost.tagged, lost.waiting, lost.outcome) == (0, 1, "partial")
+    assert "1 waiting for the next pass (The push stopped: Xero" in lost.summary
+
+    settled = pilot.run()  # its sync asks Xero about the lost answer first
+    assert (settled.new, settled.tagged, settled.left) == (0, 0, 0)
+    assert pilot.query(autopilot.decided, "tagged")["Invoice"].tolist() == [invoice["InvoiceNumber"]]
+    assert pilot.query(autopilot.needs_attention).empty
