@@ -53,6 +53,10 @@ class Actor:
 
 
 LOCAL_USER = Actor("Local user", None, ADMIN)
+# Not a person: autopilot (core/autopilot.py) may read and push, nothing else; its pushes are "by autopilot".
+AUTOPILOT_ROLE = "autopilot"
+MACHINE_PERMISSIONS = {AUTOPILOT_ROLE: frozenset({VIEW, PUSH})}
+AUTOPILOT = Actor("autopilot", None, AUTOPILOT_ROLE)
 
 
 def command_line() -> Actor:
@@ -60,6 +64,8 @@ def command_line() -> Actor:
 
 
 def may(actor: Actor, permission: str) -> bool:
+    if actor.role in MACHINE_PERMISSIONS:
+        return permission in MACHINE_PERMISSIONS[actor.role]
     return actor.role in ROLES and ROLES.index(actor.role) >= ROLES.index(NEEDS[permission])
 
 

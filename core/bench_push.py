@@ -27,21 +27,23 @@ def run(args) -> int:
     state = demo.scaled_state(args.invoices, lines_per_invoice=args.lines_per_invoice)
     box = sandbox.start(state)
     try:
-        with tempfile.TemporaryDirectory() as folder, store.connect(Path(folder) / "bench.duckdb") as con:
+        with tempfile.TemporaryDirectory() as folder:
+            db = Path(folder) / "bench.duckdb"
             gw = Gateway(XeroConfig(box.client_id, box.client_secret, "", box.api_url, box.identity_url))
-            synced = sync.sync(con, gw, full=True)
-            demo.seed_settings(con, state)
-            with store.transaction(con):
-                rules.refresh(con)
-            counts = push.plan_counts(con)
+            synced = sync.sync(gw, db=db, full=True)
+            with store.connect(db) as con:
+                demo.seed_settings(con, state)
+                with store.transaction(con):
+                    rules.refresh(con)
+                counts = push.plan_counts(con)
             print(f"Organisation: {args.invoices:,} invoices, {synced.counts['lines']:,} lines (synced in "
                   f"{synced.seconds:.1f} s); the rules change {counts['lines']:,} lines on {counts['invoices']:,} "
                   f"editable invoices; {counts['locked_invoices']:,} locked invoices are not sent.")
             first_call = len(gw.calls)
-            result = push.push(con, gw, by=access.command_line())
+            result = push.push(gw, by=access.command_line(), db=db)
             _report(result, sum(c.endpoint == "/Invoices/{id}" for c in gw.calls[first_call:]))
             started = time.perf_counter()
-            idle = push.push(con, gw, by=access.command_line())
+            idle = push.push(gw, by=access.command_line(), db=db)
             print(f"Second push right after: {idle.api_calls} API calls ({idle.outcome}) in "
                   f"{time.perf_counter() - started:.2f} s.")
     finally:

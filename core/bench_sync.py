@@ -50,14 +50,16 @@ def _serve(invoices: int, pipe) -> None:
 
 def _measure(cfg: XeroConfig, invoices: int, contacts: int) -> None:
     minimum = math.ceil(invoices / PAGE_SIZE) + max(1, math.ceil(contacts / PAGE_SIZE)) + 3
-    with tempfile.TemporaryDirectory() as folder, store.connect(Path(folder) / "bench.duckdb") as con:
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "bench.duckdb"
         rss_before = _peak_rss_mb()
         gw = Gateway(cfg)
-        full = sync.sync(con, gw, full=True)
-        lines = con.execute("SELECT count(*) FROM invoice_lines").fetchone()[0]
+        full = sync.sync(gw, db=db, full=True)
+        with store.connect(db) as con:
+            lines = con.execute("SELECT count(*) FROM invoice_lines").fetchone()[0]
         rss_after = _peak_rss_mb()
         started = time.perf_counter()
-        idle = sync.sync(con, gw)
+        idle = sync.sync(gw, db=db)
         idle_seconds = time.perf_counter() - started
     print(f"Full sync: {full.counts['invoices']:,} invoices, {lines:,} lines, {full.counts['contacts']:,} "
           f"contacts in {full.seconds:.1f} s ({full.counts['invoices'] / full.seconds:,.0f} invoices/s)")

@@ -60,13 +60,15 @@ def fill_demo() -> sync.SyncResult | None:
     """On a demo database's first use: start the sandbox, sync it and seed the demo's settings.
 
     Returns the first sync's result, or None when the database was filled before."""
-    with _lock, store.connect() as con:
-        if con.execute(SYNCED_BEFORE).fetchone()[0]:
-            return None
-        result = sync.sync(con, gateway(), full=True)
-        if demo.seed_settings(con, demo_sandbox().state):
-            with store.transaction(con):
-                rules.refresh(con)
+    with _lock:
+        with store.connect() as con:
+            if con.execute(SYNCED_BEFORE).fetchone()[0]:
+                return None
+        result = sync.sync(gateway(), full=True)
+        with store.connect() as con:
+            if demo.seed_settings(con, demo_sandbox().state):
+                with store.transaction(con):
+                    rules.refresh(con)
         return result
 
 

@@ -11,14 +11,17 @@ import datetime as dt
 import functools
 import json
 import random
+import time
 import uuid
 
 from core import store
+from core.xero.gateway import INVOICES_PER_UPDATE
 from core.xero.sandbox_records import date_fields, iso_of, money, ms_of, settle, updated_fields, xero_date
 
 NAMESPACE = uuid.UUID("5b0b6a3c-7f55-4d9c-9a51-2f3c6f0d7e11")
 FIRST_MONTH, MONTHS = dt.date(2025, 5, 1), 18
 CLIENT_COUNT = 80
+ARCHIVED_CLIENTS = (13, 44)  # positions in _client_names()
 CREDENTIALS = {"ClientID": "DEMO-SANDBOX-CLIENT", "ClientSecret": "demo-sandbox-secret"}
 
 PARTNERS = ["Alice Morgan", "Ben Okafor", "Clara Singh", "David Chen", "Emma Walsh", "Farid Haddad"]
@@ -111,7 +114,8 @@ def _contact(name: str, updated_ms: int, *, customer: bool, status: str = "ACTIV
 
 def _contacts(names: list[str]) -> list[dict]:
     created = ms_of(dt.datetime(2025, 4, 1, 8))
-    customers = [_contact(name, created + n * 60_000, customer=True, status="ARCHIVED" if n in (13, 44) else "ACTIVE",
+    customers = [_contact(name, created + n * 60_000, customer=True,
+                          status="ARCHIVED" if n in ARCHIVED_CLIENTS else "ACTIVE",
                           currency=FOREIGN.get(name, ("GBP",))[0]) for n, name in enumerate(names)]
     return customers + [_contact(name, created, customer=False) for name in SUPPLIERS]
 
@@ -373,3 +377,30 @@ def _override_examples(state: dict, option_id) -> list[list]:
                 [False, None, True, option_id("Department", "Advisory"), "Advisory project, not bookkeeping"],
                 [False, None, True, None, "No department for this disbursement"]]
     return [[line_id, *example] for line_id, example in zip(lines, examples)]
+
+
+def new_invoices(count: int, *, seed: int) -> list[dict]:
+    """`count` new draft sales invoices for the demo practice, as PUT /Invoices takes them (no ids: Xero
+    gives them): today's date, one to three of the practice's services, no tracking and no discounts, for
+    clients in pounds that are not archived. The same `seed` gives the same invoices."""
+    rng = random.Random(seed)
+    customers = [name for n, name in enumerate(_client_names()) if n not in ARCHIVED_CLIENTS and name not in FOREIGN]
+    return [{"Type": "ACCREC", "Status": "DRAFT", "LineAmountTypes": "Exclusive", "Reference": "New work",
+             "Contact": {"ContactID": demo_id("contact", rng.choice(customers))},
+             "LineItems": [{"Description": service, "Quantity": 1.0, "UnitAmount": float(price), "ItemCode": code,
+                            "AccountCode": "200", "TaxType": "OUTPUT2"}
+                           for code, service, price, _ in rng.sample(SERVICES, rng.randint(1, 3))]}
+            for _ in range(count)]
+
+
+def create_new_invoices(gw, count: int) -> list[str]:
+    """Create `count` new draft invoices in the demo Xero through `gw` (50 a call); their numbers.
+
+    Only for the demo organisation: the caller checks that `gw` talks to the sandbox."""
+    seed = time.time_ns()
+    numbers = []
+    for batch, start in enumerate(range(0, count, INVOICES_PER_UPDATE)):
+        created = gw.create_invoices(new_invoices(min(INVOICES_PER_UPDATE, count - start), seed=seed + batch),
+                                     idempotency_key=f"td-demo-{seed}-{batch}")
+        numbers += [invoice["InvoiceNumber"] for invoice in created if not invoice.get("HasErrors")]
+    return numbers

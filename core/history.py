@@ -19,7 +19,8 @@ FIELD_WORDS = {"owner": "Owner", "consolidate": "Consolidate lines", "alignment_
 PUSH_KINDS = {"push": "Push", "undo": "Undo"}
 RESULT_WORDS = {"landed": "Done in Xero", "conflict": "Skipped: changed in Xero since the last sync",
                 "locked": "Left alone: invoice locked", "failed": "Failed", "not sent": "Not sent",
-                "planned": "Not sent", "sending": "Unconfirmed: sync and look"}
+                "planned": "Not sent", "sending": "Being sent", "in doubt": "Xero's answer lost: asking Xero next",
+                "not landed": "Did not land (answer lost; Xero asked again)"}
 COLUMNS = ["changed_at", "changed_by", "source", "entity", "entity_id", "name", "field", "old_value", "new_value"]
 HEADERS = ["When (UTC)", "Who", "Source", "What", "ID", "Name", "Field", "Old", "New"]
 

@@ -6,16 +6,26 @@ Xero, skips any that changed in Xero since the sync (a conflict), sends each bac
 returned it with only the tracking changed, 50 invoices per call, checks Xero's answer, and logs
 every line in `push_lines`. `undo` pushes a push's before-values back under the same protocol.
 
-The log is written so that a crash leaves a record of what was sent: the push and all its lines
-(`planned`) first, each batch marked `sending` before its call, then the batch's results, the
-mirror of the landed invoices and their rules in one transaction.
+No connection to the database is open while Xero is called (DESIGN.md "Push protocol" 8): the plan is
+read in one short connection, then the push and all its lines are logged (`planned`), each batch is
+marked `sending` before its call, and the batch's results, the mirror of the landed invoices and their
+rules are written after it, each in a short transaction of its own. A push or undo holds the run lock
+(core/run_lock.py) throughout, so only one runs at a time.
+
+A batch whose answer is lost (every retry timed out, or the process died during the call) is
+**in doubt**. Before anything else, the next push, undo or sync settles it (`settle_in_doubt`): a run
+still marked running whose lock is free is finalised as `interrupted`, and every in-doubt line is
+compared with the invoice as Xero holds it now, re-read 50 at a time: `landed` (the mirror takes
+Xero's copy, so the app's own change is never taken for someone else's) or `not landed`. Nothing
+is sent again on a guess.
 """
 import csv
 import hashlib
 import io
 import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -23,13 +33,20 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from core import access, csv_templates, push_plan, push_words, rules, store
+from pathlib import Path
+
+from core import access, csv_templates, push_plan, push_words, rules, run_lock, store
 from core.xero.gateway import INVOICES_PER_UPDATE, DayLimitReached, XeroError, XeroUnavailable, parse_date
 
 Progress = Callable[[str, int, int], None]
 
-RESULTS = ("landed", "conflict", "locked", "failed", "not sent")
-INTERRUPTED = {"planned": "not sent", "sending": "unconfirmed: sync and look"}  # left by a push that crashed
+RESULTS = ("landed", "conflict", "locked", "failed", "not sent", "in doubt", "not landed")
+PROBLEMS = {"push": ("conflict", "failed", "not sent", "in doubt", "not landed"),
+            "undo": ("conflict", "failed", "not sent", "in doubt", "not landed", "locked")}  # an undo skips no line
+IN_FLIGHT = {"planned": "not sent", "sending": "in doubt"}  # how a run that is still going (or died) reads
+LOCK_WAIT_SECONDS = 3.0  # a sync settling in-doubt batches holds the run lock for a moment
+ANSWER_LOST = ("Xero's answer was lost ({why}); the next push, undo or sync asks Xero whether it landed. "
+               "Nothing is sent again until then.")
 READING, UPDATING = "Reading invoices from Xero", "Updating invoices in Xero"
 EDITABLE_STATUSES = rules.EDITABLE_INVOICE_STATUSES
 FIND_AND_RECODE_RUN = 200  # lines Xero recommends per Find & Recode run
@@ -67,6 +84,8 @@ WHERE (s.status = 'change' OR (s.status = 'locked' AND (s.wanted_option_id IS NU
   AND (len($numbers::VARCHAR[]) = 0 OR list_contains($numbers::VARCHAR[], i.number))
 """
 PLAN = PLAN_ROWS + "ORDER BY number, invoice_id, position, slot"
+PLAN_OF_INVOICES = f"""SELECT * FROM ({PLAN_ROWS}) WHERE list_contains($ids::VARCHAR[], invoice_id)
+ORDER BY number, invoice_id, position, slot"""
 LOCKED = f"SELECT * FROM ({PLAN_ROWS}) WHERE NOT eligible ORDER BY number, invoice_id, position, slot"
 PLAN_COUNTS = f"""
 SELECT count(DISTINCT invoice_id) FILTER (WHERE eligible) AS invoices,
@@ -106,9 +125,11 @@ GROUP BY ALL
 UNDO_PLAN = f"""
 SELECT p.invoice_id, i.number, coalesce(c.name, i.contact_id) AS contact, p.line_id, p.slot,
        p.category_id, p.after_option_id AS current_option_id, p.before_option_id AS wanted_option_id,
-       {EDITABLE} AS eligible, 'Invoice cannot be edited through Xero''s API any more' AS reason
+       coalesce({EDITABLE}, false) AS eligible,
+       CASE WHEN i.invoice_id IS NULL THEN 'The invoice is no longer in the synced copy of Xero'
+            ELSE 'Invoice cannot be edited through Xero''s API any more' END AS reason
 FROM push_lines p
-JOIN invoices i USING (invoice_id)
+LEFT JOIN invoices i USING (invoice_id)
 LEFT JOIN contacts c ON c.contact_id = i.contact_id
 LEFT JOIN line_tracking t ON t.line_id = p.line_id AND t.category_id = p.category_id
 WHERE p.push_id = $push_id AND p.result = 'landed'
@@ -139,15 +160,50 @@ UPDATE push_lines SET result = 'not sent', message = $message
 WHERE push_id = $push_id AND result = 'planned'
 """
 FINISH = """
-UPDATE pushes SET finished_at = $finished_at, outcome = $outcome, message = $message, api_calls = $api_calls,
-    invoices_landed = (SELECT count(DISTINCT invoice_id) FROM push_lines
-                       WHERE push_id = $push_id AND result = 'landed'),
-    invoices_failed = (SELECT count(DISTINCT invoice_id) FROM push_lines
-                       WHERE push_id = $push_id AND result IN ('failed', 'not sent')),
-    invoices_conflict = (SELECT count(DISTINCT invoice_id) FROM push_lines
-                         WHERE push_id = $push_id AND result = 'conflict'),
-    lines_changed = (SELECT count(DISTINCT line_id) FROM push_lines WHERE push_id = $push_id AND result = 'landed')
+UPDATE pushes SET finished_at = $finished_at, outcome = $outcome, message = $message, api_calls = $api_calls
 WHERE push_id = $push_id
+"""
+COUNT = """
+UPDATE pushes SET
+    invoices_landed = (SELECT count(DISTINCT invoice_id) FROM push_lines l
+                       WHERE l.push_id = pushes.push_id AND result = 'landed'),
+    invoices_failed = (SELECT count(DISTINCT invoice_id) FROM push_lines l
+                       WHERE l.push_id = pushes.push_id AND result IN ('failed', 'not sent')),
+    invoices_conflict = (SELECT count(DISTINCT invoice_id) FROM push_lines l
+                         WHERE l.push_id = pushes.push_id AND result = 'conflict'),
+    invoices_not_sent = (SELECT count(DISTINCT invoice_id) FROM push_lines l
+                         WHERE l.push_id = pushes.push_id AND result = 'not sent'),
+    invoices_in_doubt = (SELECT count(DISTINCT invoice_id) FROM push_lines l
+                         WHERE l.push_id = pushes.push_id AND result = 'in doubt'),
+    invoices_not_landed = (SELECT count(DISTINCT invoice_id) FROM push_lines l
+                           WHERE l.push_id = pushes.push_id AND result = 'not landed'),
+    lines_changed = (SELECT count(DISTINCT line_id) FROM push_lines l
+                     WHERE l.push_id = pushes.push_id AND result = 'landed')
+WHERE list_contains($push_ids::BIGINT[], push_id)
+"""
+
+# Settling in-doubt batches (run under the run lock: no push is live, so whatever is unfinished is dead).
+UNSETTLED = """
+SELECT EXISTS (FROM pushes WHERE outcome = 'running')
+    OR EXISTS (FROM push_lines WHERE result IN ('planned', 'sending', 'in doubt'))
+"""
+INTERRUPT = """
+UPDATE pushes SET outcome = 'interrupted', finished_at = $now,
+    message = 'Interrupted: the process running it ended before it finished.'
+WHERE outcome = 'running' RETURNING push_id
+"""
+INTERRUPT_UNSENT = """
+UPDATE push_lines SET result = 'not sent', message = 'Not sent: the push was interrupted.' WHERE result = 'planned'
+"""
+INTERRUPT_SENDING = "UPDATE push_lines SET result = 'in doubt', message = $message WHERE result = 'sending'"
+IN_DOUBT = """
+SELECT push_id, invoice_id, line_id, slot, category_id, after_option_id FROM push_lines WHERE result = 'in doubt'
+"""
+SETTLE = """
+UPDATE push_lines SET result = s.result, message = s.message, resolved_at = $now
+FROM push_log_settled s
+WHERE push_lines.push_id = s.push_id AND push_lines.line_id = s.line_id AND push_lines.slot = s.slot
+  AND push_lines.result = 'in doubt'
 """
 
 # The mirror after a batch: the landed invoices' new UpdatedDateUTC and their lines' tracking as Xero answered.
@@ -166,30 +222,37 @@ LEFT JOIN tracking_options o ON o.option_id = t.option_id
 
 HISTORY = """
 SELECT p.push_id, p.kind, p.undo_of, p.started_at, p.finished_at, p.pushed_by, p.invoices_planned,
-       p.invoices_landed, p.invoices_conflict, p.invoices_failed, p.lines_changed, p.api_calls,
-       coalesce(p.outcome, 'running') AS outcome, p.message,
-       (SELECT max(u.push_id) FROM pushes u WHERE u.undo_of = p.push_id) AS undone_by,
+       p.invoices_landed, p.invoices_conflict, p.invoices_failed, p.invoices_not_sent, p.invoices_in_doubt,
+       p.invoices_not_landed, p.lines_changed, p.api_calls, coalesce(p.outcome, 'running') AS outcome, p.message,
+       u.push_id AS undone_by, u.outcome AS undo_outcome,
        (SELECT count(DISTINCT l.invoice_id) FROM push_lines l
         WHERE l.push_id = p.push_id AND l.result = 'locked') AS invoices_locked
-FROM pushes p ORDER BY p.push_id DESC LIMIT ?
+FROM pushes p
+LEFT JOIN (SELECT undo_of, max_by(push_id, push_id) AS push_id, max_by(outcome, push_id) AS outcome
+           FROM pushes WHERE undo_of IS NOT NULL GROUP BY undo_of) u ON u.undo_of = p.push_id
+ORDER BY p.push_id DESC LIMIT ?
 """
 INVOICE_RESULTS = """
 SELECT p.invoice_id, i.number, coalesce(c.name, i.contact_id) AS contact,
-       -- an invoice's lines share one result; 'sending'/'planned' remain only after a crash
-       min(p.result) AS result, count(DISTINCT p.line_id) AS lines, max(p.message) AS message
+       -- an invoice's lines share one result, but for in-doubt lines settled one by one: the worst is shown
+       arg_min(p.result, list_position($order::VARCHAR[], p.result)) AS result,
+       count(DISTINCT p.line_id) AS lines, max(p.message) AS message
 FROM push_lines p
 LEFT JOIN invoices i USING (invoice_id)
 LEFT JOIN contacts c ON c.contact_id = i.contact_id
-WHERE p.push_id = ?
+WHERE p.push_id = $push_id
 GROUP BY ALL
-ORDER BY list_position(['failed', 'not sent', 'conflict', 'sending', 'planned', 'landed', 'locked'], min(p.result)),
-         i.number, p.invoice_id
+ORDER BY min(list_position($order::VARCHAR[], p.result)), i.number, p.invoice_id
 """
 
 LINE_CHANGE = pa.schema([("invoice_id", pa.string()), ("line_id", pa.string()), ("slot", pa.int32()),
                          ("category_id", pa.string()), ("current_option_id", pa.string()),
                          ("wanted_option_id", pa.string()), ("result", pa.string()), ("message", pa.string())])
 INVOICE_RESULT = pa.schema([("invoice_id", pa.string()), ("result", pa.string()), ("message", pa.string())])
+LINE_SETTLED = pa.schema([("push_id", pa.int64()), ("line_id", pa.string()), ("slot", pa.int32()),
+                          ("result", pa.string()), ("message", pa.string())])
+# Worst first: how an invoice's result is chosen from its lines', and the order invoices are listed in.
+RESULT_ORDER = ["failed", "in doubt", "sending", "not landed", "not sent", "planned", "conflict", "landed", "locked"]
 INVOICE_UPDATED = pa.schema([("invoice_id", pa.string()), ("updated_utc", pa.timestamp("us"))])
 LINE_IDS = pa.schema([("line_id", pa.string())])
 LINE_TRACKING = pa.schema([("line_id", pa.string()), ("category_id", pa.string()), ("option_id", pa.string()),
@@ -210,6 +273,25 @@ class InvoiceOutcome:
     message: str | None
 
 
+@dataclass(frozen=True)
+class Settled:
+    """What settling the in-doubt batches of earlier runs found: invoice counts, and the runs found dead."""
+    in_doubt: int = 0
+    landed: int = 0
+    not_landed: int = 0
+    interrupted: tuple[int, ...] = ()
+
+    def summary(self) -> str:
+        parts = []
+        if self.interrupted:
+            runs = ", ".join(str(push_id) for push_id in self.interrupted)
+            parts.append(f"Push {runs} had been interrupted and is now finalised.")
+        if self.in_doubt:
+            parts.append(f"Asked Xero about {self.in_doubt} invoices whose answer was lost: {self.landed} landed, "
+                         f"{self.not_landed} not landed (not sent again).")
+        return " ".join(parts)
+
+
 @dataclass
 class PushResult:
     push_id: int | None
@@ -221,18 +303,20 @@ class PushResult:
     update_calls: int = 0
     api_calls: int = 0
     seconds: float = 0.0
+    settled: Settled = field(default_factory=Settled)
 
     def count(self, result: str) -> int:
         return sum(outcome.result == result for outcome in self.invoices)
 
     @property
     def problems(self) -> list[InvoiceOutcome]:
-        """Invoices that were meant to change and did not (locked ones were never meant to be sent)."""
-        return [o for o in self.invoices if o.result in ("conflict", "failed", "not sent")]
+        """Invoices that were meant to change and did not (for a push, locked ones were never meant to be sent;
+        an undo that leaves a locked line as the push left it has not undone it)."""
+        return [o for o in self.invoices if o.result in PROBLEMS[self.kind]]
 
     def table(self) -> pd.DataFrame:
         """One row per invoice: what happened to it and Xero's message."""
-        return pd.DataFrame([{"Invoice": o.number, "Client": o.contact, "Result": INTERRUPTED.get(o.result, o.result),
+        return pd.DataFrame([{"Invoice": o.number, "Client": o.contact, "Result": IN_FLIGHT.get(o.result, o.result),
                               "Lines": o.lines, "Xero's message": o.message or ""} for o in self.invoices],
                             columns=["Invoice", "Client", "Result", "Lines", "Xero's message"])
 
@@ -240,14 +324,18 @@ class PushResult:
         landed = [o for o in self.invoices if o.result == "landed"]
         return push_words.Counts(landed=len(landed), lines=sum(o.lines for o in landed), locked=self.count("locked"),
                                  conflicts=self.count("conflict"), failed=self.count("failed"),
-                                 not_sent=self.count("not sent"))
+                                 not_sent=self.count("not sent"), in_doubt=self.count("in doubt"),
+                                 not_landed=self.count("not landed"))
 
     def summary(self) -> str:
-        """In plain words, e.g. "Push 3: Xero now has the new tracking on 160 invoices (459 lines). …"."""
+        """In plain words, e.g. "Push 3: Xero now has the new tracking on 160 invoices (459 lines). …", after
+        what was settled of earlier pushes whose answer from Xero was lost."""
+        settled = (self.settled.summary() + " ") if self.settled.summary() else ""
         if self.push_id is None:
-            return push_words.nothing_to_push(self.count("locked"))
+            return settled + push_words.nothing_to_push(self.count("locked"))
         stopped = self.message if self.outcome == "stopped" else None
-        return f"{push_words.title(self.kind, self.push_id)}: {push_words.result(self.kind, self.counts(), stopped=stopped)}"
+        return (f"{settled}{push_words.title(self.kind, self.push_id)}: "
+                f"{push_words.result(self.kind, self.counts(), stopped=stopped)}")
 
     def api_detail(self) -> str:
         return push_words.api_detail(self.read_calls, self.update_calls, self.api_calls, self.seconds)
@@ -255,12 +343,16 @@ class PushResult:
 
 # --- planning ------------------------------------------------------------------------------
 
-def plan(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str] = ()) -> list[dict]:
+def plan(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str] = (),
+         invoice_ids: Iterable[str] | None = None) -> list[dict]:
     """Every (line, slot) a push would change now, or that is locked: dicts with the columns of PLAN_ROWS.
 
-    Optionally limited to some invoice numbers (PushError if one is unknown).
+    Optionally limited to some invoice numbers (PushError if one is unknown), or to some invoice ids.
     """
-    return _dicts(con.execute(PLAN, {"numbers": _known_numbers(con, invoice_numbers)}))
+    numbers = _known_numbers(con, invoice_numbers)
+    if invoice_ids is None:
+        return _dicts(con.execute(PLAN, {"numbers": numbers}))
+    return _dicts(con.execute(PLAN_OF_INVOICES, {"numbers": numbers, "ids": list(invoice_ids)}))
 
 
 def plan_counts(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str] = ()) -> dict[str, int]:
@@ -330,49 +422,83 @@ def _runs(rows: list[dict], base: str | None) -> list[tuple[str, dict]]:
 
 # --- pushing and undoing ----------------------------------------------------------------------
 
-def push(con: duckdb.DuckDBPyConnection, gw, *, by: access.Actor, invoice_numbers: Iterable[str] = (),
-         progress: Progress | None = None) -> PushResult:
-    """Send the rules' eligible changes to Xero; locked invoices are reported, never sent."""
+def push(gw, *, by: access.Actor, invoice_numbers: Iterable[str] = (), invoice_ids: Iterable[str] | None = None,
+         progress: Progress | None = None, db: Path | str | None = None) -> PushResult:
+    """Send the rules' eligible changes to Xero (only on `invoice_ids`, when given); locked invoices are
+    reported, never sent.
+
+    Settles the in-doubt batches of earlier runs first; PushError when another push or undo is running."""
     access.require(by, access.PUSH)
-    return _run(con, gw, plan(con, invoice_numbers=invoice_numbers),
-                kind="push", undo_of=None, by=by, progress=progress)
+    with _run_lock(db, by, "push"):
+        settled = settle_in_doubt(gw, db=db)
+        with store.connect(db, purpose="push: read the plan") as con:
+            rows = plan(con, invoice_numbers=invoice_numbers, invoice_ids=invoice_ids)
+            synced = _synced(con, rows)
+        return _run(gw, db, rows, synced, kind="push", undo_of=None, by=by, progress=progress, settled=settled)
 
 
-def undo(con: duckdb.DuckDBPyConnection, gw, push_id: int, *, by: access.Actor,
-         progress: Progress | None = None) -> PushResult:
-    """Push the before-values of a push's landed lines back, if Xero still has what that push left."""
+def undo(gw, push_id: int, *, by: access.Actor, progress: Progress | None = None,
+         db: Path | str | None = None) -> PushResult:
+    """Push the before-values of a push's landed lines back, if Xero still has what that push left.
+
+    In-doubt lines are settled first, so every line that landed is undone, those found later included."""
     access.require(by, access.PUSH)
-    if con.execute(PUSH_KIND, [push_id]).fetchone() is None:
-        raise PushError(f"There is no push number {push_id}.")
-    rows = _dicts(con.execute(UNDO_PLAN, {"push_id": push_id}))
-    return _run(con, gw, rows, kind="undo", undo_of=push_id, by=by, progress=progress)
+    with _run_lock(db, by, "undo"):
+        with store.connect(db, purpose="undo: check the push") as con:
+            if con.execute(PUSH_KIND, [push_id]).fetchone() is None:
+                raise PushError(f"There is no push number {push_id}.")
+        settled = settle_in_doubt(gw, db=db)
+        with store.connect(db, purpose="undo: read the plan") as con:
+            rows = _dicts(con.execute(UNDO_PLAN, {"push_id": push_id}))
+            synced = _synced(con, rows)
+        return _run(gw, db, rows, synced, kind="undo", undo_of=push_id, by=by, progress=progress, settled=settled)
 
 
-def _run(con, gw, rows: list[dict], *, kind: str, undo_of: int | None, by: access.Actor,
-         progress: Progress | None) -> PushResult:
+@contextmanager
+def _run_lock(db, by: access.Actor, what: str) -> Iterator[None]:
+    try:
+        with run_lock.hold(db, who=by.who, what=what, wait_seconds=LOCK_WAIT_SECONDS):
+            yield
+    except run_lock.Busy as busy:
+        raise PushError(str(busy)) from None
+
+
+def _synced(con, rows: list[dict]) -> dict[str, dict]:
+    """What the mirror says of each invoice to send: to detect a conflict and know which to read singly."""
+    ids = list(dict.fromkeys(r["invoice_id"] for r in rows if r["eligible"]))
+    return {r["invoice_id"]: r for r in _dicts(con.execute(SYNCED, {"ids": ids}))}
+
+
+def _run(gw, db, rows: list[dict], synced: dict[str, dict], *, kind: str, undo_of: int | None, by: access.Actor,
+         progress: Progress | None, settled: "Settled") -> PushResult:
     started, first_call = time.monotonic(), len(gw.calls)
     if not any(r["eligible"] for r in rows):
-        return PushResult(None, kind, "nothing to do", None, _locked_outcomes(rows))
-    push_id, key_prefix = _start(con, rows, kind=kind, undo_of=undo_of, by=by)
-    run = _Run(con, gw, push_id, key_prefix, rows, progress or (lambda stage, done, total: None))
-    outcome, message = run.execute()
+        return PushResult(None, kind, "nothing to do", None, _locked_outcomes(rows), settled=settled)
+    push_id, key_prefix = _start(db, rows, kind=kind, undo_of=undo_of, by=by)
+    run = _Run(gw, db, push_id, key_prefix, rows, synced, progress or (lambda stage, done, total: None))
+    stopped = run.execute()
     api_calls = sum(not call.is_token for call in gw.calls[first_call:])
-    with store.transaction(con):
-        con.execute(UNSENT, {"push_id": push_id, "message": message or "Not sent."})
-        con.execute(FINISH, {"push_id": push_id, "finished_at": _utc_now(), "outcome": outcome,
-                             "message": message, "api_calls": api_calls})
+    with store.connect(db, purpose=f"{kind}: finish") as con:
+        with store.transaction(con):
+            con.execute(UNSENT, {"push_id": push_id, "message": stopped or "Not sent."})
+            results = {r for (r,) in con.execute(RESULTS_SO_FAR, [push_id]).fetchall()}
+            outcome = "stopped" if stopped else "partial" if results & set(PROBLEMS[kind]) else "complete"
+            con.execute(FINISH, {"push_id": push_id, "finished_at": _utc_now(), "outcome": outcome,
+                                 "message": stopped, "api_calls": api_calls})
+            con.execute(COUNT, {"push_ids": [push_id]})
+        invoices = invoice_results(con, push_id)
     calls = [c for c in gw.calls[first_call:] if not c.is_token]
-    return PushResult(push_id, kind, outcome, message, invoice_results(con, push_id),
+    return PushResult(push_id, kind, outcome, stopped, invoices,
                       read_calls=sum(c.method == "GET" for c in calls),
                       update_calls=sum(c.method == "POST" for c in calls),
-                      api_calls=api_calls, seconds=time.monotonic() - started)
+                      api_calls=api_calls, seconds=time.monotonic() - started, settled=settled)
 
 
-def _start(con, rows: list[dict], *, kind: str, undo_of: int | None, by: access.Actor) -> tuple[int, str]:
+def _start(db, rows: list[dict], *, kind: str, undo_of: int | None, by: access.Actor) -> tuple[int, str]:
     """The push row and all its lines (eligible: 'planned', others: 'locked'), in their own transaction."""
     log = [{**r, "result": "planned" if r["eligible"] else "locked",
             "message": None if r["eligible"] else r["reason"]} for r in rows]
-    with store.transaction(con):
+    with store.connect(db, purpose=f"{kind}: log the plan") as con, store.transaction(con):
         push_id, started_at = con.execute(START, [kind, undo_of, _utc_now(), by.who,
                                                   len({r["invoice_id"] for r in rows if r["eligible"]})]).fetchone()
         _with_table(con, "push_log_lines", log, LINE_CHANGE, LOG_LINES, {"push_id": push_id})
@@ -380,10 +506,13 @@ def _start(con, rows: list[dict], *, kind: str, undo_of: int | None, by: access.
 
 
 class _Run:
-    """One execution of a logged push: read, check, send in batches, record."""
+    """One execution of a logged push: read, check, send in batches, record; the database is opened only to
+    write, between calls to Xero."""
 
-    def __init__(self, con, gw, push_id: int, key_prefix: str, rows: list[dict], progress: Progress):
-        self.con, self.gw, self.push_id, self.key_prefix, self.progress = con, gw, push_id, key_prefix, progress
+    def __init__(self, gw, db, push_id: int, key_prefix: str, rows: list[dict], synced: dict[str, dict],
+                 progress: Progress):
+        self.gw, self.db, self.push_id, self.key_prefix, self.progress = gw, db, push_id, key_prefix, progress
+        self.synced = synced
         self.expected: dict[str, dict[str, dict[str, str | None]]] = {}  # invoice → line → category → option now
         self.wanted: dict[str, dict[str, dict[str, str | None]]] = {}
         for r in rows:
@@ -393,7 +522,8 @@ class _Run:
                 self.wanted.setdefault(r["invoice_id"], {}).setdefault(r["line_id"], {})[r["category_id"]] = \
                     r["wanted_option_id"]
 
-    def execute(self) -> tuple[str, str | None]:
+    def execute(self) -> str | None:
+        """Run it; returns why it stopped early, or None."""
         try:
             updates = self._build(self._read())
             done = 0
@@ -403,16 +533,14 @@ class _Run:
                 done += len(batch)
             self.progress(UPDATING, done, len(updates))
         except DayLimitReached as e:
-            return "stopped", str(e)
+            return str(e)
         except XeroError as e:
-            return "stopped", f"The push stopped: {e}"
-        results = {r for (r,) in self.con.execute(RESULTS_SO_FAR, [self.push_id]).fetchall()}
-        return ("partial" if results & {"conflict", "failed"} else "complete"), None
+            return f"The push stopped: {e}"
+        return None
 
     def _read(self) -> dict[str, dict]:
         """Xero's current copy of every invoice to send; conflicts are logged and left out."""
         ids = list(self.wanted)
-        synced = {r["invoice_id"]: r for r in _dicts(self.con.execute(SYNCED, {"ids": ids}))}
         fresh: dict[str, dict] = {}
         self.progress(READING, 0, len(ids))
         for page in self.gw.invoices(ids=ids):
@@ -420,9 +548,9 @@ class _Run:
             self.progress(READING, len(fresh), len(ids))
         ready, conflicts = {}, []
         for invoice_id in ids:
-            invoice, synced_utc = fresh.get(invoice_id), synced[invoice_id]["updated_utc"]
+            invoice, synced_utc = fresh.get(invoice_id), self.synced[invoice_id]["updated_utc"]
             problem = self._conflict(invoice, synced_utc, self.expected[invoice_id])
-            if not problem and (synced[invoice_id]["has_discount"] or push_plan.may_hide_discount(invoice)):
+            if not problem and (self.synced[invoice_id]["has_discount"] or push_plan.may_hide_discount(invoice)):
                 invoice = self.gw.invoice(invoice_id)
                 problem = self._conflict(invoice, synced_utc, self.expected[invoice_id])
             if problem:
@@ -430,8 +558,7 @@ class _Run:
             else:
                 ready[invoice_id] = invoice
         if conflicts:
-            with store.transaction(self.con):
-                self._set_results(conflicts)
+            self._record(conflicts, [], purpose="push: log conflicts")
         return ready
 
     @staticmethod
@@ -456,17 +583,19 @@ class _Run:
 
     def _send(self, number: int, batch: list[tuple[str, tuple[dict, dict]]]) -> None:
         updates = [update for _, (_, update) in batch]
-        with store.transaction(self.con):
-            self._set_results([{"invoice_id": i, "result": "sending", "message": None} for i, _ in batch])
+        self._record([{"invoice_id": i, "result": "sending", "message": None} for i, _ in batch], [],
+                     purpose="push: batch sending")
         try:
             answers = self.gw.update_invoices(updates, idempotency_key=self._key(number, updates))
         except DayLimitReached as e:
             self._record([{"invoice_id": i, "result": "not sent", "message": str(e)} for i, _ in batch], [])
             raise
+        except XeroUnavailable as e:
+            self._record([{"invoice_id": i, "result": "in doubt", "message": ANSWER_LOST.format(why=e)}
+                          for i, _ in batch], [])
+            raise
         except XeroError as e:
-            unsure = (" Xero may or may not have applied it: sync and look again."
-                      if isinstance(e, XeroUnavailable) else "")
-            self._record([{"invoice_id": i, "result": "failed", "message": f"{e}{unsure}"} for i, _ in batch], [])
+            self._record([{"invoice_id": i, "result": "failed", "message": str(e)} for i, _ in batch], [])
             raise
         by_id = {a.get("InvoiceID"): a for a in answers}
         results, landed = [], []
@@ -487,15 +616,69 @@ class _Run:
         digest = hashlib.sha256(json.dumps(updates, sort_keys=True, default=str).encode()).hexdigest()[:24]
         return f"{self.key_prefix}-b{number}-{digest}"
 
-    def _record(self, results: list[dict], landed: list[dict]) -> None:
-        """A batch's results, and the mirror and rules of its landed invoices, in one transaction."""
-        with store.transaction(self.con):
-            self._set_results(results)
+    def _record(self, results: list[dict], landed: list[dict], *, purpose: str = "push: batch result") -> None:
+        """Invoices' results, and the mirror and rules of the landed ones, in one short transaction."""
+        with store.connect(self.db, purpose=purpose) as con, store.transaction(con):
+            _with_table(con, "push_log_results", results, INVOICE_RESULT, SET_RESULTS, {"push_id": self.push_id})
             if landed:
-                _mirror(self.con, landed)
+                _mirror(con, landed)
 
-    def _set_results(self, results: list[dict]) -> None:
-        _with_table(self.con, "push_log_results", results, INVOICE_RESULT, SET_RESULTS, {"push_id": self.push_id})
+
+# --- in-doubt batches ----------------------------------------------------------------------------
+
+def settle_in_doubt(gw, *, db: Path | str | None = None) -> Settled:
+    """Finalise dead runs as interrupted and settle every in-doubt line from what Xero holds now.
+
+    The caller holds the run lock (no push is live). Raises XeroError, leaving the lines in doubt,
+    when Xero cannot be read: nothing else should go ahead on a guess."""
+    with store.connect(db, purpose="settle: finalise dead runs") as con:
+        if not con.execute(UNSETTLED).fetchone()[0]:
+            return Settled()
+        with store.transaction(con):
+            interrupted = tuple(push_id for (push_id,) in con.execute(INTERRUPT, {"now": _utc_now()}).fetchall())
+            con.execute(INTERRUPT_UNSENT)
+            con.execute(INTERRUPT_SENDING, {"message": ANSWER_LOST.format(why="the push was interrupted")})
+            if interrupted:
+                con.execute(COUNT, {"push_ids": list(interrupted)})
+        doubts = _dicts(con.execute(IN_DOUBT))
+    if not doubts:
+        return Settled(interrupted=interrupted)
+    ids = list(dict.fromkeys(d["invoice_id"] for d in doubts))
+    xero = {invoice["InvoiceID"]: invoice for page in gw.invoices(ids=ids) for invoice in page}
+    settled = [_settle_line(d, xero.get(d["invoice_id"])) for d in doubts]
+    landed_invoices = {d["invoice_id"] for d, s in zip(doubts, settled) if s["result"] == "landed"}
+    wholly = landed_invoices - {d["invoice_id"] for d, s in zip(doubts, settled) if s["result"] != "landed"}
+    # A partly landed invoice was changed by someone else too: its tracking is mirrored, its date not,
+    # so the next push still sees that change as a conflict.
+    answers = [xero[i] if i in wholly else {**xero[i], "UpdatedDateUTC": None} for i in landed_invoices]
+    with store.connect(db, purpose="settle: record") as con, store.transaction(con):
+        _with_table(con, "push_log_settled", settled, LINE_SETTLED, SETTLE, {"now": _utc_now()})
+        if answers:
+            _mirror(con, answers)
+        con.execute(COUNT, {"push_ids": list({d["push_id"] for d in doubts})})
+    return Settled(len(ids), len(wholly), len(ids) - len(wholly), interrupted)
+
+
+def settle_in_doubt_unless_running(gw, *, db: Path | str | None = None) -> Settled:
+    """`settle_in_doubt`, unless a push or undo is running (it settles them itself when it next starts)."""
+    try:
+        with run_lock.hold(db, who="a sync", what="check of earlier pushes"):
+            return settle_in_doubt(gw, db=db)
+    except run_lock.Busy:
+        return Settled()
+
+
+def _settle_line(doubt: dict, invoice: dict | None) -> dict:
+    """Landed when Xero's copy of the line carries what was sent in its category."""
+    key = {k: doubt[k] for k in ("push_id", "line_id", "slot")}
+    if invoice is None:
+        return {**key, "result": "not landed",
+                "message": "Xero's answer was lost, and Xero no longer returns this invoice."}
+    line = next((l for l in invoice.get("LineItems") or [] if l.get("LineItemID") == doubt["line_id"]), None)
+    if line is not None and push_plan.tracking_of(line).get(doubt["category_id"]) == doubt["after_option_id"]:
+        return {**key, "result": "landed", "message": "Xero's answer was lost; Xero was asked again: it landed."}
+    return {**key, "result": "not landed",
+            "message": "Xero's answer was lost; Xero was asked again: it did not land (not sent again)."}
 
 
 def _mirror(con, answers: list[dict]) -> None:
@@ -515,10 +698,11 @@ def _mirror(con, answers: list[dict]) -> None:
 # --- reading the log ----------------------------------------------------------------------------
 
 def history(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict]:
-    """The latest pushes and undos, newest first: the columns of `pushes`, the push that undid each
-    (`undone_by`), a one-line `summary` for people and whether it `can_undo`."""
+    """The latest pushes and undos, newest first: the columns of `pushes`, the latest undo of each
+    (`undone_by`, `undo_outcome`), a one-line `summary` for people and whether it `can_undo`: a push
+    with landed lines that no undo has fully undone (an interrupted push included)."""
     return [{**row, "summary": _history_line(row),
-             "can_undo": row["kind"] == "push" and bool(row["lines_changed"]) and not row["undone_by"]}
+             "can_undo": row["kind"] == "push" and bool(row["lines_changed"]) and row["undo_outcome"] != "complete"}
             for row in _dicts(con.execute(HISTORY, [limit]))]
 
 
@@ -531,17 +715,20 @@ def _history_line(row: dict) -> str:
 def history_words(row: dict) -> str:
     """A `history` row's result in plain words (the same words as `PushResult.summary`)."""
     if not row["finished_at"]:
-        return "Interrupted: some invoices may have been sent; open its lines and sync to see what Xero has."
+        return "Running, or stopped without a word: the next push, undo or sync settles what Xero holds."
     counts = push_words.Counts(landed=row["invoices_landed"], lines=row["lines_changed"],
                                locked=row["invoices_locked"], conflicts=row["invoices_conflict"],
-                               failed=row["invoices_failed"])
-    return push_words.result(row["kind"], counts, stopped=row["message"] if row["outcome"] == "stopped" else None)
+                               failed=row["invoices_failed"] - row["invoices_not_sent"],
+                               not_sent=row["invoices_not_sent"], in_doubt=row["invoices_in_doubt"],
+                               not_landed=row["invoices_not_landed"])
+    return push_words.result(row["kind"], counts, stopped=row["message"] if row["outcome"] == "stopped" else None,
+                             interrupted=row["outcome"] == "interrupted")
 
 
 def invoice_results(con: duckdb.DuckDBPyConnection, push_id: int) -> list[InvoiceOutcome]:
     """What happened to each invoice of a push."""
     return [InvoiceOutcome(r["invoice_id"], r["number"], r["contact"], r["result"], r["lines"], r["message"])
-            for r in _dicts(con.execute(INVOICE_RESULTS, [push_id]))]
+            for r in _dicts(con.execute(INVOICE_RESULTS, {"push_id": push_id, "order": RESULT_ORDER}))]
 
 
 def _locked_outcomes(rows: list[dict]) -> list[InvoiceOutcome]:

@@ -13,16 +13,19 @@ class Counts:
     conflicts: int = 0
     failed: int = 0
     not_sent: int = 0
+    in_doubt: int = 0  # Xero's answer was lost; the next push, undo or sync asks Xero
+    not_landed: int = 0  # answer lost, and Xero, asked again, did not have it
 
 
 def plural(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
-def result(kind: str, counts: Counts, *, stopped: str | None = None) -> str:
+def result(kind: str, counts: Counts, *, stopped: str | None = None, interrupted: bool = False) -> str:
     """What a push (`kind` "push") or an undo did, in sentences."""
     what = "the new tracking" if kind == "push" else "the tracking from before that push"
-    said = [f"Xero now has {what} on {plural(counts.landed, 'invoice')} ({plural(counts.lines, 'line')})."]
+    said = ["Interrupted before it finished; what Xero holds was checked."] if interrupted else []
+    said.append(f"Xero now has {what} on {plural(counts.landed, 'invoice')} ({plural(counts.lines, 'line')}).")
     if counts.locked:
         said.append(f"{plural(counts.locked, 'paid, credited or voided invoice')} "
                     f"{'was' if counts.locked == 1 else 'were'} left alone.")
@@ -31,6 +34,12 @@ def result(kind: str, counts: Counts, *, stopped: str | None = None) -> str:
                     f"{'was' if counts.conflicts == 1 else 'were'} skipped: sync and look again.")
     if counts.not_sent:
         said.append(f"{plural(counts.not_sent, 'invoice')} {'was' if counts.not_sent == 1 else 'were'} not sent.")
+    if counts.in_doubt:
+        said.append(f"Xero's answer was lost for {plural(counts.in_doubt, 'invoice')}: the next push, undo or "
+                    "sync asks Xero whether it landed.")
+    if counts.not_landed:
+        said.append(f"{plural(counts.not_landed, 'invoice')} did not land (Xero's answer was lost; Xero, asked "
+                    "again, did not have the change).")
     said.append(f"{counts.failed:,} failed.")
     if stopped:
         said.append(f"Stopped: {stopped}")

@@ -9,17 +9,24 @@ thread-safe "cursor per thread".
 
 Every write goes through `transaction()`, which bumps `data_version`; caches of query
 results are keyed on that counter.
+
+When the environment names a file in HOLD_LOG_VARIABLE, every `connect()` appends how long it
+held the database (open to close) to that file, so `python -m core bench lock` can report the
+longest hold of any process.
 """
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 
 from core import config
 
 LOCK_WAIT_SECONDS = 15.0
+HOLD_LOG_VARIABLE = "TRACKING_HOLD_LOG"
 # DuckDB's own default is 80% of the machine's memory; past this it spills joins and sorts to disk,
 # which keeps the dashboard under 1 GB with a million lines (the rules benchmark's peak memory).
 DUCKDB_CONFIG = {"memory_limit": "768MB"}
@@ -135,6 +142,32 @@ MIGRATIONS: list[tuple[str, str]] = [
     """),
     # The preview's page reads one table: a lookup of 500 descriptions by line id cost it ~25 ms.
     ("0004_line_rules_description", "ALTER TABLE line_rules ADD COLUMN description VARCHAR"),
+    # A batch whose answer was lost is 'in doubt' until re-read from Xero (core/push.py settle_in_doubt);
+    # `resolved_at` keeps which lines were, once resolved. A killed run ends 'interrupted'.
+    ("0005_push_in_doubt", """
+        ALTER TABLE pushes ADD COLUMN invoices_not_sent INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE pushes ADD COLUMN invoices_in_doubt INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE pushes ADD COLUMN invoices_not_landed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE push_lines ADD COLUMN resolved_at TIMESTAMP;
+    """),
+    # Written only by core/autopilot.py: its policy (one row), every invoice it knows of and what it did
+    # with it, and one row per pass.
+    ("0006_autopilot", """
+        CREATE SEQUENCE autopilot_pass_ids START 1;
+        CREATE TABLE autopilot_policy (
+            policy INTEGER PRIMARY KEY CHECK (policy = 1), enabled BOOLEAN NOT NULL,
+            statuses VARCHAR[] NOT NULL, daily_calls INTEGER NOT NULL,
+            switched_on_at TIMESTAMP, changed_by VARCHAR NOT NULL, changed_at TIMESTAMP NOT NULL);
+        CREATE TABLE autopilot_invoices (
+            invoice_id VARCHAR PRIMARY KEY, state VARCHAR NOT NULL, first_seen_at TIMESTAMP NOT NULL,
+            seen_updated_utc TIMESTAMP, pass_id BIGINT, push_id BIGINT, reason VARCHAR);
+        CREATE TABLE autopilot_passes (
+            pass_id BIGINT PRIMARY KEY DEFAULT nextval('autopilot_pass_ids'),
+            started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, outcome VARCHAR NOT NULL,
+            new_invoices INTEGER NOT NULL DEFAULT 0, tagged INTEGER NOT NULL DEFAULT 0,
+            already_right INTEGER NOT NULL DEFAULT 0, left_for_person INTEGER NOT NULL DEFAULT 0,
+            api_calls INTEGER NOT NULL DEFAULT 0, summary VARCHAR, next_pass_at TIMESTAMP);
+    """),
 ]
 
 _migrated: set[Path] = set()
@@ -167,11 +200,13 @@ def _is_lock_error(error: duckdb.Error) -> bool:
     return "lock" in message or "unique file handle conflict" in message
 
 
-def _open(path: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+def _open(path: Path, wait_seconds: float) -> tuple[duckdb.DuckDBPyConnection, float]:
+    """A connection, and when the attempt that got it began (time.time(): the file is held from then on)."""
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            return duckdb.connect(str(path), config=DUCKDB_CONFIG)
+            attempt = time.time()
+            return duckdb.connect(str(path), config=DUCKDB_CONFIG), attempt
         except (duckdb.IOException, duckdb.ResourceInUseException) as e:
             if not _is_lock_error(e):
                 raise
@@ -184,12 +219,14 @@ def _open(path: Path, wait_seconds: float) -> duckdb.DuckDBPyConnection:
 
 
 @contextmanager
-def connect(path: Path | str | None = None, *, wait_seconds: float = LOCK_WAIT_SECONDS
+def connect(path: Path | str | None = None, *, wait_seconds: float = LOCK_WAIT_SECONDS, purpose: str = "query"
             ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Open the database for one operation, migrated to the current schema, and close it after."""
+    """Open the database for one operation, migrated to the current schema, and close it after.
+
+    `purpose` names the operation in the hold log (see the module's docstring)."""
     path = Path(path) if path else config.db_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = _open(path, wait_seconds)
+    con, opened = _open(path, wait_seconds)
     try:
         if path not in _migrated:
             apply_migrations(con)
@@ -197,6 +234,26 @@ def connect(path: Path | str | None = None, *, wait_seconds: float = LOCK_WAIT_S
         yield con
     finally:
         con.close()
+        _log_hold(purpose, opened)
+
+
+class Hold(NamedTuple):
+    pid: int
+    opened: float  # time.time()
+    seconds: float
+    purpose: str
+
+
+def _log_hold(purpose: str, opened: float) -> None:
+    if log := os.environ.get(HOLD_LOG_VARIABLE):
+        with open(log, "a") as out:  # one short append: whole lines, even from several processes
+            out.write(f"{os.getpid()}\t{opened:.6f}\t{time.time() - opened:.6f}\t{purpose}\n")
+
+
+def holds(log: Path | str) -> list[Hold]:
+    """The hold log's records, in the order the holds ended."""
+    rows = [line.split("\t") for line in Path(log).read_text().splitlines() if line]
+    return [Hold(int(pid), float(opened), float(seconds), purpose) for pid, opened, seconds, purpose in rows]
 
 
 @contextmanager

@@ -1,15 +1,18 @@
 """Xero → the DuckDB mirror: organisation, tracking categories, contacts, items, sales invoices.
 
-Every page Xero sends is typed into a temporary stage table as it arrives (compact, and
-money never passes through floats); only when all reads have succeeded is the mirror
-rewritten, in one transaction. So a Xero failure half-way leaves the previous mirror as it
-was. A database mirrors one organisation: a connection to another is refused before anything
-is written. The first sync (or `full=True`) reads everything; later ones read what changed since
+Every page Xero sends is typed into a stage table as it arrives (compact, and money never
+passes through floats). The stage is a scratch DuckDB file beside the database, deleted after
+the sync, so the database itself is not held while Xero is read: the dashboard and a push go
+on working. Only when all reads have succeeded is the mirror rewritten from the stage, in one
+short transaction. So a Xero failure half-way leaves the previous mirror as it was. A database
+mirrors one organisation: a connection to another is refused before anything is written. The first sync (or `full=True`) reads everything; later ones read what changed since
 the latest UpdatedDateUTC seen per entity (If-Modified-Since).
 """
+import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from core import config, rules, store
+from core import config, push, rules, store
 from core.xero.gateway import Gateway, XeroBadResponse
 
 SQL = dict(re.findall(r"-- name: (\w+)\n(.*?)(?=\n-- name: |\Z)",
@@ -27,6 +30,8 @@ INCREMENTAL_ENTITIES = ("contacts", "items", "invoices")
 ALLOCATIONS = ("Payments", "CreditNotes", "Prepayments", "Overpayments")
 
 Progress = Callable[[str, int, int | None], None]
+# The stage lives on disk; a small buffer keeps the sync's own memory down (the stage is read once, by the merge).
+SCRATCH_CONFIG = {"memory_limit": "256MB"}
 
 
 class OtherOrganisation(config.ConfigError):
@@ -48,36 +53,75 @@ class SyncResult:
                 f"in {self.seconds:.1f} s using {self.api_calls:,} API calls")
 
 
-def sync(con: duckdb.DuckDBPyConnection, gw: Gateway, *, full: bool = False,
+def sync(gw: Gateway, *, db: Path | str | None = None, full: bool = False,
          progress: Progress | None = None) -> SyncResult:
-    """Mirror the organisation into the database; raises XeroError (nothing written) when Xero fails, and
-    OtherOrganisation (nothing written, not even the failed run) when the database holds another organisation."""
+    """Mirror the organisation into the database `db` (default: the configured one).
+
+    Raises XeroError (nothing written but the failed run) when Xero fails, and OtherOrganisation (nothing
+    written at all) when the database holds another organisation. The database is held only for a short
+    read before and the merge after, never while Xero is read (DESIGN.md "Push protocol" 8)."""
+    db = Path(db) if db else config.db_path()
+    push.settle_in_doubt_unless_running(gw, db=db)
     started, clock, calls_before = _now(), time.perf_counter(), gw.api_calls
-    since = {} if full else _modified_since(con)
+    with store.connect(db, purpose="sync: read state") as con:
+        since = {} if full else _modified_since(con)
+        held = con.execute(SQL["held_organisation"]).fetchone()
+        types = {table: con.execute(SQL["column_types"], [table]).fetchall() for table in COLUMNS}
     kind = "incremental" if since else "full"
+    scratch = db.with_name(f"{db.stem}.sync-{os.getpid()}.duckdb")
     try:
-        con.execute(SQL["create_stage"])
-        counts, calls = _read_all(con, gw, since, progress or _no_progress)
-        with store.transaction(con):
-            touched = _write_mirror(con, since)
-            _save_state(con, started, calls)
-            _refresh_rules(con, touched, full=kind == "full")
-            result = SyncResult(kind == "full", counts, gw.api_calls - calls_before, time.perf_counter() - clock, calls)
-            _record_run(con, started, kind, "ok", result.api_calls, result.summary())
+        with _scratch(scratch, types) as stage:
+            counts, calls = _read_all(stage, gw, since, held, progress or _no_progress)
+        with store.connect(db, purpose="sync: merge") as con:
+            result = _merge(con, scratch, since, kind, started, calls,
+                            lambda: SyncResult(kind == "full", counts, gw.api_calls - calls_before,
+                                               time.perf_counter() - clock, calls))
         return result
     except OtherOrganisation:
         raise
     except Exception as error:
-        with store.transaction(con):
+        with store.connect(db, purpose="sync: record failure") as con, store.transaction(con):
             _record_run(con, started, kind, "failed", gw.api_calls - calls_before, str(error))
         raise
     finally:
-        con.execute(SQL["drop_stage"])
+        for leftover in (scratch, scratch.with_name(scratch.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+
+
+@contextmanager
+def _scratch(path: Path, types: dict[str, list[tuple[str, str]]]) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A scratch database beside the mirror, with an empty stage table typed like each mirror table:
+    the pages go there, on disk, while the mirror is free for everyone else."""
+    stage = duckdb.connect(str(path), config=SCRATCH_CONFIG)
+    try:
+        for table, columns in types.items():
+            stage.execute(f"CREATE TABLE {table} ({', '.join(f'{name} {kind}' for name, kind in columns)})")
+        stage.execute(SQL["create_stage"])
+        yield stage
+    finally:
+        stage.close()
+
+
+def _merge(con, scratch: Path, since: dict[str, datetime], kind: str, started: datetime,
+           calls: dict[str, int], result: Callable[[], SyncResult]) -> SyncResult:
+    """The stage into the mirror, with the sync state, the rules and the run's record: one transaction."""
+    con.execute("ATTACH ? AS stage (READ_ONLY)", [str(scratch)])
+    try:
+        with store.transaction(con):
+            _refuse_other_organisation(con.execute(SQL["other_organisation"]).fetchone())
+            touched = _write_mirror(con, since)
+            _save_state(con, started, calls)
+            _refresh_rules(con, touched, full=kind == "full")
+            done = result()
+            _record_run(con, started, kind, "ok", done.api_calls, done.summary())
+        return done
+    finally:
+        con.execute("DETACH stage")
 
 
 # --- reading -------------------------------------------------------------------------------
 
-def _read_all(con, gw: Gateway, since: dict[str, datetime], progress: Progress):
+def _read_all(stage, gw: Gateway, since: dict[str, datetime], held: tuple[str, str] | None, progress: Progress):
     counts, calls = {}, {}
 
     def read(entity: str, reader: Callable[[], int]) -> None:
@@ -89,20 +133,26 @@ def _read_all(con, gw: Gateway, since: dict[str, datetime], progress: Progress):
                                   f"({type(error).__name__}: {error}).") from None
         calls[entity] = gw.api_calls - before
 
-    read("organisation", lambda: _stage(con, "organisation", [_organisation_row(gw.organisation())]))
-    _refuse_other_organisation(con)
-    read("tracking_categories", lambda: _read_tracking(con, gw, progress))
-    read("contacts", lambda: _read_contacts(con, gw.contacts(since.get("contacts")), progress))
-    read("items", lambda: _read_items(con, gw, since.get("items"), progress))
+    def read_organisation() -> int:
+        connected = _organisation_row(gw.organisation())
+        if held and held[0] != connected[0]:
+            _refuse_other_organisation((held[1], connected[1]))
+        return _stage(stage, "organisation", [connected])
+
+    read("organisation", read_organisation)
+    read("tracking_categories", lambda: _read_tracking(stage, gw, progress))
+    read("contacts", lambda: _read_contacts(stage, gw.contacts(since.get("contacts")), progress))
+    read("items", lambda: _read_items(stage, gw, since.get("items"), progress))
     lines = [0]
-    read("invoices", lambda: _read_invoices(con, gw, since.get("invoices"), progress, lines))
+    read("invoices", lambda: _read_invoices(stage, gw, since.get("invoices"), progress, lines))
     counts["lines"] = lines[0]
     return counts, calls
 
 
-def _refuse_other_organisation(con) -> None:
-    """Another organisation's contacts and invoices must never land in this one's mirror and settings."""
-    other = con.execute(SQL["other_organisation"]).fetchone()
+def _refuse_other_organisation(other: tuple[str, str] | None) -> None:
+    """Another organisation's contacts and invoices must never land in this one's mirror and settings.
+
+    `other`: the names of the organisation held and of the one connected, when they differ."""
     if other:
         held, connected = other
         raise OtherOrganisation(
@@ -182,7 +232,7 @@ MERGE_STEPS = ("delete_gone", "update_changed", "insert_new")
 RULES_SCOPED_LINES = 5000  # beyond this many changed lines one refresh of all lines is quicker
 ENTITY_OF = {"tracking_options": "tracking_categories", "invoice_lines": "invoices", "line_tracking": "invoices"}
 # An incremental page holds every line of each invoice in it: their other lines are gone.
-STAGED_INVOICES = "SELECT invoice_id FROM stage_invoices"
+STAGED_INVOICES = "SELECT invoice_id FROM stage.invoices"
 INCREMENTAL_SCOPES = {
     "invoice_lines": f"t.invoice_id IN ({STAGED_INVOICES})",
     "line_tracking": f"t.line_id IN (SELECT line_id FROM invoice_lines WHERE invoice_id IN ({STAGED_INVOICES}))",

@@ -86,6 +86,7 @@ PLAIN_WORD_ERRORS = {
     "core.csv_io.CsvError",
     "core.push.PushError",
     "core.revenue.InvalidFilter",
+    "core.autopilot.AutopilotError",
 }
 
 # The app's pages as (file, title, icon, section), in navigation order.
@@ -317,9 +318,7 @@ def sync_now(*, full: bool = False) -> None:
             bar.progress(fraction, text=f"{name}: {done:,}" + (f" of {total:,}" if total else ""))
 
         try:
-            gateway = connection.gateway()
-            with store.connect() as con:
-                result = sync.sync(con, gateway, full=full, progress=progress)
+            result = sync.sync(connection.gateway(), full=full, progress=progress)
         except Exception as e:
             status.update(label="Sync failed", state="error")
             show_error(e)

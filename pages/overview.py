@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import overview, slots, ui
+from core import autopilot, overview, slots, ui
 
 ui.page("Overview")
 
@@ -36,6 +36,29 @@ for count, text, page_file, link in to_do:
             ui.page_link(page_file, link)
 if not shown:
     st.success("Nothing needs attention: Xero already carries what the rules want.")
+
+st.subheader("Autopilot")
+state = ui.cached(autopilot.status)
+st.markdown(state.policy.describe() + ("" if state.policy.enabled else " An admin can switch it on in Settings."))
+last = state.last_pass
+if last:
+    st.markdown(f"**Last pass** {last['started_at']:%d %b %Y %H:%M} UTC: {last['summary'] or 'running…'}")
+    if last["next_pass_at"]:
+        st.caption(f"Next pass at {last['next_pass_at']:%H:%M:%S} UTC · {state.calls_today:,} of "
+                   f"{state.policy.daily_calls:,} Xero calls used today")
+    else:
+        st.caption(f"The autopilot loop is not running · {state.calls_today:,} of {state.policy.daily_calls:,} "
+                   "Xero calls used today")
+attention_table = ui.cached(autopilot.needs_attention)
+if not attention_table.empty:
+    st.warning(f"{len(attention_table):,} invoices autopilot tagged need a person: autopilot leaves them alone.",
+               icon=":material/person_alert:")
+    st.dataframe(attention_table, hide_index=True, width="stretch")
+for state_name, label in (("tagged", "Tagged by autopilot"), ("left", "Left for a person")):
+    decided = ui.cached(autopilot.decided, state_name)
+    if not decided.empty:
+        with st.expander(f"{label} (latest {len(decided):,})"):
+            st.dataframe(decided, hide_index=True, width="stretch")
 
 st.subheader("Lines per tracking option, as in Xero")
 names = ui.cached(slots.names)

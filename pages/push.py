@@ -16,15 +16,12 @@ def run(action, *args) -> None:
         bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{stage}: {done:,} of {total:,} invoices")
 
     try:
-        gw = connection.gateway()
+        st.session_state["push_result"] = action(connection.gateway(), *args, by=ui.actor(), progress=progress)
     except Exception as e:
         shown.empty()
         ui.show_error(e)
         return
-    result = ui.action(action, gw, *args, by=ui.actor(), progress=progress)
     shown.empty()
-    if result is not None:
-        st.session_state["push_result"] = result
 
 
 def show_result(result) -> None:

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import connection, slots, ui
+from core import autopilot, config, connection, demo, slots, ui
 from core.xero import oauth
 
 ui.page("Settings")
@@ -90,6 +90,56 @@ Restart the app and press **Sync**. The secret is never stored in the database o
 To try Connect to Xero without a Xero account, set only `XERO_AUTH=code`: the flow then runs against the
 local Xero sandbox and its demo organisation.
 """)
+
+st.subheader("Autopilot")
+st.markdown("When autopilot is on, new sales invoices get their tracking within minutes, without a person: each "
+            "pass (`python -m core autopilot run --every 5m`, see the README) syncs, applies the rules and pushes "
+            "the changes of invoices Xero created after it was switched on. Older invoices stay yours, on Push.")
+ui.show_flash("autopilot")
+policy = ui.cached(autopilot.policy)
+st.caption(policy.describe())
+with st.form("autopilot_policy"):
+    enabled = st.toggle("Autopilot on", value=policy.enabled, key="autopilot_enabled")
+    statuses = st.multiselect("Invoice statuses it may tag", autopilot.STATUSES, default=list(policy.statuses),
+                              key="autopilot_statuses")
+    daily_calls = st.number_input("Xero calls a day it may use", *autopilot.DAILY_CALLS_RANGE,
+                                  value=policy.daily_calls, step=100, key="autopilot_daily_calls")
+    if st.form_submit_button("Save", type="primary", key="autopilot_save"):
+        try:
+            if enabled:
+                with st.spinner("Syncing with Xero first: what it holds now is not new…"):
+                    saved = autopilot.switch_on(connection.gateway(), by=ui.actor(), statuses=tuple(statuses),
+                                                daily_calls=int(daily_calls))
+            else:
+                saved = autopilot.switch_off(by=ui.actor())
+        except Exception as e:
+            ui.show_error(e)
+        else:
+            ui.flash_after_rerun("autopilot", saved.describe())
+            st.rerun()
+if policy.enabled and st.button("Run a pass now", icon=":material/play_arrow:", key="autopilot_run"):
+    try:
+        with st.spinner("Autopilot: syncing, applying the rules, pushing the new invoices…"):
+            ran = autopilot.run_pass(connection.gateway)
+    except Exception as e:
+        ui.show_error(e)
+    else:
+        (st.error if ran.outcome == "failed" else st.warning if ran.outcome == "partial" else st.success)(ran.summary)
+try:
+    demo_organisation = connection.is_demo()
+except config.ConfigError:  # the connection section above says what is wrong
+    demo_organisation = False
+if demo_organisation:
+    count, create = st.columns([1, 3], vertical_alignment="bottom")
+    new_count = count.number_input("New invoices", 1, 200, 10, key="demo_new_count")
+    if create.button("Create new invoices in the demo Xero", icon=":material/note_add:", key="demo_new_invoices"):
+        try:
+            numbers = demo.create_new_invoices(connection.gateway(), int(new_count))
+        except Exception as e:
+            ui.show_error(e)
+        else:
+            st.success(f"Created {len(numbers)} draft invoices in the demo Xero ({numbers[0]} to {numbers[-1]}). "
+                       "Autopilot's next pass tags them; a sync shows them.")
 
 st.subheader("Sign-in and roles")
 if ui.sign_in_configured():

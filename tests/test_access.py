@@ -84,9 +84,9 @@ def refused_writes():
         "override a line": lambda con: settings.set_line_override(con, "L1", by=VIEWER, tc1="bob"),
         "import a CSV": lambda con: csv_io.import_csv(con, "services", b"Item Code,Alignment Fee\nALIGN,yes\n",
                                                       file_name="s.csv", by=VIEWER),
-        "push (viewer)": lambda con: push.push(con, None, by=VIEWER),
-        "push (editor)": lambda con: push.push(con, None, by=EDITOR),
-        "undo (editor)": lambda con: push.undo(con, None, 1, by=EDITOR),
+        "push (viewer)": lambda con: push.push(None, by=VIEWER),
+        "push (editor)": lambda con: push.push(None, by=EDITOR),
+        "undo (editor)": lambda con: push.undo(None, 1, by=EDITOR),
         "save the slot map (editor)": lambda con: slots.save(con, "cat-d", "cat-p", by=EDITOR),
     }
 

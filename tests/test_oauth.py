@@ -127,8 +127,8 @@ def test_connect_choose_the_organisation_and_sync_through_the_sdk(code_flow, app
     oauth.choose(code_flow, organisations[0].tenant_id, by=ADMIN)
     gw = connection.gateway()
     assert gw.cfg.tenant_id == organisation["OrganisationID"]
+    result = sync.sync(gw, full=True)
     with store.connect() as con:
-        result = sync.sync(con, gw, full=True)
         (name,) = con.execute("SELECT name FROM organisation").fetchone()
     assert name == organisation["Name"]
     assert result.counts["invoices"] == sum(i["Type"] == "ACCREC" for i in sandbox.state["Invoices"])

@@ -196,12 +196,12 @@ SETTINGS = [
 class Org:
     """A sandbox organisation synced into a temporary database, with the rules' settings in place."""
 
-    def __init__(self, con, box):
-        self.con, self.box = con, box
+    def __init__(self, con, box, db=None):
+        self.con, self.box, self.db = con, box, db  # db: None for TRACKING_DB
         self.gw = gateway(box)
 
     def sync(self):
-        return sync.sync(self.con, self.gw)
+        return sync.sync(self.gw, db=self.db)
 
     def xero(self, invoice_id: str) -> dict:
         return self.box.invoice(invoice_id)
@@ -214,7 +214,10 @@ class Org:
         return sum(r.method == "POST" and r.path.lower().endswith("/invoices") for r in self.box.requests)
 
     def push(self, **kwargs):
-        return push.push(self.con, self.gw, by=TESTER, **kwargs)
+        return push.push(self.gw, by=TESTER, db=self.db, **kwargs)
+
+    def undo(self, push_id: int):
+        return push.undo(self.gw, push_id, by=TESTER, db=self.db)
 
 
 def gateway(box) -> Gateway:
@@ -461,7 +464,7 @@ def test_a_crash_mid_push_leaves_a_record_of_what_was_sent(org, monkeypatch):
 def test_undo_restores_the_earlier_tracking_and_is_logged(org):
     before = {i: org.tracking(i) for i in ("inv-1", "inv-2", "inv-5")}
     pushed = org.push()
-    undone = push.undo(org.con, org.gw, pushed.push_id, by=TESTER)
+    undone = org.undo(pushed.push_id)
     # INV-0002 had the archived option 'Gone', which Xero does not let anyone set again
     assert {o.number: (o.result, o.message) for o in undone.problems} == {"INV-0002": (
         "failed", "The tracking option 'Gone' in the tracking category 'Partner' is archived and cannot be used.")}
@@ -470,21 +473,21 @@ def test_undo_restores_the_earlier_tracking_and_is_logged(org):
     assert org.con.execute("SELECT kind, undo_of FROM pushes WHERE push_id = ?", [undone.push_id]).fetchone() == (
         "undo", pushed.push_id)
     assert push.history(org.con)[1]["undone_by"] == undone.push_id
-    again = push.undo(org.con, org.gw, pushed.push_id, by=TESTER)
+    again = org.undo(pushed.push_id)
     assert {o.number: o.result for o in again.invoices} == {"INV-0002": "failed"}  # only what is left to undo
 
 
 def test_undo_does_not_overwrite_a_later_change_in_xero(org):
     pushed = org.push()
     org.box.edit_invoice("inv-2", lambda i: i["LineItems"][0].update(Tracking=[tag(P, BOB)]))
-    undone = push.undo(org.con, org.gw, pushed.push_id, by=TESTER)
+    undone = org.undo(pushed.push_id)
     assert {o.number: o.result for o in undone.problems} == {"INV-0002": "conflict"}
     assert org.tracking("inv-2") == {"2a": {P: BOB}}
 
 
 def test_undo_of_an_unknown_push_is_a_plain_error(org):
     with pytest.raises(push.PushError, match="no push number 42"):
-        push.undo(org.con, org.gw, 42, by=TESTER)
+        org.undo(42)
 
 
 # --- the locked worklist -----------------------------------------------------------------------

@@ -92,7 +92,7 @@ def test_a_push_of_random_invoices_keeps_every_line_amount_discount_tax_and_desc
     with tempfile.TemporaryDirectory() as folder, store.connect(Path(folder) / "t.duckdb") as con:
         box = sandbox.start(state)
         try:
-            org = Org(con, box)
+            org = Org(con, box, db=Path(folder) / "t.duckdb")
             org.sync()
             with store.transaction(con):
                 con.execute("INSERT INTO slots VALUES (1, ?), (2, ?)", [P, D])

@@ -50,8 +50,7 @@ def demo_mirror(tmp_path_factory):
     path = tmp_path_factory.mktemp("mirror") / "demo.duckdb"
     box = sandbox_module.start()
     try:
-        with store.connect(path) as con:
-            sync(con, Gateway(config_for(box)))
+        sync(Gateway(config_for(box)), db=path)
     finally:
         box.stop()
     return path
@@ -78,7 +77,7 @@ def count(con, table: str) -> int:
 
 
 def test_first_sync_mirrors_the_organisation(con, gw, sandbox):
-    result = sync(con, gw)
+    result = sync(gw)
 
     invoices = sales(sandbox)
     lines = [line for invoice in invoices for line in invoice["LineItems"]]
@@ -120,7 +119,7 @@ def test_an_invoice_is_mirrored_field_by_field(synced, gw, sandbox):
 def test_a_sync_with_nothing_changed_takes_one_call_per_entity(synced, gw):
     before = snapshot(synced)
 
-    result = sync(synced, gw)
+    result = sync(gw)
 
     assert not result.full
     assert result.calls_per_entity == dict.fromkeys(
@@ -131,7 +130,7 @@ def test_a_sync_with_nothing_changed_takes_one_call_per_entity(synced, gw):
 
 def test_more_than_a_thousand_invoices_are_read_a_page_at_a_time(con, big_sandbox):
     progress = []
-    result = sync(con, Gateway(config_for(big_sandbox)), progress=lambda *report: progress.append(report))
+    result = sync(Gateway(config_for(big_sandbox)), progress=lambda *report: progress.append(report))
 
     assert result.calls_per_entity["invoices"] == 3
     assert count(con, "invoices") == len(sales(big_sandbox))
@@ -150,7 +149,7 @@ def test_an_invoice_edited_in_xero_shows_up_with_its_lines_replaced(synced, gw, 
                                     "AccountCode": "200", "TaxType": "NONE"})
     edited = sandbox.edit_invoice(invoice["InvoiceID"], edit)
 
-    result = sync(synced, gw)
+    result = sync(gw)
 
     assert result.counts["invoices"] == 1 and result.calls_per_entity["invoices"] == 1
     assert synced.execute("SELECT line_id FROM invoice_lines WHERE invoice_id = ? ORDER BY position",
@@ -167,7 +166,7 @@ def test_an_invoice_edited_in_xero_shows_up_with_its_lines_replaced(synced, gw, 
 def test_voided_and_deleted_invoices_are_reflected(synced, gw, sandbox, status):
     invoice = next(i for i in sales(sandbox) if i["Status"] in ("DRAFT", "AUTHORISED") and not i.get("AmountPaid"))
     sandbox.edit_invoice(invoice["InvoiceID"], lambda record: record.update(Status=status))
-    sync(synced, gw)
+    sync(gw)
     assert synced.execute("SELECT status FROM invoices WHERE invoice_id = ?",
                           [invoice["InvoiceID"]]).fetchone() == (status,)
     assert synced.execute("SELECT DISTINCT invoice_status, status FROM line_rules WHERE invoice_id = ?",
@@ -180,7 +179,7 @@ def test_a_failure_half_way_leaves_the_earlier_mirror_unchanged(synced, gw, sand
     sandbox.fail_next(500, times=10, path="/Invoices")
 
     with pytest.raises(XeroUnavailable, match="Xero kept failing"):
-        sync(synced, gw)
+        sync(gw)
 
     assert snapshot(synced) == before
     assert synced.execute("SELECT outcome, message LIKE 'Xero kept failing%' FROM sync_runs ORDER BY started_at DESC "
@@ -190,7 +189,7 @@ def test_a_failure_half_way_leaves_the_earlier_mirror_unchanged(synced, gw, sand
 def test_a_first_sync_that_fails_writes_no_mirror(con, gw, sandbox):
     sandbox.fail_next(503, times=10, path="/Invoices")
     with pytest.raises(XeroUnavailable):
-        sync(con, gw)
+        sync(gw)
     assert all(rows == [] for rows in snapshot(con).values())
     assert count(con, "sync_state") == 0
 
@@ -201,7 +200,7 @@ def test_rate_limits_transient_errors_and_expired_tokens_are_ridden_out(synced, 
     sandbox.fail_next(429, retry_after=5, path="/Contacts")
     sandbox.fail_next(503, path="/Invoices")
 
-    result = sync(synced, gw)
+    result = sync(gw)
 
     assert sleeps == [5, 1]
     assert result.counts["invoices"] == 0
@@ -212,7 +211,7 @@ def test_an_unknown_status_or_currency_does_not_lose_the_page(con, gw, sandbox):
     first, second = sales(sandbox)[:2]
     sandbox.edit_invoice(first["InvoiceID"], lambda record: record.update(Status="ARCHIVED"))
     sandbox.edit_invoice(second["InvoiceID"], lambda record: record.update(CurrencyCode="XYZ"))
-    sync(con, gw)
+    sync(gw)
     assert count(con, "invoices") == len(sales(sandbox))
     assert con.execute("SELECT status FROM invoices WHERE invoice_id = ?", [first["InvoiceID"]]).fetchone() == (
         "ARCHIVED",)
@@ -222,7 +221,7 @@ def test_an_unknown_status_or_currency_does_not_lose_the_page(con, gw, sandbox):
 
 def test_wrong_credentials_write_nothing(con, sandbox):
     with pytest.raises(XeroAuthError):
-        sync(con, Gateway(config_for(sandbox, client_secret="wrong")))
+        sync(Gateway(config_for(sandbox, client_secret="wrong")))
     assert count(con, "invoices") == 0 and count(con, "sync_state") == 0
 
 
@@ -285,7 +284,7 @@ def test_the_sync_command_reports_a_malformed_response_with_exit_2(xero_environm
 
 def test_an_invoice_edited_while_xero_pages_comes_twice_is_kept_once_and_nothing_is_missed(con, big_sandbox):
     gw = Gateway(config_for(big_sandbox))
-    sync(con, gw)
+    sync(gw)
     invoices = sales(big_sandbox)
     for invoice in invoices[:1500]:
         if invoice is not invoices[10]:
@@ -300,8 +299,8 @@ def test_an_invoice_edited_while_xero_pages_comes_twice_is_kept_once_and_nothing
     def edit_during_paging(entity, done, total):
         if (entity, done) == ("invoices", 1000):
             big_sandbox.edit_invoice(invoices[10]["InvoiceID"], lambda record: record.update(Status="VOIDED"))
-    during = sync(con, gw, progress=edit_during_paging)
-    after = sync(con, gw)
+    during = sync(gw, progress=edit_during_paging)
+    after = sync(gw)
 
     assert (during.counts["invoices"], after.counts["invoices"]) == (1500, 1)
     assert count(con, "invoices") == len(invoices)
@@ -333,7 +332,7 @@ def test_a_sync_from_another_organisation_is_refused_and_writes_nothing(synced, 
     gw = Gateway(config_for(other_sandbox))
 
     with pytest.raises(OtherOrganisation) as refused:
-        sync(synced, gw, full=full)
+        sync(gw, full=full)
 
     held = sandbox.state["Organisation"]["Name"]
     assert str(refused.value).startswith(f"This database holds the data of ‘{held}’, but the connection to Xero is "
@@ -345,10 +344,10 @@ def test_a_sync_from_another_organisation_is_refused_and_writes_nothing(synced, 
 
 def test_the_same_organisation_still_syncs_after_a_refusal(synced, gw, sandbox, other_sandbox):
     with pytest.raises(OtherOrganisation):
-        sync(synced, Gateway(config_for(other_sandbox)))
+        sync(Gateway(config_for(other_sandbox)))
     sandbox.edit_invoice(sales(sandbox)[0]["InvoiceID"], lambda record: record.update(Reference="edited"))
 
-    result = sync(synced, gw)
+    result = sync(gw)
 
     assert (result.full, result.counts["invoices"]) == (False, 1)
     assert synced.execute("SELECT outcome FROM sync_runs").fetchall() == [("ok",), ("ok",)]

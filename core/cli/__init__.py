@@ -6,7 +6,7 @@ Each module in COMMANDS has `register(subparsers)`, which adds its sub-commands 
 import argparse
 import importlib
 
-COMMANDS: list[str] = ["bench", "slots", "sync", "push", "csv", "set", "revenue", "preview"]
+COMMANDS: list[str] = ["bench", "slots", "sync", "push", "csv", "set", "revenue", "preview", "autopilot", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:

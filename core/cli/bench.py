@@ -1,4 +1,4 @@
-"""`python -m core bench sync|rules|push`: the benchmarks, each in its own `core/bench_*.py`.
+"""`python -m core bench sync|rules|push|lock`: the benchmarks, each in its own `core/bench_*.py`.
 
 A benchmark module has `add_arguments(parser)` and `run(args) -> int`; it prints its figures
 as ratios against a simple baseline measured in the same run. The Revenue page's render time,
@@ -6,7 +6,7 @@ which needs Streamlit's AppTest, is `python -m tests.bench_revenue`.
 """
 import importlib
 
-BENCHMARKS = ["sync", "rules", "push"]
+BENCHMARKS = ["sync", "rules", "push", "lock"]
 
 
 def register(subparsers) -> None:

@@ -1,7 +1,8 @@
 """`python -m core push [--dry-run] [--invoice NUMBER …]` and `python -m core undo PUSH_ID`.
 
 Exit 0 when every eligible change landed (or there was nothing to do), 1 when any invoice failed,
-conflicted or was not sent (each named), 2 on a usage or configuration error.
+conflicted, was not sent or is in doubt (each named), 2 on a usage or configuration error (another push
+running included).
 """
 import sys
 
@@ -25,11 +26,11 @@ def register(subparsers) -> None:
 def run_push(args) -> int:
     if args.dry_run:
         return _dry_run(args.invoice)
-    return _execute(lambda con, gw: push.push(con, gw, by=access.command_line(), invoice_numbers=args.invoice))
+    return _execute(lambda gw: push.push(gw, by=access.command_line(), invoice_numbers=args.invoice))
 
 
 def run_undo(args) -> int:
-    return _execute(lambda con, gw: push.undo(con, gw, args.push_id, by=access.command_line()))
+    return _execute(lambda gw: push.undo(gw, args.push_id, by=access.command_line()))
 
 
 def _dry_run(numbers: list[str]) -> int:
@@ -48,9 +49,7 @@ def _dry_run(numbers: list[str]) -> int:
 
 def _execute(action) -> int:
     try:
-        gw = connection.gateway()
-        with store.connect() as con:
-            result = action(con, gw)
+        result = action(connection.gateway())
     except (push.PushError, XeroError) as error:
         print(f"error: {error}", file=sys.stderr)
         return CONFIGURATION_ERROR

@@ -1,7 +1,7 @@
 """`python -m core sync [--full]`: mirror the Xero organisation into the database."""
 import sys
 
-from core import connection, store, sync
+from core import connection, sync
 from core.xero.gateway import XeroError
 
 CONFIGURATION_ERROR = 2
@@ -18,8 +18,7 @@ def run(args) -> int:
     try:
         result = connection.fill_demo() if connection.is_demo() else None
         if result is None:
-            with store.connect() as con:
-                result = sync.sync(con, connection.gateway(), full=args.full)
+            result = sync.sync(connection.gateway(), full=args.full)
     except XeroError as error:
         print(f"error: {error}", file=sys.stderr)
         return CONFIGURATION_ERROR

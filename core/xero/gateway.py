@@ -243,10 +243,17 @@ class Gateway:
         ValidationErrors while the others are saved. Retries reuse the idempotency key, so
         Xero applies the batch at most once.
         """
+        return self._write_invoices("POST", self._api.update_or_create_invoices, invoices, idempotency_key)
+
+    def create_invoices(self, invoices: list[dict], *, idempotency_key: str) -> list[dict]:
+        """PUT /Invoices: create at most 50 invoices (no InvoiceID), as `update_invoices` updates them."""
+        return self._write_invoices("PUT", self._api.create_invoices, invoices, idempotency_key)
+
+    def _write_invoices(self, method: str, sdk_call, invoices: list[dict], idempotency_key: str) -> list[dict]:
         if len(invoices) > INVOICES_PER_UPDATE:
-            raise ValueError(f"update_invoices takes at most {INVOICES_PER_UPDATE} invoices, got {len(invoices)}")
+            raise ValueError(f"{method} /Invoices takes at most {INVOICES_PER_UPDATE} invoices, got {len(invoices)}")
         payload = _drop_nones({"Invoices": invoices})
-        answer = self._send("POST", "/Invoices", lambda: self._api.update_or_create_invoices(
+        answer = self._send(method, "/Invoices", lambda: sdk_call(
             self.cfg.tenant_id, payload, summarize_errors=False, unitdp=UNIT_DECIMALS,
             idempotency_key=idempotency_key, _preload_content=False, _request_timeout=self._timeout))
         return self._records_from(self._json(answer, "/Invoices"), "/Invoices", "Invoices")

@@ -321,6 +321,8 @@ class Sandbox:
                 return self._get_invoice(route[1], query)
             if method == "POST" and resource == "invoices" and len(route) <= 2:
                 return self._post_invoices(target, route[1:], query, headers, body)
+            if method == "PUT" and resource == "invoices" and len(route) == 1:
+                return self._post_invoices(target, [], query, headers, body, create_only=True)
         except reads.QueryError as e:
             return _json_reply(400, {"ErrorNumber": 16, "Type": "QueryParseException", "Message": str(e)})
         return _json_reply(404, _problem(404, "The resource you're looking for cannot be found"))
@@ -391,20 +393,22 @@ class Sandbox:
 
     # ---- writes ------------------------------------------------------------------------------
 
-    def _post_invoices(self, target: str, route: list[str], query: dict, headers, body: bytes) -> _Reply:
+    def _post_invoices(self, target: str, route: list[str], query: dict, headers, body: bytes, *,
+                       create_only: bool = False) -> _Reply:
+        """POST /Invoices (create or update), or with `create_only` PUT /Invoices (create)."""
         key = headers.get("Idempotency-Key")
-        fingerprint = hashlib.sha256(target.encode() + b"\n" + body).hexdigest()
+        fingerprint = hashlib.sha256(f"{create_only}{target}".encode() + b"\n" + body).hexdigest()
         if key and key in self._idempotency:
             seen, reply = self._idempotency[key]
             if seen == fingerprint:
                 return reply
             return _json_reply(400, _validation_error(f"Idempotency Key: {key} is used with a different request."))
-        reply = self._update(route, query, body)
+        reply = self._update(route, query, body, create_only=create_only)
         if key:
             self._idempotency[key] = (fingerprint, reply)
         return reply
 
-    def _update(self, route: list[str], query: dict, body: bytes) -> _Reply:
+    def _update(self, route: list[str], query: dict, body: bytes, *, create_only: bool = False) -> _Reply:
         try:
             sent = json.loads(body or b"{}").get("Invoices")
             if not isinstance(sent, list) or not all(isinstance(s, dict) for s in sent):
@@ -415,7 +419,7 @@ class Sandbox:
         if route:
             sent = [{**sent[0], "InvoiceID": route[0]}] if sent else []
         results = apply_invoices(self._book, sent, unitdp=reads.unitdp_of(query),
-                                 failures=self._invoice_failures, tick=self._tick)
+                                 failures=self._invoice_failures, tick=self._tick, create_only=create_only)
         if any(not errors for _, errors in results):
             self._changed()
         unitdp = reads.unitdp_of(query)

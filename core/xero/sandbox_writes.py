@@ -22,6 +22,7 @@ LINE_FIELDS = ("Description", "Quantity", "UnitAmount", "ItemCode", "AccountCode
                "DiscountRate", "DiscountAmount")
 INVOICE_FIELDS = ("Reference", "SentToContact", "CurrencyRate", "BrandingThemeID")
 MAX_TRACKING = 2
+CREATE_ONLY_MESSAGE = "PUT creates invoices: this one already exists (update it with POST)."
 
 
 class Book:
@@ -53,10 +54,15 @@ class Book:
 
 
 def apply_invoices(book: Book, sent: list[dict], *, unitdp: int, failures: dict[str, str],
-                   tick: Callable[[], int]) -> list[tuple[dict, list[str]]]:
-    """Create or update each sent invoice; returns (stored invoice or echoed element, errors) per element."""
+                   tick: Callable[[], int], create_only: bool = False) -> list[tuple[dict, list[str]]]:
+    """Create or update each sent invoice (with `create_only`, as PUT /Invoices: only create); returns
+    (stored invoice or echoed element, errors) per element."""
     results = []
     for element in sent:
+        if create_only and (element.get("InvoiceID") or book.numbers.get(element.get("InvoiceNumber"))):
+            # UNCONFIRMED text: Xero documents PUT as create-only but not its answer to an existing invoice.
+            results.append((element, [CREATE_ONLY_MESSAGE]))
+            continue
         stored = _target(book, element)
         if stored is None and element.get("InvoiceID"):
             results.append((element, [f"Invoice with InvoiceID {element['InvoiceID']} could not be found."]))
