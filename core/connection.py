@@ -2,7 +2,9 @@
 
 With no credentials configured, the demo organisation runs on the sandbox server, started once per
 process and database, its state kept in a JSON file beside the database so pushes survive a
-restart. On first use the demo database is synced and the demo's settings are seeded.
+restart. Every process (the dashboard, the command line, a second dashboard) serves that one file
+under a file lock, so they are one Xero (core/xero/sandbox_file.py). On first use the demo database
+is synced and the demo's settings are seeded.
 
 With `auth = "code"` the organisation is the one connected with "Connect to Xero" on Settings
 (core/xero/oauth.py); without a client id that flow runs against the local sandbox, to try it.

@@ -7,16 +7,21 @@ line replacement, refusals, summarizeErrors, Idempotency-Key, and the rate-limit
 The read side lives in `sandbox_reads`, the update rules in `sandbox_writes`, and the
 "Connect to Xero" identity service (authorize, code and refresh grants, revocation,
 connections) in `sandbox_identity`.
+
+A sandbox given a state file shares it with every other process serving that file, as one Xero
+(`sandbox_file`): everything Xero would remember lives in the state (records, grants and tokens
+of Connect to Xero, idempotency keys), while each process keeps its own request log, rate-limit
+counters, client-credentials tokens and test hooks.
 """
 import hashlib
 import json
 import math
-import os
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,7 +31,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from core import demo
 from core.xero import sandbox_identity, sandbox_reads as reads
-from core.xero.sandbox_records import settle, updated_fields
+from core.xero.sandbox_file import StateFile, write_json
+from core.xero.sandbox_records import ms_from_xero, settle, updated_fields
 from core.xero.sandbox_writes import Book, apply_invoices
 
 API_PREFIX = "/api.xro/2.0"
@@ -36,6 +42,7 @@ DAY_LIMIT = 5000
 MINUTE_LIMIT = 60
 APP_MINUTE_LIMIT = 10000
 SCOPE = "accounting.invoices accounting.settings.read accounting.contacts.read"
+IDEMPOTENCY_SECONDS = 24 * 3600  # how long Xero keeps a key is unconfirmed (XERO_NOTES.md §4)
 
 
 class Request(NamedTuple):
@@ -83,9 +90,12 @@ def _validation_error(message: str, elements: list[dict] | None = None) -> dict:
 class Sandbox:
     """A running sandbox. Every public method is safe to call from any thread."""
 
-    def __init__(self, state: dict, state_file: Path | None, port: int = 0):
-        self.state = state
-        self.state_file = Path(state_file) if state_file else None
+    def __init__(self, state: dict, shared: StateFile | None, port: int = 0):
+        self._state = state
+        self._shared = shared
+        self.state_file = shared.path if shared else None
+        self._depth = 0
+        self._dirty = False
         self.client_id = state["Credentials"]["ClientID"]
         self.client_secret = state["Credentials"]["ClientSecret"]
         self.requests: list[Request] = []
@@ -97,8 +107,7 @@ class Sandbox:
         self._failures: list[_Failure] = []
         self._delays: list[_Delay] = []
         self._invoice_failures: dict[str, str] = {}
-        self._idempotency: dict[str, tuple[str, _Reply]] = {}
-        self._last_tick = 0
+        self._last_tick = _latest_update(state)
         self._minute_limit: int | None = None
         self._window_seconds = 60.0
         self._window_start = 0.0
@@ -108,6 +117,12 @@ class Sandbox:
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
+
+    @property
+    def state(self) -> dict:
+        """The organisation as it stands now (with another process's changes, for a shared state file)."""
+        with self._synced():
+            return self._state
 
     @property
     def port(self) -> int:
@@ -132,8 +147,8 @@ class Sandbox:
             self._thread.join(timeout=5)
 
     def save(self, path: Path | str) -> None:
-        with self._lock:
-            _write_json(Path(path), self.state)
+        with self._synced():
+            write_json(Path(path), self._state)
 
     # ---- test hooks ---------------------------------------------------------------------------
 
@@ -163,7 +178,7 @@ class Sandbox:
     def edit_invoice(self, invoice_id: str, mutate: Callable[[dict], None]) -> dict:
         """Change an invoice "in Xero" behind the app's back: `mutate` edits a copy of the stored
         record (lines without a LineItemID get one); totals are recomputed and UpdatedDateUTC bumped."""
-        with self._lock:
+        with self._synced():
             stored = self._book.invoice(invoice_id)
             if stored is None:
                 raise KeyError(f"no invoice {invoice_id} in the sandbox")
@@ -178,13 +193,13 @@ class Sandbox:
             return json.loads(json.dumps(invoice))
 
     def expire_tokens(self) -> None:
-        with self._lock:
+        with self._synced():
             self._tokens.clear()
             self.identity.expire_access_tokens()
 
     def revoke_all(self) -> None:
         """Every Connect-to-Xero grant revoked, as if the organisation disconnected the app in Xero."""
-        with self._lock:
+        with self._synced():
             self.identity.revoke_all()
 
     def set_minute_limit(self, n: int | None, *, window_seconds: float = 60.0) -> None:
@@ -195,7 +210,7 @@ class Sandbox:
 
     def invoice(self, invoice_id: str) -> dict:
         """A copy of the stored invoice, as GET /Invoices/{id} would return it."""
-        with self._lock:
+        with self._synced():
             return json.loads(json.dumps(self._book.invoice(invoice_id)))
 
     # ---- inside ------------------------------------------------------------------------------
@@ -207,8 +222,37 @@ class Sandbox:
 
     def _changed(self) -> None:
         self._version += 1
-        if self.state_file:
-            _write_json(self.state_file, self.state)
+        self._dirty = True
+
+    @contextmanager
+    def _synced(self) -> Iterator[None]:
+        """Hold the sandbox. With a state file, hold it against the other processes too: their changes are
+        loaded first, and this one's written back before letting go."""
+        with self._lock:
+            if self._shared is None or self._depth:
+                yield
+                return
+            self._depth += 1
+            try:
+                with self._shared.locked():
+                    if self._shared.changed() and self._shared.exists():
+                        self._reload(self._shared.read())
+                    try:
+                        yield
+                    finally:
+                        if self._dirty:
+                            self._shared.write(self._state)
+                            self._dirty = False
+            finally:
+                self._depth -= 1
+
+    def _reload(self, state: dict) -> None:
+        """Take another process's state, in place: the book and the identity service hold this dict."""
+        self._state.clear()
+        self._state.update(state)
+        self._book.reindex()
+        self._version += 1
+        self._last_tick = max(self._last_tick, _latest_update(state))
 
     def _start(self) -> "Sandbox":
         self._thread = threading.Thread(target=self._server.serve_forever, name="xero-sandbox", daemon=True)
@@ -262,7 +306,7 @@ class Sandbox:
             delay = self._take(self._delays, path, token_call=token_call)
         if delay:
             time.sleep(delay.seconds)
-        with self._lock:
+        with self._synced():
             failure = self._take(self._failures, path, token_call=token_call)
             if failure:
                 reply = self._injected(failure)
@@ -336,21 +380,21 @@ class Sandbox:
         return self._selection[1]
 
     def _get_organisation(self, query, headers) -> dict:
-        return reads.envelope("Organisations", [self.state["Organisation"]])
+        return reads.envelope("Organisations", [self._state["Organisation"]])
 
     def _get_tracking_categories(self, query, headers) -> dict:
         include = query.get("includeArchived", "").lower() == "true"
-        return reads.envelope("TrackingCategories", reads.tracking_view(self.state["TrackingCategories"], include))
+        return reads.envelope("TrackingCategories", reads.tracking_view(self._state["TrackingCategories"], include))
 
     def _get_items(self, query, headers) -> dict:
-        chosen = reads.select(self.state["Items"], id_key="ItemID",
+        chosen = reads.select(self._state["Items"], id_key="ItemID",
                               modified_since=reads.since_ms(headers.get("If-Modified-Since")),
                               clauses=reads.parse_where(query.get("where")))
         return reads.envelope("Items", chosen)
 
     def _get_contacts(self, query, headers) -> dict:
         include = query.get("includeArchived", "").lower() == "true"
-        chosen = reads.select(self.state["Contacts"], id_key="ContactID", ids=reads.split_list(query.get("IDs")),
+        chosen = reads.select(self._state["Contacts"], id_key="ContactID", ids=reads.split_list(query.get("IDs")),
                               modified_since=reads.since_ms(headers.get("If-Modified-Since")),
                               clauses=reads.parse_where(query.get("where")),
                               keep=None if include else (lambda c: c.get("ContactStatus") != "ARCHIVED"))
@@ -374,7 +418,7 @@ class Sandbox:
             chosen = reads.select([f for f in found if f], id_key="InvoiceID", modified_since=since, clauses=clauses,
                                   keep=keep)
         else:
-            chosen = self._selected(key, lambda: reads.select(self.state["Invoices"], id_key="InvoiceID",
+            chosen = self._selected(key, lambda: reads.select(self._state["Invoices"], id_key="InvoiceID",
                                                               modified_since=since, clauses=clauses, keep=keep))
         unitdp = reads.unitdp_of(query)
         if page is None:
@@ -398,14 +442,20 @@ class Sandbox:
         """POST /Invoices (create or update), or with `create_only` PUT /Invoices (create)."""
         key = headers.get("Idempotency-Key")
         fingerprint = hashlib.sha256(f"{create_only}{target}".encode() + b"\n" + body).hexdigest()
-        if key and key in self._idempotency:
-            seen, reply = self._idempotency[key]
-            if seen == fingerprint:
-                return reply
+        keys = self._state.setdefault("IdempotencyKeys", {})
+        if key and key in keys:
+            seen = keys[key]
+            if seen["Request"] == fingerprint:
+                return _Reply(seen["Status"], seen["Body"].encode(), seen["Headers"])
             return _json_reply(400, _validation_error(f"Idempotency Key: {key} is used with a different request."))
         reply = self._update(route, query, body, create_only=create_only)
         if key:
-            self._idempotency[key] = (fingerprint, reply)
+            now = time.time()
+            for old in [k for k, seen in keys.items() if now - seen["At"] > IDEMPOTENCY_SECONDS]:
+                del keys[old]
+            keys[key] = {"Request": fingerprint, "At": now, "Status": reply.status, "Body": reply.body.decode(),
+                         "Headers": reply.headers}
+            self._changed()
         return reply
 
     def _update(self, route: list[str], query: dict, body: bytes, *, create_only: bool = False) -> _Reply:
@@ -481,11 +531,10 @@ def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _write_json(path: Path, state: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    temporary.write_text(json.dumps(state, separators=(",", ":")))
-    os.replace(temporary, path)
+def _latest_update(state: dict) -> int:
+    """The latest UpdatedDateUTC held, in ms: a change made after it must be dated later."""
+    return max((ms_from_xero(record["UpdatedDateUTC"]) for kind in ("Invoices", "Contacts", "Items")
+                for record in state.get(kind, ()) if record.get("UpdatedDateUTC")), default=0)
 
 
 def load(path: Path | str) -> dict:
@@ -497,13 +546,16 @@ def start(state: dict | None = None, *, port: int = 0, state_file: Path | None =
 
     The state comes from `state`, else from `state_file` when it exists, else the demo
     practice (`demo.demo_state()`). The sandbox owns the dict it is given: pass a copy to keep
-    yours. With `state_file`, the state is written there now (unless it was read from it) and
-    after every change.
+    yours. With `state_file`, the state is written there now (unless it was read from it), and
+    the sandbox shares the file with every other process serving it (`sandbox_file`).
     """
-    from_file = state is None and state_file is not None and Path(state_file).exists()
-    if from_file:
-        state = load(state_file)
-    sandbox = Sandbox(state if state is not None else demo.demo_state(), state_file, port)
-    if state_file and not from_file:
-        sandbox.save(state_file)
-    return sandbox._start()
+    if state_file is None:
+        return Sandbox(state if state is not None else demo.demo_state(), None, port)._start()
+    shared = StateFile(state_file)
+    with shared.locked():  # two processes starting at once: the second reads what the first wrote
+        if state is None and shared.exists():
+            state = shared.read()
+        else:
+            state = state if state is not None else demo.demo_state()
+            shared.write(state)
+    return Sandbox(state, shared, port)._start()

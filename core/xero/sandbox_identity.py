@@ -7,8 +7,8 @@ refresh_token grant rotates the refresh token every time (the old one keeps work
 30-minute grace period) and refuses one unused for 60 days with `invalid_grant`; revocation ends the
 grant and its tokens; `GET /Connections` lists the organisations granted to the token.
 
-Refresh tokens are kept as hashes in the sandbox state (key "Identity"), so a restarted sandbox
-still knows them; codes and access tokens live in memory. Test hooks: `advance(seconds)`,
+Grants, consents, codes and tokens are kept in the sandbox state (key "Identity"; codes and tokens as
+hashes), so a restarted sandbox, and every process sharing its state file, knows them. Test hooks: `advance(seconds)`,
 `revoke_all()`, `expire_access_tokens()`, `refreshes` (refresh grants answered).
 """
 import base64
@@ -78,9 +78,6 @@ class Identity:
         self._state, self._client_id, self._client_secret = state, client_id, client_secret
         self._on_change = on_change
         self._offset = 0.0
-        self._consents: dict[str, dict] = {}
-        self._codes: dict[str, dict] = {}
-        self._access: dict[str, tuple[float, str]] = {}  # access token → (expires at, grant id)
         self.refreshes = 0
 
     # ---- test hooks ----------------------------------------------------------------------------
@@ -93,21 +90,22 @@ class Identity:
         """Every grant revoked, as if each organisation disconnected the app in Xero."""
         self._store()["Grants"].clear()
         self._store()["RefreshTokens"].clear()
-        self._access.clear()
+        self._held("AccessTokens").clear()
         self._on_change()
 
     def expire_access_tokens(self) -> None:
-        self._access.clear()
+        self._held("AccessTokens").clear()
+        self._on_change()
 
     # ---- used by the sandbox -------------------------------------------------------------------
 
     def tenants_for(self, access_token: str) -> list[str] | None:
         """The tenant ids an access token of this service may use, or None when it is not one (or expired)."""
-        if access_token not in self._access:  # a client-credentials token, or none
+        access = self._held("AccessTokens").get(_hash(access_token))
+        if access is None:  # a client-credentials token, or none
             return None
-        expires_at, grant_id = self._access[access_token]
-        grant = self._store()["Grants"].get(grant_id)
-        return grant["Tenants"] if grant and expires_at > self._now() else None
+        grant = self._store()["Grants"].get(access["Grant"])
+        return grant["Tenants"] if grant and access["Expires"] > self._now() else None
 
     def handle(self, method: str, path: str, query: dict, body: bytes, authorization: str) -> Reply:
         path, fields = path.lower(), parse_qs(body.decode())
@@ -139,6 +137,13 @@ class Identity:
     def _store(self) -> dict:
         return self._state.setdefault("Identity", {"Grants": {}, "RefreshTokens": {}})
 
+    def _held(self, kind: str) -> dict:
+        """Consents, Codes or AccessTokens (by hash), without those whose time is up."""
+        held, now = self._store().setdefault(kind, {}), self._now()
+        for key in [key for key, entry in held.items() if entry["Expires"] <= now]:
+            del held[key]
+        return held
+
     def _organisations(self) -> list[dict]:
         org = self._state["Organisation"]
         return [{"tenantId": org["OrganisationID"], "tenantName": org["Name"]}]
@@ -159,8 +164,10 @@ class Identity:
         if not scopes:
             return _redirect(redirect_uri, {"error": "invalid_scope", "state": state})
         consent = secrets.token_urlsafe(16)
-        self._consents[consent] = {"redirect_uri": redirect_uri, "state": state, "scope": " ".join(scopes),
-                                   "challenge": query["code_challenge"], "expires_at": self._now() + CONSENT_SECONDS}
+        self._held("Consents")[_hash(consent)] = {"redirect_uri": redirect_uri, "state": state,
+                                                  "scope": " ".join(scopes), "challenge": query["code_challenge"],
+                                                  "Expires": self._now() + CONSENT_SECONDS}
+        self._on_change()
         organisations = "".join(
             f"<label><input type='checkbox' name='tenant' value='{html.escape(o['tenantId'])}' checked> "
             f"{html.escape(o['tenantName'])}</label><br>" for o in self._organisations())
@@ -174,20 +181,22 @@ class Identity:
             "<button type='submit' name='decision' value='deny'>Deny</button></p></form>"))
 
     def _consent(self, form: dict, tenants: list[str]) -> Reply:
-        consent = self._consents.pop(form.get("consent") or "", None)
-        if consent is None or consent["expires_at"] <= self._now():
+        consent = self._held("Consents").pop(_hash(form.get("consent") or ""), None)
+        self._on_change()
+        if consent is None:
             return _page(400, "This request has expired", "<p>Go back to the app and start again.</p>")
         granted = [o["tenantId"] for o in self._organisations() if o["tenantId"] in tenants]
         if form.get("decision") != "approve" or not granted:
             return _redirect(consent["redirect_uri"], {"error": "access_denied", "state": consent["state"]})
         code = secrets.token_urlsafe(32)
-        self._codes[code] = {**consent, "tenants": granted, "expires_at": self._now() + CODE_SECONDS, "used_by": None}
+        self._held("Codes")[_hash(code)] = {**consent, "tenants": granted, "Expires": self._now() + CODE_SECONDS,
+                                            "used_by": None}
         return _redirect(consent["redirect_uri"], {"code": code, "scope": consent["scope"], "state": consent["state"],
                                                    "session_state": secrets.token_hex(8)})
 
     def _exchange(self, form: dict) -> Reply:
-        code = self._codes.get(form.get("code") or "")
-        if code is None or code["expires_at"] <= self._now():
+        code = self._held("Codes").get(_hash(form.get("code") or ""))
+        if code is None:
             return _json(400, {"error": "invalid_grant"})
         if code["used_by"]:  # a code used twice: whatever it gave is revoked too
             self._end_grant(code["used_by"])
@@ -197,6 +206,7 @@ class Identity:
             return _json(400, {"error": "invalid_grant"})
         grant_id = str(uuid.uuid4())
         code["used_by"] = grant_id
+        self._on_change()
         self._store()["Grants"][grant_id] = {"Scope": code["scope"], "Tenants": code["tenants"],
                                              "Created": self._now()}
         return self._issue(grant_id)
@@ -218,7 +228,7 @@ class Identity:
     def _issue(self, grant_id: str) -> Reply:
         now, grant = self._now(), self._store()["Grants"][grant_id]
         access, refresh = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        self._access[access] = (now + ACCESS_SECONDS, grant_id)
+        self._held("AccessTokens")[_hash(access)] = {"Expires": now + ACCESS_SECONDS, "Grant": grant_id}
         refresh_tokens = self._store()["RefreshTokens"]
         for key in [k for k, t in refresh_tokens.items() if t["Rotated"] is not None
                     and now - t["Rotated"] > GRACE_SECONDS]:
@@ -242,8 +252,9 @@ class Identity:
         store["Grants"].pop(grant_id, None)
         for key in [k for k, t in store["RefreshTokens"].items() if t["Grant"] == grant_id]:
             del store["RefreshTokens"][key]
-        for token in [t for t, (_, g) in self._access.items() if g == grant_id]:
-            del self._access[token]
+        tokens = self._held("AccessTokens")
+        for key in [k for k, t in tokens.items() if t["Grant"] == grant_id]:
+            del tokens[key]
         self._on_change()
 
     def _connections(self, authorization: str) -> Reply:
@@ -251,7 +262,7 @@ class Identity:
         tenants = self.tenants_for(token) if scheme.lower() == "bearer" else None
         if tenants is None:
             return _json(401, {"Title": "Unauthorized", "Status": 401, "Detail": "AuthenticationUnsuccessful"})
-        _, grant_id = self._access[token]
+        grant_id = self._held("AccessTokens")[_hash(token)]["Grant"]
         created = _iso(self._store()["Grants"][grant_id]["Created"])
         return _json(200, [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, grant_id + o["tenantId"])),
                             "authEventId": grant_id, "tenantId": o["tenantId"], "tenantType": "ORGANISATION",
