@@ -6,7 +6,8 @@ every page file, therefore does everything a page needs on its own.
 """
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from core import access, config, connection, record_forms, settings, store, sync
+from core import access, busy, config, connection, record_forms, settings, store, sync
 
 DEMO_BANNER = ("This is the demo organisation on a local Xero sandbox. "
                "To connect your own Xero organisation, see Settings.")
@@ -116,6 +117,7 @@ def page(title: str) -> None:
     st.set_page_config(page_title=f"{title} · Tracking Desk", layout="wide", initial_sidebar_state="auto")
     st.html(NARROW_SCREEN_CSS)
     person = signed_in_or_stop()
+    _wait_for_the_database()
     demo = _demo_mode()
     if demo:
         try:
@@ -252,21 +254,19 @@ def show_flash(key: str) -> None:
 def cached(fn: Callable, *args: Any) -> Any:
     """`fn(con, *args)`, cached until the next write to the database (keyed on `data_version`)."""
     db = str(config.db_path())
-    with store.connect(db) as con:
-        version = store.data_version(con)
-    return _cached_call(f"{fn.__module__}.{fn.__qualname__}", db, version, fn, args)
+    with _connect(db) as con:
+        return _cached_call(f"{fn.__module__}.{fn.__qualname__}", db, store.data_version(con), fn, args, con)
 
 
 @st.cache_data(show_spinner=False, max_entries=512)
-def _cached_call(name: str, db: str, version: int, _fn: Callable, args: tuple) -> Any:
-    with store.connect(db) as con:
-        return _fn(con, *args)
+def _cached_call(name: str, db: str, version: int, _fn: Callable, args: tuple, _con) -> Any:
+    return _fn(_con, *args)
 
 
 def action(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     """Run `fn(con, *args, **kwargs)` on a fresh connection; a known error is shown, and None returned."""
     try:
-        with store.connect() as con:
+        with _connect() as con:
             return fn(con, *args, **kwargs)
     except Exception as e:
         if not is_plain_words(e):
@@ -344,6 +344,35 @@ def leave_guard(unsaved: str | None) -> None:
     message = json.dumps(f"{unsaved} Leave without saving?" if unsaved else "")
     with st.sidebar:
         st.html(LEAVE_GUARD_JS.replace("MESSAGE", message), unsafe_allow_javascript=True)
+
+
+@contextmanager
+def _connect(db: str | None = None) -> Iterator:
+    """`store.connect` for a page. While a sync or push elsewhere holds the database, a note says so
+    where the page waits; if it stays busy (busy.GIVE_UP_SECONDS), the page says to try again and stops."""
+    notes, opened = [], False
+    try:
+        with busy.connect(db, say=lambda: notes.append(st.info(busy.NOTE, icon=":material/hourglass_top:"))) as con:
+            opened = True
+            _clear(notes)
+            yield con
+    except store.DatabaseBusy as e:
+        if opened:  # raised by the work done on the connection, not by opening it: the caller's to show
+            raise
+        _clear(notes)
+        show_error(e)
+        st.stop()
+
+
+def _clear(notes: list) -> None:
+    for note in notes:
+        note.empty()
+
+
+def _wait_for_the_database() -> None:
+    """Before anything else reads the database: while another process writes to it, the note is at the top of the page."""
+    with _connect():
+        pass
 
 
 def _demo_mode() -> bool:

@@ -5,6 +5,9 @@ Each module in COMMANDS has `register(subparsers)`, which adds its sub-commands 
 """
 import argparse
 import importlib
+import sys
+
+from core import busy
 
 COMMANDS: list[str] = ["bench", "slots", "sync", "push", "csv", "set", "revenue", "preview", "autopilot", "demo"]
 
@@ -15,3 +18,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMANDS:
         importlib.import_module(f"core.cli.{name}").register(subparsers)
     return parser
+
+
+def read_database():
+    """The database for a command that only reads: while a sync or push elsewhere writes to it, a note
+    on stderr says so and the command waits (core/busy.py)."""
+    return busy.connect(say=lambda: print(busy.NOTE, file=sys.stderr, flush=True))

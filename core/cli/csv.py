@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from core import access, csv_io, csv_templates, store
+from core.cli import read_database
 
 USAGE_ERROR = 2
 BY = access.command_line()  # the command line acts as an admin (core/access.py)
@@ -50,7 +51,7 @@ def report(result: csv_io.ImportResult) -> str:
 
 
 def run_export(args) -> int:
-    with store.connect() as con:
+    with read_database() as con:
         data = csv_templates.export_csv(con, args.template)
     try:
         args.file.write_bytes(data)

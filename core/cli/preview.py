@@ -2,7 +2,8 @@
 import json
 import sys
 
-from core import preview, store
+from core import preview
+from core.cli import read_database
 
 TABLE_COLUMNS = [  # (heading, key, width)
     ("Invoice", "invoice_number", 12), ("Client", "client_name", 20), ("Date", "invoice_date", 10),
@@ -24,7 +25,7 @@ def register(subparsers) -> None:
 
 def run(args) -> int:
     filters = preview.Filters(invoice_number=args.invoice)
-    with store.connect() as con:
+    with read_database() as con:
         if args.invoice and not preview.count(con, filters):
             print(f"error: no invoice numbered {args.invoice!r} (run sync if it is new in Xero)", file=sys.stderr)
             return USAGE_ERROR

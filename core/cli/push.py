@@ -7,6 +7,7 @@ running included).
 import sys
 
 from core import access, connection, push, store
+from core.cli import read_database
 from core.xero.gateway import XeroError
 
 PARTIAL, CONFIGURATION_ERROR = 1, 2
@@ -35,7 +36,7 @@ def run_undo(args) -> int:
 
 def _dry_run(numbers: list[str]) -> int:
     try:
-        with store.connect() as con:
+        with read_database() as con:
             table = push.plan_table(con, invoice_numbers=numbers)
             counts = push.plan_counts(con, invoice_numbers=numbers)
     except push.PushError as error:

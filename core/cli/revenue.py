@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pandas as pd
 
-from core import revenue, store
+from core import revenue
+from core.cli import read_database
 
 USAGE_ERROR = 2
 
@@ -38,7 +39,7 @@ def run(args) -> int:
     except revenue.InvalidFilter as e:
         print(f"error: {e}", file=sys.stderr)
         return USAGE_ERROR
-    with store.connect() as con:
+    with read_database() as con:
         summary = revenue.summary(con, filters)
     table = report(summary, slot, args.view, args.period)
     if args.format == "csv":
