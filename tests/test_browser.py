@@ -315,8 +315,7 @@ def test_at_800_px_filters_wrap_figures_fit_and_the_sidebar_starts_collapsed(dem
 @pytest.fixture
 def pushed_url(demo_db, tmp_path):
     """The demo after one push (through the sandbox), served."""
-    with store.connect(demo_db) as con:
-        push.push(con, connection.gateway(), by=access.LOCAL_USER)
+    push.push(connection.gateway(), by=access.LOCAL_USER, db=demo_db)
     yield from serve_app(tmp_path)
 
 
