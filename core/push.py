@@ -86,6 +86,13 @@ WHERE (s.status = 'change' OR (s.status = 'locked' AND (s.wanted_option_id IS NU
 PLAN = PLAN_ROWS + "ORDER BY number, invoice_id, position, slot"
 PLAN_OF_INVOICES = f"""SELECT * FROM ({PLAN_ROWS}) WHERE list_contains($ids::VARCHAR[], invoice_id)
 ORDER BY number, invoice_id, position, slot"""
+# What a push reads: the rows it sends (of some invoices, when $ids is not NULL), and only a count of the locked
+# ones, which stay in the database (hundreds of thousands of lines at a million).
+IN_IDS = "($ids::VARCHAR[] IS NULL OR list_contains($ids::VARCHAR[], invoice_id))"
+ELIGIBLE = f"SELECT * FROM ({PLAN_ROWS}) WHERE eligible AND {IN_IDS} ORDER BY number, invoice_id, position, slot"
+LOCKED_COUNTS = f"""
+SELECT count(DISTINCT invoice_id), count(DISTINCT line_id) FROM ({PLAN_ROWS}) WHERE NOT eligible AND {IN_IDS}
+"""
 LOCKED = f"SELECT * FROM ({PLAN_ROWS}) WHERE NOT eligible ORDER BY number, invoice_id, position, slot"
 PLAN_COUNTS = f"""
 SELECT count(DISTINCT invoice_id) FILTER (WHERE eligible) AS invoices,
@@ -139,8 +146,8 @@ ORDER BY i.number, p.invoice_id, p.line_id, p.slot
 PUSH_KIND = "SELECT kind FROM pushes WHERE push_id = ?"
 
 START = """
-INSERT INTO pushes (kind, undo_of, started_at, pushed_by, invoices_planned, outcome)
-VALUES (?, ?, ?, ?, ?, 'running') RETURNING push_id, started_at
+INSERT INTO pushes (kind, undo_of, started_at, pushed_by, invoices_planned, invoices_locked, lines_locked, outcome)
+VALUES (?, ?, ?, ?, ?, ?, ?, 'running') RETURNING push_id, started_at
 """
 LOG_LINES = """
 INSERT INTO push_lines (push_id, invoice_id, line_id, slot, category_id, before_option_id, after_option_id,
@@ -304,9 +311,10 @@ class PushResult:
     api_calls: int = 0
     seconds: float = 0.0
     settled: Settled = field(default_factory=Settled)
+    locked: int = 0  # locked invoices a push left alone, counted only (not in `invoices`)
 
     def count(self, result: str) -> int:
-        return sum(outcome.result == result for outcome in self.invoices)
+        return sum(outcome.result == result for outcome in self.invoices) + (self.locked if result == "locked" else 0)
 
     @property
     def problems(self) -> list[InvoiceOutcome]:
@@ -432,9 +440,13 @@ def push(gw, *, by: access.Actor, invoice_numbers: Iterable[str] = (), invoice_i
     with _run_lock(db, by, "push"):
         settled = settle_in_doubt(gw, db=db)
         with store.connect(db, purpose="push: read the plan") as con:
-            rows = plan(con, invoice_numbers=invoice_numbers, invoice_ids=invoice_ids)
+            scope = {"numbers": _known_numbers(con, invoice_numbers),
+                     "ids": None if invoice_ids is None else list(invoice_ids)}
+            rows = _dicts(con.execute(ELIGIBLE, scope))
+            locked = con.execute(LOCKED_COUNTS, scope).fetchone()
             synced = _synced(con, rows)
-        return _run(gw, db, rows, synced, kind="push", undo_of=None, by=by, progress=progress, settled=settled)
+        return _run(gw, db, rows, synced, kind="push", undo_of=None, by=by, progress=progress, settled=settled,
+                    locked=locked)
 
 
 def undo(gw, push_id: int, *, by: access.Actor, progress: Progress | None = None,
@@ -470,11 +482,13 @@ def _synced(con, rows: list[dict]) -> dict[str, dict]:
 
 
 def _run(gw, db, rows: list[dict], synced: dict[str, dict], *, kind: str, undo_of: int | None, by: access.Actor,
-         progress: Progress | None, settled: "Settled") -> PushResult:
+         progress: Progress | None, settled: "Settled", locked: tuple[int, int] = (0, 0)) -> PushResult:
+    """Log and send `rows`; `locked`: the invoices and lines the plan left out as locked, recorded as counts."""
     started, first_call = time.monotonic(), len(gw.calls)
     if not any(r["eligible"] for r in rows):
-        return PushResult(None, kind, "nothing to do", None, _locked_outcomes(rows), settled=settled)
-    push_id, key_prefix = _start(db, rows, kind=kind, undo_of=undo_of, by=by)
+        return PushResult(None, kind, "nothing to do", None, _locked_outcomes(rows), settled=settled,
+                          locked=locked[0])
+    push_id, key_prefix = _start(db, rows, locked, kind=kind, undo_of=undo_of, by=by)
     run = _Run(gw, db, push_id, key_prefix, rows, synced, progress or (lambda stage, done, total: None))
     stopped = run.execute()
     api_calls = sum(not call.is_token for call in gw.calls[first_call:])
@@ -491,16 +505,18 @@ def _run(gw, db, rows: list[dict], synced: dict[str, dict], *, kind: str, undo_o
     return PushResult(push_id, kind, outcome, stopped, invoices,
                       read_calls=sum(c.method == "GET" for c in calls),
                       update_calls=sum(c.method == "POST" for c in calls),
-                      api_calls=api_calls, seconds=time.monotonic() - started, settled=settled)
+                      api_calls=api_calls, seconds=time.monotonic() - started, settled=settled, locked=locked[0])
 
 
-def _start(db, rows: list[dict], *, kind: str, undo_of: int | None, by: access.Actor) -> tuple[int, str]:
+def _start(db, rows: list[dict], locked: tuple[int, int], *, kind: str, undo_of: int | None,
+           by: access.Actor) -> tuple[int, str]:
     """The push row and all its lines (eligible: 'planned', others: 'locked'), in their own transaction."""
     log = [{**r, "result": "planned" if r["eligible"] else "locked",
             "message": None if r["eligible"] else r["reason"]} for r in rows]
     with store.connect(db, purpose=f"{kind}: log the plan") as con, store.transaction(con):
         push_id, started_at = con.execute(START, [kind, undo_of, _utc_now(), by.who,
-                                                  len({r["invoice_id"] for r in rows if r["eligible"]})]).fetchone()
+                                                  len({r["invoice_id"] for r in rows if r["eligible"]}),
+                                                  *locked]).fetchone()
         _with_table(con, "push_log_lines", log, LINE_CHANGE, LOG_LINES, {"push_id": push_id})
     return push_id, f"td-{kind}-{push_id}-{started_at:%Y%m%dT%H%M%S%f}"
 
@@ -692,7 +708,7 @@ def _mirror(con, answers: list[dict]) -> None:
     _with_table(con, "push_log_invoices", updated, INVOICE_UPDATED, MIRROR_INVOICES)
     _with_table(con, "push_log_line_ids", [{"line_id": i} for i in line_ids], LINE_IDS, MIRROR_DELETE_TRACKING)
     _with_table(con, "push_log_tracking", tracking, LINE_TRACKING, MIRROR_INSERT_TRACKING)
-    rules.refresh_for(con, line_ids=line_ids)
+    rules.refresh_for(con, invoice_ids=[a["InvoiceID"] for a in answers])
 
 
 # --- reading the log ----------------------------------------------------------------------------

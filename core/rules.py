@@ -266,9 +266,11 @@ SCOPED_LINES = {"lines": "rules_scope", "tracking": "scoped_tracking", "invoices
 
 # The lines an edit can touch, always whole invoices (a consolidated invoice's first line decides
 # the others' TC1; one line's tracking can block the others'): a client's invoices, the invoices
-# with an item, the invoices of the clients a team member owns, the invoices of changed lines.
+# with an item, the invoices of the clients a team member owns, the invoices of changed lines,
+# invoices by id (a push's landed batch: no look-up of the lines' invoices in the whole mirror).
 # One part per kind of id given.
 SCOPE_PARTS = {
+    "invoice_ids": "SELECT unnest($invoice_ids::VARCHAR[])",
     "contact_ids": "SELECT invoice_id FROM invoices WHERE contact_id IN (SELECT unnest($contact_ids::VARCHAR[]))",
     "item_codes": "SELECT invoice_id FROM invoice_lines WHERE item_code IN (SELECT unnest($item_codes::VARCHAR[]))",
     "member_ids": """SELECT invoice_id FROM invoices WHERE contact_id IN (
@@ -301,13 +303,13 @@ def refresh(con: duckdb.DuckDBPyConnection) -> None:
 
 def refresh_for(con: duckdb.DuckDBPyConnection, *, contact_ids: Iterable[str] = (),
                 item_codes: Iterable[str] = (), member_ids: Iterable[int] = (),
-                line_ids: Iterable[str] = ()) -> None:
-    """Recompute the rules for the lines an edit of these clients, items, members or lines touches.
+                line_ids: Iterable[str] = (), invoice_ids: Iterable[str] = ()) -> None:
+    """Recompute the rules for the lines an edit of these clients, items, members, lines or invoices touches.
 
     Call inside the writer's transaction, after the edit.
     """
     ids = {"contact_ids": list(contact_ids), "item_codes": list(item_codes), "member_ids": list(member_ids),
-           "line_ids": list(line_ids)}
+           "line_ids": list(line_ids), "invoice_ids": list(invoice_ids)}
     given = {kind: values for kind, values in ids.items() if values}
     if not given:
         return
