@@ -10,6 +10,7 @@ last close, which is how long the file was held when a sync or push kept one con
 import multiprocessing
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -133,6 +134,7 @@ def _report(what: str, holds: list[store.Hold], purposes: tuple[str, ...], targe
     print(f"{what}: baseline (one connection from the first open to the last close): {baseline:.1f} s")
     print(f"  {len(holds):,} holds, {sum(h.seconds for h in holds):.1f} s in all; longest {longest.seconds:.3f} s "
           f"({longest.purpose}): {longest.seconds / baseline:.1%} of the baseline")
-    print(f"  {' / '.join(purposes)}: longest {worst:.3f} s over {len(measured):,} holds, "
+    print(f"  {' / '.join(purposes)}: longest {worst:.3f} s, median {statistics.median(measured or [0]):.3f} s "
+          f"over {len(measured):,} holds, "
           f"{'meets' if worst <= target else 'misses'} the target of {target:.1f} s; "
           f"{baseline / max(worst, 1e-9):,.0f}x shorter than the baseline")

@@ -292,6 +292,11 @@ DELETE_ALL = "DELETE FROM line_rules"
 # Stored newest invoice first, the order the preview reads them in: a page of the newest lines
 # then reads a few row groups, as DuckDB skips those whose invoice dates cannot make the page.
 INSERT_ALL = "INSERT INTO line_rules BY NAME " + RULES_SELECT.format(**ALL_LINES) + "ORDER BY invoice_date DESC"
+# The app-owned tables the rules read besides the mirror: with copies of them, another database holding a
+# whole mirror (a sync's scratch file) decides every line as this one would.
+SETTINGS_TABLES = ("slots", "client_settings", "team_members", "services", "line_overrides")
+BUILD = "CREATE TABLE line_rules AS " + RULES_SELECT.format(**ALL_LINES) + "ORDER BY invoice_date DESC"
+TAKE = "DELETE FROM line_rules; INSERT INTO line_rules BY NAME SELECT * FROM {schema}.line_rules"
 
 
 def refresh(con: duckdb.DuckDBPyConnection) -> None:
@@ -299,6 +304,20 @@ def refresh(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(DELETE_ALL)
     con.execute(INSERT_ALL)
     con.execute(BLOCK_UNRETURNABLE.format(**ALL_LINES))
+
+
+def build(con: duckdb.DuckDBPyConnection) -> None:
+    """Decide every line into a new table `line_rules`, in a database that holds a whole mirror and copies of
+    SETTINGS_TABLES: a sync does so in its scratch file, without holding the database (see `take`)."""
+    con.execute(BUILD)
+    con.execute(BLOCK_UNRETURNABLE.format(**ALL_LINES))
+
+
+def take(con: duckdb.DuckDBPyConnection, schema: str) -> None:
+    """Replace every line's rules by those `build` made in the attached database `schema`: right when the
+    mirror now equals that database's and the settings are those it was given. Call inside the writer's
+    transaction."""
+    con.execute(TAKE.format(schema=schema))
 
 
 def refresh_for(con: duckdb.DuckDBPyConnection, *, contact_ids: Iterable[str] = (),

@@ -174,6 +174,38 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE pushes ADD COLUMN invoices_locked INTEGER NOT NULL DEFAULT 0;
         ALTER TABLE pushes ADD COLUMN lines_locked INTEGER NOT NULL DEFAULT 0;
     """),
+    # The big mirror tables without PRIMARY KEY or other indexes: keeping DuckDB's index of a million lines
+    # up to date cost the sync's merge tens of seconds. Their keys stay unique through the sync, which
+    # refuses a stage with a repeated key (core/sync.py) and merges by key; scans use DuckDB's zone maps.
+    ("0011_mirror_without_indexes", """
+        CREATE TABLE unindexed_invoices AS FROM invoices;
+        CREATE TABLE unindexed_invoice_lines AS FROM invoice_lines;
+        CREATE TABLE unindexed_line_tracking AS FROM line_tracking;
+        DROP TABLE invoices;
+        DROP TABLE invoice_lines;
+        DROP TABLE line_tracking;
+        ALTER TABLE unindexed_invoices RENAME TO invoices;
+        ALTER TABLE unindexed_invoice_lines RENAME TO invoice_lines;
+        ALTER TABLE unindexed_line_tracking RENAME TO line_tracking;
+        ALTER TABLE invoices ALTER COLUMN invoice_id SET NOT NULL;
+        ALTER TABLE invoices ALTER COLUMN contact_id SET NOT NULL;
+        ALTER TABLE invoices ALTER COLUMN status SET NOT NULL;
+        ALTER TABLE invoices ALTER COLUMN currency_code SET NOT NULL;
+        ALTER TABLE invoices ALTER COLUMN currency_rate SET NOT NULL;
+        ALTER TABLE invoices ALTER COLUMN currency_rate SET DEFAULT 1;
+        ALTER TABLE invoices ALTER COLUMN amount_paid SET NOT NULL;
+        ALTER TABLE invoices ALTER COLUMN amount_paid SET DEFAULT 0;
+        ALTER TABLE invoices ALTER COLUMN amount_credited SET NOT NULL;
+        ALTER TABLE invoices ALTER COLUMN amount_credited SET DEFAULT 0;
+        ALTER TABLE invoices ALTER COLUMN has_allocations SET NOT NULL;
+        ALTER TABLE invoices ALTER COLUMN has_allocations SET DEFAULT false;
+        ALTER TABLE invoices ALTER COLUMN updated_utc SET NOT NULL;
+        ALTER TABLE invoice_lines ALTER COLUMN line_id SET NOT NULL;
+        ALTER TABLE invoice_lines ALTER COLUMN invoice_id SET NOT NULL;
+        ALTER TABLE invoice_lines ALTER COLUMN position SET NOT NULL;
+        ALTER TABLE line_tracking ALTER COLUMN line_id SET NOT NULL;
+        ALTER TABLE line_tracking ALTER COLUMN category_id SET NOT NULL;
+    """),
 ]
 
 _migrated: set[Path] = set()

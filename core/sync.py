@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -67,13 +68,17 @@ def sync(gw: Gateway, *, db: Path | str | None = None, full: bool = False,
         since = {} if full else _modified_since(con)
         held = con.execute(SQL["held_organisation"]).fetchone()
         types = {table: con.execute(SQL["column_types"], [table]).fetchall() for table in COLUMNS}
+        settings = None if since else _settings(con)
     kind = "incremental" if since else "full"
     scratch = db.with_name(f"{db.stem}.sync-{os.getpid()}.duckdb")
     try:
         with _scratch(scratch, types) as stage:
             counts, calls = _read_all(stage, gw, since, held, progress or _no_progress)
+            _refuse_repeated_keys(stage)
+            if settings:
+                _build_rules(stage, settings)
         with store.connect(db, purpose="sync: merge") as con:
-            result = _merge(con, scratch, since, kind, started, calls,
+            result = _merge(con, scratch, since, kind, started, calls, settings.version if settings else None,
                             lambda: SyncResult(kind == "full", counts, gw.api_calls - calls_before,
                                                time.perf_counter() - clock, calls))
         return result
@@ -103,20 +108,47 @@ def _scratch(path: Path, types: dict[str, list[tuple[str, str]]]) -> Iterator[du
 
 
 def _merge(con, scratch: Path, since: dict[str, datetime], kind: str, started: datetime,
-           calls: dict[str, int], result: Callable[[], SyncResult]) -> SyncResult:
-    """The stage into the mirror, with the sync state, the rules and the run's record: one transaction."""
+           calls: dict[str, int], rules_version: int | None, result: Callable[[], SyncResult]) -> SyncResult:
+    """The stage into the mirror, with the sync state, the rules and the run's record: one transaction.
+
+    `rules_version`: the data version of the settings the stage's own rules were built with, if it has them."""
     con.execute("ATTACH ? AS stage (READ_ONLY)", [str(scratch)])
     try:
         with store.transaction(con):
             _refuse_other_organisation(con.execute(SQL["other_organisation"]).fetchone())
             touched = _write_mirror(con, since)
             _save_state(con, started, calls)
-            _refresh_rules(con, touched, full=kind == "full")
+            _refresh_rules(con, touched, full=kind == "full",
+                           built=rules_version is not None and rules_version == store.data_version(con))
             done = result()
             _record_run(con, started, kind, "ok", done.api_calls, done.summary())
         return done
     finally:
         con.execute("DETACH stage")
+
+
+class _Settings(NamedTuple):
+    version: int  # the database's data version when they were read
+    tables: dict[str, pa.Table]
+
+
+def _settings(con) -> _Settings:
+    """The settings the rules read, to decide every line in the scratch file while the database is free."""
+    reader = con.cursor()  # a relation's own connection: `con` may hold a result not fetched to its end
+    return _Settings(store.data_version(con),
+                     {table: reader.sql(f"SELECT * FROM {table}").to_arrow_table() for table in rules.SETTINGS_TABLES})
+
+
+def _build_rules(stage, settings: _Settings) -> None:
+    """A full stage is the whole mirror to be: its rules are decided here, outside the merge, which takes them
+    if the settings have not changed meanwhile (else it decides them itself)."""
+    for table, rows in settings.tables.items():
+        stage.register("settings_rows", rows)
+        try:
+            stage.execute(f"CREATE TABLE {table} AS SELECT * FROM settings_rows")
+        finally:
+            stage.unregister("settings_rows")
+    rules.build(stage)
 
 
 # --- reading -------------------------------------------------------------------------------
@@ -203,6 +235,15 @@ def _read_invoices(con, gw: Gateway, modified_since, progress: Progress, lines: 
         lines[0] += len(invoice_lines)
         progress("invoices", done, page.item_count)
     return done
+
+
+def _refuse_repeated_keys(stage) -> None:
+    """The mirror's big tables have no unique index (core/store.py): two records with one key are refused here."""
+    for table, keys in KEYS.items():
+        repeated = stage.execute(SQL["repeated_key"].format(table=table, keys=", ".join(keys))).fetchone()
+        if repeated:
+            raise XeroBadResponse(f"Xero sent records that contradict each other: two {table.replace('_', ' ')} "
+                                  f"with the key {', '.join(map(str, repeated))}.")
 
 
 # --- Xero records → rows (strings for money and dates; the stage SQL types them) --------------
@@ -319,9 +360,13 @@ def _write_mirror(con, since: dict[str, datetime]) -> dict[tuple[str, str], int]
     return touched
 
 
-def _refresh_rules(con, touched: dict[tuple[str, str], int], *, full: bool) -> None:
-    """Recompute the rules of the lines this sync changed, or of every line when that is simpler."""
+def _refresh_rules(con, touched: dict[tuple[str, str], int], *, full: bool, built: bool) -> None:
+    """Recompute the rules of the lines this sync changed, or of every line when that is simpler; or, after a
+    full sync whose stage has its rules `built` with the settings in force, take those."""
     if not any(touched.values()):
+        return
+    if built:
+        rules.take(con, "stage")
         return
     line_ids = [line_id for (line_id,) in con.execute(SQL["staged_lines"]).fetchall()]
     everything = (full or len(line_ids) > RULES_SCOPED_LINES or touched["invoice_lines", "delete_gone"]

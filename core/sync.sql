@@ -86,6 +86,9 @@ WHERE {key_match} AND ({t_columns}) IS DISTINCT FROM ({s_columns});
 INSERT INTO {table} SELECT s.* FROM stage.{table} AS s
 WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {key_match});
 
+-- name: repeated_key
+SELECT {keys} FROM {table} GROUP BY ALL HAVING count(*) > 1 LIMIT 1;
+
 -- name: staged_lines
 SELECT line_id FROM stage.invoice_lines;
 

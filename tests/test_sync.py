@@ -7,10 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from core import config, demo, store
+from core import config, demo, rules, store
+from core import sync as core_sync
 from core.__main__ import main
 from core.sync import OtherOrganisation, sync
-from core.xero.gateway import Gateway, XeroAuthError, XeroUnavailable, parse_day
+from core.xero.gateway import Gateway, XeroAuthError, XeroBadResponse, XeroUnavailable, parse_day
 
 MIRROR = ("organisation", "tracking_categories", "tracking_options", "contacts", "items", "invoices",
           "invoice_lines", "line_tracking")
@@ -371,3 +372,57 @@ def test_the_sync_command_refuses_another_organisation_with_exit_2(xero_environm
                           "‘Acme Ltd’. Nothing was synced.") and err.count("\n") == 1
     with store.connect(db_path) as con:
         assert database_state(con) == before
+
+
+def line_rules(con) -> list[tuple]:
+    return con.execute("SELECT * EXCLUDE (description), description FROM line_rules ORDER BY ALL").fetchall()
+
+
+def decided_here(con) -> list[tuple]:
+    """The rules as the database itself decides them now."""
+    with store.transaction(con):
+        rules.refresh(con)
+    return line_rules(con)
+
+
+def test_a_full_sync_decides_every_line_as_the_database_would(synced, gw, sandbox):
+    demo.seed_settings(synced, sandbox.state)
+    invoice = next(i for i in sales(sandbox) if i["Status"] == "DRAFT")
+    sandbox.edit_invoice(invoice["InvoiceID"], lambda record: record["LineItems"][0].update(Tracking=[]))
+    sync(gw, full=True)
+    assert synced.execute("SELECT count(*) FROM line_rules WHERE tc1_source = 'client'").fetchone()[0] > 0
+    assert line_rules(synced) == decided_here(synced)
+
+
+def test_settings_changed_while_xero_is_read_are_what_the_full_sync_decides_with(synced, gw, sandbox, monkeypatch):
+    demo.seed_settings(synced, sandbox.state)
+    decided_here(synced)
+    invoice = next(i for i in sales(sandbox) if i["Status"] == "DRAFT")
+    sandbox.edit_invoice(invoice["InvoiceID"], lambda record: record["LineItems"][0].update(Tracking=[]))
+    read_all = core_sync._read_all
+
+    def read_then_clear_every_client_tc1(*args):
+        read = read_all(*args)
+        with store.connect(synced_path(synced)) as con, store.transaction(con):
+            con.execute("UPDATE client_settings SET tc1_option_id = NULL")
+            rules.refresh(con)
+        return read
+
+    monkeypatch.setattr(core_sync, "_read_all", read_then_clear_every_client_tc1)
+    sync(gw, full=True)
+    assert synced.execute("SELECT count(*) FROM line_rules WHERE tc1_source = 'client'").fetchone()[0] == 0
+    assert line_rules(synced) == decided_here(synced)
+
+
+def test_two_lines_with_one_id_are_refused_and_the_mirror_is_kept(synced, gw, sandbox):
+    before = snapshot(synced)
+    first, second = [i for i in sales(sandbox) if i["Status"] == "DRAFT"][:2]
+    repeated = first["LineItems"][0]["LineItemID"]
+    sandbox.edit_invoice(second["InvoiceID"], lambda record: record["LineItems"][0].update(LineItemID=repeated))
+    with pytest.raises(XeroBadResponse, match=f"contradict each other: two invoice lines with the key {repeated}"):
+        sync(gw, full=True)
+    assert snapshot(synced) == before
+
+
+def synced_path(con) -> str:
+    return con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchone()[0]
