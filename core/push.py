@@ -4,7 +4,9 @@
 ones on invoices Xero's API cannot change (never sent). `push` re-reads the eligible invoices from
 Xero, skips any that changed in Xero since the sync (a conflict), sends each back exactly as Xero
 returned it with only the tracking changed, 50 invoices per call, checks Xero's answer, and logs
-every line in `push_lines`. `undo` pushes a push's before-values back under the same protocol.
+every line it sends in `push_lines`; the locked ones it only counts on the push (`invoices_locked`,
+`lines_locked`): the Push page lists them from the plan. `undo` pushes a push's before-values back under
+the same protocol, logging its locked lines too (an undo that cannot restore a line has not undone it).
 
 No connection to the database is open while Xero is called (DESIGN.md "Push protocol" 8): the plan is
 read in one short connection, then the push and all its lines are logged (`planned`), each batch is
@@ -60,23 +62,22 @@ EDITABLE = """(i.status IN ('DRAFT', 'SUBMITTED', 'AUTHORISED') AND i.amount_pai
 # would change if Xero let us (their wanted option active, or an explicit clear).
 PLAN_ROWS = f"""
 WITH slot_changes AS (
-    SELECT line_id, invoice_id, position, status, reason, 1 AS slot, tc1_category_id AS category_id,
+    SELECT line_id, invoice_id, position, description, status, reason, 1 AS slot, tc1_category_id AS category_id,
            tc1_current_option_id AS current_option_id, tc1_current_name AS current_name,
            tc1_wanted_option_id AS wanted_option_id, tc1_wanted_name AS wanted_name
     FROM line_rules WHERE tc1_apply AND tc1_wanted_option_id IS DISTINCT FROM tc1_current_option_id
     UNION ALL
-    SELECT line_id, invoice_id, position, status, reason, 2, tc2_category_id,
+    SELECT line_id, invoice_id, position, description, status, reason, 2, tc2_category_id,
            tc2_current_option_id, tc2_current_name, tc2_wanted_option_id, tc2_wanted_name
     FROM line_rules WHERE tc2_apply AND tc2_wanted_option_id IS DISTINCT FROM tc2_current_option_id
 )
 SELECT s.invoice_id, i.number, coalesce(c.name, i.contact_id) AS contact, i.date, i.currency_code,
-       s.line_id, s.position, l.description, s.slot, s.category_id, k.name AS category_name,
+       s.line_id, s.position, s.description, s.slot, s.category_id, k.name AS category_name,
        s.current_option_id, s.current_name, s.wanted_option_id, s.wanted_name,
        s.status = 'change' AND {EDITABLE} AS eligible,
        coalesce(s.reason, 'Invoice cannot be edited through Xero''s API') AS reason
 FROM slot_changes s
 JOIN invoices i USING (invoice_id)
-JOIN invoice_lines l USING (line_id)
 LEFT JOIN contacts c ON c.contact_id = i.contact_id
 LEFT JOIN tracking_categories k ON k.category_id = s.category_id
 LEFT JOIN tracking_options w ON w.option_id = s.wanted_option_id
@@ -84,8 +85,6 @@ WHERE (s.status = 'change' OR (s.status = 'locked' AND (s.wanted_option_id IS NU
   AND (len($numbers::VARCHAR[]) = 0 OR list_contains($numbers::VARCHAR[], i.number))
 """
 PLAN = PLAN_ROWS + "ORDER BY number, invoice_id, position, slot"
-PLAN_OF_INVOICES = f"""SELECT * FROM ({PLAN_ROWS}) WHERE list_contains($ids::VARCHAR[], invoice_id)
-ORDER BY number, invoice_id, position, slot"""
 # What a push reads: the rows it sends (of some invoices, when $ids is not NULL), and only a count of the locked
 # ones, which stay in the database (hundreds of thousands of lines at a million).
 IN_IDS = "($ids::VARCHAR[] IS NULL OR list_contains($ids::VARCHAR[], invoice_id))"
@@ -351,16 +350,12 @@ class PushResult:
 
 # --- planning ------------------------------------------------------------------------------
 
-def plan(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str] = (),
-         invoice_ids: Iterable[str] | None = None) -> list[dict]:
+def plan(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str] = ()) -> list[dict]:
     """Every (line, slot) a push would change now, or that is locked: dicts with the columns of PLAN_ROWS.
 
-    Optionally limited to some invoice numbers (PushError if one is unknown), or to some invoice ids.
+    Optionally limited to some invoice numbers (PushError if one is unknown).
     """
-    numbers = _known_numbers(con, invoice_numbers)
-    if invoice_ids is None:
-        return _dicts(con.execute(PLAN, {"numbers": numbers}))
-    return _dicts(con.execute(PLAN_OF_INVOICES, {"numbers": numbers, "ids": list(invoice_ids)}))
+    return _dicts(con.execute(PLAN, {"numbers": _known_numbers(con, invoice_numbers)}))
 
 
 def plan_counts(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str] = ()) -> dict[str, int]:
