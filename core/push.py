@@ -231,8 +231,9 @@ SELECT p.push_id, p.kind, p.undo_of, p.started_at, p.finished_at, p.pushed_by, p
        p.invoices_landed, p.invoices_conflict, p.invoices_failed, p.invoices_not_sent, p.invoices_in_doubt,
        p.invoices_not_landed, p.lines_changed, p.api_calls, coalesce(p.outcome, 'running') AS outcome, p.message,
        u.push_id AS undone_by, u.outcome AS undo_outcome,
-       (SELECT count(DISTINCT l.invoice_id) FROM push_lines l
-        WHERE l.push_id = p.push_id AND l.result = 'locked') AS invoices_locked
+       -- a push counts its locked invoices on its row; an undo logs its locked lines
+       p.invoices_locked + (SELECT count(DISTINCT l.invoice_id) FROM push_lines l
+                            WHERE l.push_id = p.push_id AND l.result = 'locked') AS invoices_locked
 FROM pushes p
 LEFT JOIN (SELECT undo_of, max_by(push_id, push_id) AS push_id, max_by(outcome, push_id) AS outcome
            FROM pushes WHERE undo_of IS NOT NULL GROUP BY undo_of) u ON u.undo_of = p.push_id
