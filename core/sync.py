@@ -368,14 +368,14 @@ def _refresh_rules(con, touched: dict[tuple[str, str], int], *, full: bool, buil
     if built:
         rules.take(con, "stage")
         return
-    line_ids = [line_id for (line_id,) in con.execute(SQL["staged_lines"]).fetchall()]
-    everything = (full or len(line_ids) > RULES_SCOPED_LINES or touched["invoice_lines", "delete_gone"]
+    lines, invoice_ids = con.execute(SQL["staged_invoices"]).fetchone()
+    everything = (full or lines > RULES_SCOPED_LINES or touched["invoice_lines", "delete_gone"]
                   or any(touched[table, step] for table in ("tracking_categories", "tracking_options")
                          for step in MERGE_STEPS))
     if everything:
         rules.refresh(con)
     else:
-        rules.refresh_for(con, line_ids=line_ids)
+        rules.refresh_for(con, invoice_ids=invoice_ids)  # no line is gone: the invoices' lines are all there
 
 
 def _deletion_scope(table: str, since: dict[str, datetime]) -> str:

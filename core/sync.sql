@@ -89,8 +89,8 @@ WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {key_match});
 -- name: repeated_key
 SELECT {keys} FROM {table} GROUP BY ALL HAVING count(*) > 1 LIMIT 1;
 
--- name: staged_lines
-SELECT line_id FROM stage.invoice_lines;
+-- name: staged_invoices
+SELECT (SELECT count(*) FROM stage.invoice_lines), coalesce((SELECT list(invoice_id) FROM stage.invoices), []);
 
 -- name: save_state
 INSERT OR REPLACE INTO sync_state (entity, modified_since, synced_at, row_count, api_calls)
