@@ -5,8 +5,10 @@ reads the environment for credentials on its own.
 """
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DB = ROOT / "data" / "tracking.duckdb"
@@ -15,6 +17,9 @@ SECRETS_FILE = ROOT / ".streamlit" / "secrets.toml"
 
 class ConfigError(Exception):
     """Configuration is missing or wrong; the message says what to fix."""
+
+
+SECRETS_FIX = "write it as in .streamlit/secrets.toml.example, or remove it to run the demo."
 
 
 CLIENT_CREDENTIALS, CODE = "client_credentials", "code"
@@ -44,14 +49,33 @@ def db_path() -> Path:
     return Path(os.environ.get("TRACKING_DB") or DEFAULT_DB)
 
 
-def _secrets_section(name: str) -> dict:
-    if not SECRETS_FILE.exists():
-        return {}
+def secrets() -> dict:
+    """`.streamlit/secrets.toml` as a dict ({} when there is none); ConfigError says what is wrong with it."""
     try:
-        with SECRETS_FILE.open("rb") as f:
-            return tomllib.load(f).get(name, {}) or {}
+        data = SECRETS_FILE.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as e:
+        raise ConfigError(f"{SECRETS_FILE} cannot be read ({e.strerror}): {SECRETS_FIX}") from None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"{SECRETS_FILE} is not a text file (it is not UTF-8): {SECRETS_FIX}") from None
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{SECRETS_FILE} is not valid TOML: {e}") from None
+        raise ConfigError(f"{SECRETS_FILE} is not valid TOML ({e}): {SECRETS_FIX}") from None
+
+
+def secrets_section(name: str) -> Mapping:
+    """One table of `.streamlit/secrets.toml` ({} when absent)."""
+    return table(name, secrets().get(name, {}))
+
+
+def table(name: str, section: Any) -> Mapping:
+    """`section`, checked to be the table `[name]` of secrets.toml."""
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"{SECRETS_FILE}: {name} must be a table (a [{name}] line, then key = \"value\" lines), "
+                          f"not {type(section).__name__}: {SECRETS_FIX}")
+    return section
 
 
 def xero_config() -> XeroConfig | None:
@@ -60,10 +84,14 @@ def xero_config() -> XeroConfig | None:
     With `auth = "code"` (XERO_AUTH=code) and no client id, the code flow runs against the local
     sandbox (`connection.xero_config()` fills in its client id and addresses).
     """
-    section = _secrets_section("xero")
+    section = secrets_section("xero")
 
     def value(key: str) -> str:
-        return os.environ.get(f"XERO_{key.upper()}") or str(section.get(key, "") or "")
+        setting = section.get(key, "")
+        if isinstance(setting, dict | list):
+            raise ConfigError(f"{SECRETS_FILE}: [xero] {key} must be text in quotes, not a "
+                              f"{'table' if isinstance(setting, dict) else 'list'}: {SECRETS_FIX}")
+        return os.environ.get(f"XERO_{key.upper()}") or str(setting or "")
 
     auth = value("auth").strip().lower() or CLIENT_CREDENTIALS
     if auth not in (CLIENT_CREDENTIALS, CODE):

@@ -29,11 +29,25 @@ LOCK_WAIT_SECONDS = 15.0
 HOLD_LOG_VARIABLE = "TRACKING_HOLD_LOG"
 # DuckDB's own default is 80% of the machine's memory; past this it spills joins and sorts to disk,
 # which keeps the dashboard under 1 GB with a million lines (the rules benchmark's peak memory).
-DUCKDB_CONFIG = {"memory_limit": "768MB"}
+# Extensions are never fetched or loaded behind our back: opening an SQLite file would otherwise
+# download DuckDB's sqlite extension from the internet.
+DUCKDB_CONFIG = {"memory_limit": "768MB", "autoinstall_known_extensions": False,
+                 "autoload_known_extensions": False}
+DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
+SQLITE_MAGIC = b"SQLite format 3\x00"
+DATABASE_SETTING = "set TRACKING_DB to another file"
 
 
 class DatabaseBusy(Exception):
     """Another process holds the database file for longer than we are willing to wait."""
+
+
+class DatabaseUnusable(config.ConfigError):
+    """The database file cannot be used as it is (a directory, not a DuckDB file, not writable…)."""
+
+
+class NewerDatabase(DatabaseUnusable):
+    """The database was written by a newer Tracking Desk: this one leaves it alone."""
 
 
 # An ordered list of named steps. Never edit an applied step: append a new one.
@@ -211,11 +225,38 @@ MIGRATIONS: list[tuple[str, str]] = [
 _migrated: set[Path] = set()
 
 
+HAS_MIGRATIONS_TABLE = ("SELECT count(*) > 0 FROM duckdb_tables() "
+                        "WHERE schema_name = 'main' AND table_name = 'schema_migrations'")
+APPLIED = "SELECT name FROM schema_migrations"
+DATABASE_FILE = "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+
+
+def applied_migrations(con: duckdb.DuckDBPyConnection) -> set[str]:
+    """The names of the steps applied to this database: its schema version."""
+    if not con.execute(HAS_MIGRATIONS_TABLE).fetchone()[0]:
+        return set()
+    return {name for (name,) in con.execute(APPLIED).fetchall()}
+
+
+def check_version(con: duckdb.DuckDBPyConnection) -> None:
+    """Refuse a database holding a step this app does not know: a newer Tracking Desk wrote it.
+
+    Checked before anything is written, so the newer app finds its database as it left it."""
+    unknown = applied_migrations(con) - {name for name, _ in MIGRATIONS}
+    if unknown:
+        path = con.execute(DATABASE_FILE).fetchone()[0] or "in memory"
+        raise NewerDatabase(f"The database {path} was written by a newer Tracking Desk (schema step "
+                            f"{max(unknown)}); upgrade first. Nothing was changed.")
+
+
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """Apply the pending steps, each in a transaction with its record; returns their names."""
+    """Apply the pending steps, each in a transaction with its record; returns their names.
+
+    Raises NewerDatabase, writing nothing, when the database is ahead of this app."""
+    check_version(con)
     con.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(name VARCHAR PRIMARY KEY, applied_at TIMESTAMP DEFAULT now())")
-    done = {name for (name,) in con.execute("SELECT name FROM schema_migrations").fetchall()}
+    done = applied_migrations(con)
     applied = []
     for name, sql in MIGRATIONS:
         if name in done:
@@ -238,8 +279,45 @@ def _is_lock_error(error: duckdb.Error) -> bool:
     return "lock" in message or "unique file handle conflict" in message
 
 
+def _check_file(path: Path) -> None:
+    """Refuse, in one sentence, a database path DuckDB could not use, before DuckDB tries."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DatabaseUnusable(f"The folder for the database {path} cannot be created ({e.strerror}): "
+                               f"{DATABASE_SETTING}.") from None
+    if path.is_dir():
+        raise DatabaseUnusable(f"The database {path} is a folder, not a file: {DATABASE_SETTING}, "
+                               f"e.g. {path / 'tracking.duckdb'}.")
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise DatabaseUnusable(f"The database {path} is not a regular file (a device or a pipe): {DATABASE_SETTING}.")
+    try:
+        with path.open("rb") as f:
+            header = f.read(16)
+    except OSError as e:
+        raise DatabaseUnusable(f"The database {path} cannot be read ({e.strerror}): give this user access to it, "
+                               f"or {DATABASE_SETTING}.") from None
+    if header.startswith(SQLITE_MAGIC):
+        raise DatabaseUnusable(f"The database {path} is an SQLite file, not a Tracking Desk database: "
+                               f"{DATABASE_SETTING} (a new one is created there).")
+    if header[8:12] != DUCKDB_MAGIC:
+        raise DatabaseUnusable(f"The database {path} is not a Tracking Desk database (not a DuckDB file): "
+                               f"{DATABASE_SETTING} (a new one is created there), or move this file away.")
+
+
+def _unusable(path: Path, error: duckdb.Error) -> DatabaseUnusable:
+    reason = str(error).splitlines()[0].removeprefix("IO Error: ")
+    if "permission denied" in reason.lower():
+        return DatabaseUnusable(f"The database {path} cannot be opened for writing (permission denied): give this "
+                                f"user write access to it and its folder, or {DATABASE_SETTING}.")
+    return DatabaseUnusable(f"The database {path} cannot be opened ({reason[:200]}): {DATABASE_SETTING}.")
+
+
 def _open(path: Path, wait_seconds: float) -> tuple[duckdb.DuckDBPyConnection, float]:
     """A connection, and when the attempt that got it began (time.time(): the file is held from then on)."""
+    _check_file(path)
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
@@ -247,7 +325,7 @@ def _open(path: Path, wait_seconds: float) -> tuple[duckdb.DuckDBPyConnection, f
             return duckdb.connect(str(path), config=DUCKDB_CONFIG), attempt
         except (duckdb.IOException, duckdb.ResourceInUseException) as e:
             if not _is_lock_error(e):
-                raise
+                raise _unusable(path, e) from None
             if time.monotonic() >= deadline:
                 raise DatabaseBusy(
                     f"The database {path.name} is in use by another program (a sync or push from the "
@@ -263,7 +341,6 @@ def connect(path: Path | str | None = None, *, wait_seconds: float = LOCK_WAIT_S
 
     `purpose` names the operation in the hold log (see the module's docstring)."""
     path = Path(path) if path else config.db_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     con, opened = _open(path, wait_seconds)
     try:
         if path not in _migrated:

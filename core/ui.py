@@ -225,9 +225,13 @@ def _providers() -> list[str | None]:
 
 
 def _secrets(section: str) -> Mapping:
-    """A table of `.streamlit/secrets.toml` as Streamlit reads it (st.login reads [auth] there too)."""
+    """A table of `.streamlit/secrets.toml` as Streamlit reads it (st.login reads [auth] there too).
+
+    The file is checked by core.config first: Streamlit ignores a file it cannot parse as TOML and
+    fails with a traceback on one that is not text, where we name the file and what to do."""
+    config.secrets()
     try:
-        return st.secrets.get(section) or {}
+        return config.table(section, st.secrets.get(section) or {})
     except FileNotFoundError:  # no secrets.toml at all: StreamlitSecretNotFoundError
         return {}
 

@@ -14,8 +14,18 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+from core.config import ConfigError
 
 OWNER_ONLY = 0o600
+NUMBER = (int, float)
+# What each part of the file must hold: field → type. Anything else means the file was edited by hand or
+# damaged; reading on would fail later, deep in a refresh, so it is refused here in one sentence.
+CONNECTION = {"access_token": str, "refresh_token": str, "client_id": str, "expires_at": NUMBER,
+              "refreshed_at": NUMBER}
+CONNECTION_OPTIONAL = {"connected_at": NUMBER, "tenant_id": str, "tenant_name": str, "organisations": list}
+PENDING = {"verifier": str, "redirect_uri": str, "expires_at": NUMBER}
 
 log = logging.getLogger(__name__)
 
@@ -35,20 +45,66 @@ def locked(path: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
+class DamagedTokenFile(ConfigError):
+    """The saved connection cannot be read as one: the message names the file and what to do."""
+
+
 def read(path: Path) -> dict:
-    """The file's contents ({} when there is none); group or other permissions are taken away first."""
+    """The file's contents ({} when there is none); group or other permissions are taken away first.
+
+    Raises DamagedTokenFile when the file is not one this module wrote (never quoting a value from it)."""
+    if path.is_dir():
+        raise _damaged(path, "it is a folder, not a file", "remove the folder (or set XERO_TOKEN_FILE to a file)")
     try:
         fd = os.open(path, os.O_RDONLY)
     except FileNotFoundError:
         return {}
+    except OSError as e:
+        raise _damaged(path, f"it cannot be read: {e.strerror}", "give this user access to it") from None
     with os.fdopen(fd, "rb") as f:
         _owner_only(f.fileno(), path)
         try:
             data = json.loads(f.read() or b"{}")
         except ValueError:
-            log.warning("The saved Xero connection in %s is not readable JSON; treating it as absent.", path)
-            return {}
-    return data if isinstance(data, dict) else {}
+            raise _damaged(path, "it is not JSON", "delete it") from None
+    problem = _shape_problem(data)
+    if problem:
+        raise _damaged(path, problem, "delete it")
+    return data
+
+
+def _shape_problem(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return "it does not hold a JSON object"
+    connection, pending = data.get("connection"), data.get("pending", {})
+    if connection is not None:
+        problem = _fields_problem(connection, CONNECTION, CONNECTION_OPTIONAL)
+        if problem:
+            return f"its connection {problem}"
+    if not isinstance(pending, dict):
+        return "its pending attempts are not a JSON object"
+    for attempt in pending.values():
+        problem = _fields_problem(attempt, PENDING, {})
+        if problem:
+            return f"a pending attempt {problem}"
+    return None
+
+
+def _fields_problem(record: Any, required: dict, optional: dict) -> str | None:
+    if not isinstance(record, dict):
+        return "is not a JSON object"
+    for name, kind in {**required, **optional}.items():
+        if name not in record:
+            if name in required:
+                return f"has no {name}"
+        elif not isinstance(record[name], kind) and not (name in optional and record[name] is None):
+            return f"has a {name} of the wrong kind"
+    return None
+
+
+def _damaged(path: Path, why: str, fix: str) -> DamagedTokenFile:
+    return DamagedTokenFile(f"The saved Xero connection {path} is unusable ({why}): {fix}, then press Connect to "
+                            "Xero on the Settings page again.")
 
 
 def write(path: Path, data: dict) -> None:
