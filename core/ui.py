@@ -119,11 +119,9 @@ def page(title: str) -> None:
     person = signed_in_or_stop()
     _wait_for_the_database()
     demo = _demo_mode()
+    _stop_on_error(_check_database)
     if demo:
-        try:
-            _bootstrap_demo(str(config.db_path()))
-        except Exception as e:
-            show_error(e)
+        _stop_on_error(_bootstrap_demo, str(config.db_path()))
         st.info(DEMO_BANNER, icon=":material/science:")
     sidebar(demo, person)
     st.title(title)
@@ -380,11 +378,22 @@ def _wait_for_the_database() -> None:
 
 
 def _demo_mode() -> bool:
+    return _stop_on_error(connection.is_demo)
+
+
+def _stop_on_error(fn: Callable, *args: Any) -> Any:
+    """`fn(*args)`; when it fails, the error in plain words and the page stops: nothing below could work."""
     try:
-        return connection.is_demo()
-    except config.ConfigError as e:
+        return fn(*args)
+    except Exception as e:
         show_error(e)
-        return False
+        st.stop()
+
+
+def _check_database() -> None:
+    """Open the database once: a path that is no database, or one from a newer version, is named up front."""
+    with store.connect():
+        pass
 
 
 @st.cache_resource(show_spinner="Starting the demo organisation and syncing it (first start only)…")
