@@ -4,13 +4,18 @@ Reading forgives what spreadsheets write: UTF-8 with or without a BOM, or Window
 "CSV" on Windows); `,` or `;` between cells (Excel where the decimal mark is a comma); header
 names in any case with stray spaces, columns in any order. An absent column leaves its field as
 it is; a blank cell means none. Rows are numbered as a spreadsheet shows them (header = row 1).
+A file whose rows disagree on the encoding (some UTF-8, some not) is refused whole: read either
+way, some of its names would come out garbled.
 
 This module turns cells into edits (names → ids) and refuses rows it cannot place; the checks
 and the writing are `core.settings`' bulk `apply_*_edits`, one transaction for the whole file.
+Every step is a dictionary lookup per row, so a file of N rows takes time in proportion to N; the
+database is opened briefly to read what rows are checked against, and then only for the apply.
 """
 import difflib
 import io
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from operator import attrgetter
 from pathlib import Path
@@ -19,9 +24,9 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from core import access, settings
+from core import access, settings, store
 from core.csv_templates import TEMPLATES, un_neutralise
-from core.settings import Edit, InvalidChange, Rejection
+from core.settings import Edit, InvalidChange, Rejection, quote
 
 MAX_MB = 20
 MAX_BYTES = MAX_MB * 1024 * 1024
@@ -46,6 +51,19 @@ FIELDS = {
 DEFAULTS = {"owner_id": None, "tc1_option_id": None, "tc2_option_id": None, "consolidate": False,
             "alignment_fee": False, "email": None}
 KEY_COLUMNS = {"clients": ("Xero Contact ID", "Client Name"), "services": ("Item Code",), "team": ("Team Member",)}
+XERO_ID_LENGTH = 36  # Xero's ids are UUIDs
+# The longest text each text column may hold (core.settings has Xero's field lengths). A yes/no cell is
+# checked as one; Service Name is there for people and not read.
+COLUMN_LIMITS = {"Client Name": settings.CONTACT_NAME_MAX, "Xero Contact ID": XERO_ID_LENGTH,
+                 "Client Owner": settings.MEMBER_NAME_MAX, "Xero Tracking Category 1": settings.OPTION_NAME_MAX,
+                 "Xero Tracking Category 2": settings.OPTION_NAME_MAX, "Tracking Category 2": settings.OPTION_NAME_MAX,
+                 "Item Code": settings.ITEM_CODE_MAX,
+                 "Team Member": settings.MEMBER_NAME_MAX, "Email": settings.EMAIL_MAX}
+UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
+ROWS_NAMED = 10
+# "Did you mean": difflib compares the misspelt name with each candidate, so only the first few misspelt
+# names get a suggestion, and only from names with the same first letter and about the same length.
+SUGGESTIONS_MAX, CANDIDATES_MAX, LENGTH_SLACK = 20, 500, 3
 APPLY = {"clients": settings.apply_client_edits, "services": settings.apply_service_edits,
          "team": settings.apply_team_edits}
 # The change log's field names (core.settings) as the template's columns call them.
@@ -104,14 +122,20 @@ def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
-def import_csv(con: duckdb.DuckDBPyConnection, template: str, data: bytes, *, file_name: str, by: access.Actor,
-               dry_run: bool = False) -> ImportResult:
+def import_csv(template: str, data: bytes, *, file_name: str, by: access.Actor, dry_run: bool = False,
+               database: Path | str | None = None) -> ImportResult:
     """Check every row, then apply the valid ones in one transaction (or, dry run, only say what
-    would change). The change log records each change with source `import:<file name>`."""
+    would change). The change log records each change with source `import:<file name>`.
+
+    The file is read and its rows placed without holding the database, which is opened for a short read
+    first and then for the apply (which checks the edits again against the rows as they are then)."""
     access.require(by, access.EDIT)
     table = read_csv(data, template)
-    edits, rejections = EDITS[template](con, table)
-    outcome = APPLY[template](con, edits, by=by, source=f"import:{Path(file_name).name}", dry_run=dry_run)
+    with store.connect(database) as con:
+        catalog, (identify, current) = settings.catalog(con), LOOKUPS[template](con)
+    edits, rejections = _edits(catalog, table, template, identify, current)
+    with store.connect(database) as con:
+        outcome = APPLY[template](con, edits, by=by, source=f"import:{Path(file_name).name}", dry_run=dry_run)
     by_row = attrgetter("row")
     return ImportResult(template, len(table), dry_run, sorted(outcome.changes, key=by_row),
                         sorted(rejections + outcome.rejections, key=by_row))
@@ -161,13 +185,45 @@ def _decode(data: bytes) -> str:
         raise CsvError("The file is empty.")
     if b"\x00" in data:
         raise CsvError("This is not a CSV file: it holds binary data. Save the sheet as CSV and upload that.")
-    for encoding in ("utf-8-sig", "cp1252"):  # cp1252: what Excel's plain "CSV" writes on Windows
-        try:
-            return data.decode(encoding)
-        except UnicodeDecodeError:
-            continue
-    raise CsvError("This file's text is neither UTF-8 nor Windows-1252. Save the sheet as \"CSV UTF-8\" "
-                   "and upload that.")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    utf8, other = _rows_by_encoding(data)
+    if utf8:
+        raise CsvError(f"The file mixes two encodings: {_rows(utf8)} in UTF-8 and {_rows(other)} in another "
+                       "(Windows-1252?), so some names would come out garbled. Save the sheet as \"CSV UTF-8\" "
+                       "and upload that.")
+    try:
+        return data.decode("cp1252")  # what Excel's plain "CSV" writes on Windows
+    except UnicodeDecodeError:
+        raise CsvError("This file's text is neither UTF-8 nor Windows-1252. Save the sheet as \"CSV UTF-8\" "
+                       "and upload that.") from None
+
+
+def _rows_by_encoding(data: bytes) -> tuple[list[int], list[int]]:
+    """The spreadsheet rows holding UTF-8 multi-byte characters, and those holding bytes UTF-8 cannot read.
+
+    A row's lines are followed through quoted cells that hold line breaks (an odd count of `"` opens one)."""
+    utf8, other = {}, {}
+    row, quoted = 0, False
+    for line in data.split(b"\n"):
+        row += not quoted
+        if not line.isascii():
+            try:
+                line.decode("utf-8")
+                if UTF8_MULTIBYTE.search(line):
+                    utf8[row] = True
+            except UnicodeDecodeError:
+                other[row] = True
+        quoted ^= line.count(b'"') % 2 == 1
+    return list(utf8), list(other)
+
+
+def _rows(rows: list[int]) -> str:
+    shown = ", ".join(map(str, rows[:ROWS_NAMED])) + (f" and {len(rows) - ROWS_NAMED:,} more" if len(rows) > ROWS_NAMED
+                                                        else "")
+    return f"row{'s' if len(rows) > 1 else ''} {shown}"
 
 
 def _separator(text: str) -> str:
@@ -189,13 +245,18 @@ def _parser_problem(error: pd.errors.ParserError) -> str:
 
 
 def _sample(names: list) -> str:
-    shown = ", ".join(repr(str(name)[:40]) for name in names[:6])
+    shown = ", ".join(quote(name) for name in names[:6])
     return shown + (", …" if len(names) > 6 else "")
 
 
 # --- rows → edits -----------------------------------------------------------------------------
+# Each template's lookups, read in one short visit to the database: `identify(cells)` gives the row's
+# key (or raises InvalidChange), and `current` the settings as they are, by key.
 
-def _client_edits(con: duckdb.DuckDBPyConnection, table: pd.DataFrame) -> tuple[list[Edit], list[Rejection]]:
+Identify = Callable[[dict[str, str]], Any]
+
+
+def _client_lookups(con: duckdb.DuckDBPyConnection) -> tuple[Identify, dict[Any, dict[str, Any]]]:
     contacts = dict(con.execute(CONTACTS).fetchall())
     by_name: dict[str, list[str]] = {}
     for contact_id, name in contacts.items():
@@ -207,21 +268,21 @@ def _client_edits(con: duckdb.DuckDBPyConnection, table: pd.DataFrame) -> tuple[
         contact_id, name = cells.get("Xero Contact ID", ""), cells.get("Client Name", "")
         if contact_id:
             if contact_id not in contacts:
-                raise InvalidChange(f"Unknown client: no Xero contact has the ID {contact_id!r}.")
+                raise InvalidChange(f"Unknown client: no Xero contact has the ID {quote(contact_id)}.")
             return contact_id
         if not name:
             raise InvalidChange("No client: the row has neither a Client Name nor a Xero Contact ID.")
         found = by_name.get(name, [])
         if not found:
-            raise InvalidChange(f"Unknown client {name!r}: no Xero contact has that name.")
+            raise InvalidChange(f"Unknown client {quote(name)}: no Xero contact has that name.")
         if len(found) > 1:
-            raise InvalidChange(f"{len(found)} Xero contacts are named {name!r}; give the Xero Contact ID.")
+            raise InvalidChange(f"{len(found)} Xero contacts are named {quote(name)}; give the Xero Contact ID.")
         return found[0]
 
-    return _edits(con, table, "clients", "client", identify, current)
+    return identify, current
 
 
-def _service_edits(con: duckdb.DuckDBPyConnection, table: pd.DataFrame) -> tuple[list[Edit], list[Rejection]]:
+def _service_lookups(con: duckdb.DuckDBPyConnection) -> tuple[Identify, dict[Any, dict[str, Any]]]:
     codes = {code for (code,) in con.execute(ITEMS).fetchall()}
     folded: dict[str, list[str]] = {}
     for code in codes:
@@ -237,12 +298,13 @@ def _service_edits(con: duckdb.DuckDBPyConnection, table: pd.DataFrame) -> tuple
             return code
         if len(folded.get(code.casefold(), [])) == 1:
             return folded[code.casefold()][0]
-        raise InvalidChange(f"Unknown item: no Xero item has the code {code!r}.")
+        raise InvalidChange(f"Unknown item: no Xero item has the code {quote(code)}.")
 
-    return _edits(con, table, "services", "item", identify, current)
+    return identify, current
 
 
-def _team_edits(con: duckdb.DuckDBPyConnection, table: pd.DataFrame) -> tuple[list[Edit], list[Rejection]]:
+def _team_lookups(con: duckdb.DuckDBPyConnection) -> tuple[Identify, dict[Any, dict[str, Any]]]:
+    """A name not in the team identifies a new member: the key ("new", folded name)."""
     members, current = {}, {}
     for member_id, name, email, tc2 in con.execute(TEAM).fetchall():
         members[name.strip().casefold()] = member_id
@@ -254,29 +316,28 @@ def _team_edits(con: duckdb.DuckDBPyConnection, table: pd.DataFrame) -> tuple[li
             raise InvalidChange("No team member: the Team Member cell is blank.")
         return members.get(name.casefold(), ("new", name.casefold()))
 
-    edits, rejections = _edits(con, table, "team", "team member", identify, current)
-    added = [Edit(None, {"name": table.at[e.row, "Team Member"], **e.fields}, e.row)
-             for e in edits if isinstance(e.key, tuple)]
-    return [e for e in edits if not isinstance(e.key, tuple)] + added, rejections
+    return identify, current
 
 
-def _edits(con: duckdb.DuckDBPyConnection, table: pd.DataFrame, template: str, noun: str,
-           identify: Callable[[dict[str, str]], Any], current: dict[Any, dict[str, Any]]
-           ) -> tuple[list[Edit], list[Rejection]]:
-    """One edit per row with the fields that differ from `current`; a row that cannot be placed is rejected."""
-    catalog = settings.catalog(con)
+def _edits(catalog: settings.Catalog, table: pd.DataFrame, template: str, identify: Identify,
+           current: dict[Any, dict[str, Any]]) -> tuple[list[Edit], list[Rejection]]:
+    """One edit per row with the fields that differ from `current`; a row that cannot be placed is rejected.
+    A new team member's edit has no key and its name among the fields."""
     columns = [column for column in FIELDS[template] if column in table.columns]
     rows = _rows(table)
     keys, rejections = {}, []
     for row, cells in rows.items():
         try:
+            _check_cells(cells)
             keys[row] = identify(cells)
         except InvalidChange as e:
             rejections.append(Rejection(row, None, str(e)))
     rows_of: dict[Any, list[int]] = {}
     for row, key in keys.items():
         rows_of.setdefault(key, []).append(row)
+    noun = NOUNS[template]
     edits, values = [], {}  # values: (field, cell, current value) → value or problem; cells repeat a lot
+    suggest = _Suggestions()
     for row, key in keys.items():
         if len(rows_of[key]) > 1:
             others = ", ".join(str(other) for other in rows_of[key] if other != row)
@@ -289,7 +350,7 @@ def _edits(con: duckdb.DuckDBPyConnection, table: pd.DataFrame, template: str, n
             name, cell = FIELDS[template][column], rows[row][column]
             was = old.get(name, DEFAULTS[name])
             if (name, cell, was) not in values:
-                values[name, cell, was] = _value(catalog, column, name, cell, was)
+                values[name, cell, was] = _value(catalog, suggest, column, name, cell, was)
             value = values[name, cell, was]
             if isinstance(value, InvalidChange):
                 problems.append(str(value))
@@ -298,9 +359,18 @@ def _edits(con: duckdb.DuckDBPyConnection, table: pd.DataFrame, template: str, n
                 fields[name] = value
         if problems:
             rejections.append(Rejection(row, key, " ".join(problems)))
-        elif fields or isinstance(key, tuple):
+        elif isinstance(key, tuple):
+            edits.append(Edit(None, {"name": rows[row][KEY_COLUMNS[template][0]], **fields}, row))
+        elif fields:
             edits.append(Edit(key, fields, row))
     return edits, rejections
+
+
+def _check_cells(cells: dict[str, str]) -> None:
+    """Every text cell fits its column and holds no control character or bidirectional override."""
+    for column, cell in cells.items():
+        if column in COLUMN_LIMITS:
+            settings.check_text(column, cell, COLUMN_LIMITS[column])
 
 
 def _rows(table: pd.DataFrame) -> dict[int, dict[str, str]]:
@@ -310,40 +380,58 @@ def _rows(table: pd.DataFrame) -> dict[int, dict[str, str]]:
     return {row: dict(zip(columns, values)) for row, values in zip(table.index.tolist(), cells)}
 
 
-def _value(catalog: settings.Catalog, column: str, name: str, cell: str, was: Any) -> Any:
+def _value(catalog: settings.Catalog, suggest: "_Suggestions", column: str, name: str, cell: str, was: Any) -> Any:
     """The cell as the settings field's value, or the problem with it (an InvalidChange). A changed
     option is checked here, to suggest a close active name when it is misspelt or archived; an
     unchanged one passes even if archived since."""
     try:
-        return _checked(catalog, column, name, cell, was)
+        return _checked(catalog, suggest, column, name, cell, was)
     except InvalidChange as e:
         return e
 
 
-def _checked(catalog: settings.Catalog, column: str, name: str, cell: str, was: Any) -> Any:
+def _checked(catalog: settings.Catalog, suggest: "_Suggestions", column: str, name: str, cell: str, was: Any) -> Any:
     if name in ("tc1_option_id", "tc2_option_id"):
         slot = int(name[2])
         try:
             option = catalog.option_id(slot, cell)
             return option if option == was else catalog.check_option(slot, option)
         except InvalidChange as e:
-            raise InvalidChange(f"{column}: {e}{_did_you_mean(cell, catalog.active_options(slot))}") from None
+            raise InvalidChange(f"{column}: {e}{suggest(cell, name, catalog.active_options(slot))}") from None
     if name == "owner_id":
         try:
             return catalog.member_id(cell)
         except InvalidChange as e:
-            raise InvalidChange(f"Unknown owner. {e}{_did_you_mean(cell, catalog.members.values())}") from None
+            raise InvalidChange(f"Unknown owner. {e}{suggest(cell, name, catalog.members.values())}") from None
     if name in ("consolidate", "alignment_fee"):
         if cell.casefold() in YES | NO:
             return cell.casefold() in YES
-        raise InvalidChange(f"{column} must be Yes or No, not {cell!r}.")
+        raise InvalidChange(f"{column} must be Yes or No, not {quote(cell)}.")
     return cell or None
 
 
-def _did_you_mean(cell: str, names) -> str:
-    by_folded = {name.casefold(): name for name in names}
-    close = difflib.get_close_matches(cell.casefold(), list(by_folded), n=1)
-    return f" Did you mean {by_folded[close[0]]!r}?" if close else ""
+class _Suggestions:
+    """"Did you mean …?" for the first SUGGESTIONS_MAX misspelt names of a file, from cheap candidates: the
+    names of a kind (owners, a slot's options) are grouped by first letter once."""
+
+    def __init__(self) -> None:
+        self.left = SUGGESTIONS_MAX
+        self.by_letter: dict[str, dict[str, list[str]]] = {}
+
+    def __call__(self, cell: str, kind: str, names: Iterable[str]) -> str:
+        if self.left <= 0 or not cell:
+            return ""
+        self.left -= 1
+        if kind not in self.by_letter:
+            self.by_letter[kind] = {}
+            for name in names:
+                self.by_letter[kind].setdefault(name[:1].casefold(), []).append(name)
+        wanted = cell.casefold()
+        by_folded = {name.casefold(): name for name in self.by_letter[kind].get(wanted[:1], [])
+                     if abs(len(name) - len(wanted)) <= LENGTH_SLACK}
+        close = difflib.get_close_matches(wanted, list(by_folded)[:CANDIDATES_MAX], n=1)
+        return f" Did you mean {quote(by_folded[close[0]])}?" if close else ""
 
 
-EDITS = {"clients": _client_edits, "services": _service_edits, "team": _team_edits}
+NOUNS = {"clients": "client", "services": "item", "team": "team member"}
+LOOKUPS = {"clients": _client_lookups, "services": _service_lookups, "team": _team_lookups}

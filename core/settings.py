@@ -41,9 +41,36 @@ NONE_CHOICE = "None"
 SLOT_LABELS = {1: "Tracking Category 1", 2: "Tracking Category 2"}
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
+# Text is held to Xero's own field lengths (its Accounting API: Contact Name 255, Item Code 30,
+# TrackingOption Name 100, EmailAddress 255); a team member's name is kept as long as a contact's, a
+# line's note as long as a line's Description (4000).
+CONTACT_NAME_MAX, ITEM_CODE_MAX, OPTION_NAME_MAX, EMAIL_MAX, NOTE_MAX = 255, 30, 100, 255, 4000
+MEMBER_NAME_MAX = CONTACT_NAME_MAX
+# Control characters, and the bidirectional overrides and isolates that can make a name read as another.
+UNSAFE_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+QUOTE_MAX = 80
+
 
 class InvalidChange(Exception):
     """An edit that cannot be made; the message names what is wrong, in plain words."""
+
+
+def quote(value: Any) -> str:
+    """A value as a message shows it: quoted, escaped, at most its first 80 characters."""
+    text = str(value)
+    return repr(text[:QUOTE_MAX] + "…") if len(text) > QUOTE_MAX else repr(text)
+
+
+def check_text(label: str, value: str, limit: int) -> str:
+    """`value` when it fits in `limit` characters and holds no control character or bidirectional override;
+    the one check of text people type, on the pages, the command line and in CSV files."""
+    if len(value) > limit:
+        raise InvalidChange(f"{label} is {len(value):,} characters long; at most {limit:,} fit: {quote(value)}.")
+    if unsafe := UNSAFE_CHARACTER.search(value):
+        kind = "a control character" if unsafe.group() < "\u202a" else "a bidirectional override"
+        raise InvalidChange(f"{label} holds {kind} (U+{ord(unsafe.group()):04X}), which can disguise text; remove "
+                            f"it: {quote(value)}.")
+    return value
 
 
 @dataclass(frozen=True)
@@ -102,11 +129,33 @@ MEMBERS = "SELECT member_id, name FROM team_members"
 
 @dataclass
 class Catalog:
-    """What edits are checked against: the slot map, categories, options and team members."""
+    """What edits are checked against: the slot map, categories, options and team members.
+
+    Names are looked up through indexes by folded name, so checking a file of N rows takes N lookups."""
     slots: dict[int, str | None]
     categories: dict[str, tuple[str, str]]        # category id → (name, status)
     options: dict[str, tuple[str, str, str]]      # option id → (category id, name, status)
     members: dict[int, str]                       # member id → name
+
+    def __post_init__(self) -> None:
+        self._options_named: dict[str, list[str]] = {}
+        for option_id, (_, name, _) in self.options.items():
+            self._options_named.setdefault(name.lower(), []).append(option_id)
+        self._members_named: dict[str, int] = {}
+        for member_id, name in self.members.items():
+            self._members_named.setdefault(name.lower(), member_id)
+
+    def set_member(self, member_id: int, name: str) -> None:
+        """Record a member's new or changed name (an edit checked after it sees it)."""
+        old = self.members.get(member_id)
+        if old is not None and self._members_named.get(old.lower()) == member_id:
+            del self._members_named[old.lower()]
+        self.members[member_id] = name
+        self._members_named.setdefault(name.lower(), member_id)
+
+    def member_named(self, name: str) -> int | None:
+        """The id of the member with this name (case forgiven), or None."""
+        return self._members_named.get(name.strip().lower())
 
     def slot_name(self, slot: int) -> str:
         category = self.categories.get(self.slots[slot] or "")
@@ -131,13 +180,13 @@ class Catalog:
             raise InvalidChange(f"{self.slot_name(slot)} is {category[1].lower()} in Xero; "
                                 "map an active category on the Settings page.")
         if option_id not in self.options:
-            raise InvalidChange(f"There is no tracking option with ID {option_id!r} in Xero.")
+            raise InvalidChange(f"There is no tracking option with ID {quote(option_id)} in Xero.")
         option_category, name, status = self.options[option_id]
         if option_category != category_id:
             other = self.categories.get(option_category, ("another category",))[0]
-            raise InvalidChange(f"{name!r} is an option of {other!r}, not of {self.slot_name(slot)}.")
+            raise InvalidChange(f"{quote(name)} is an option of {quote(other)}, not of {self.slot_name(slot)}.")
         if status != "ACTIVE":
-            raise InvalidChange(f"{name!r} is {status.lower()} in {category[0]!r}; choose an active option.")
+            raise InvalidChange(f"{quote(name)} is {status.lower()} in {quote(category[0])}; choose an active option.")
         return option_id
 
     def check_member(self, member_id: int | None) -> int | None:
@@ -158,23 +207,21 @@ class Catalog:
         in another category or archived is returned too, so that the check names the problem."""
         if _blank(name) or name.strip().lower() == NONE_CHOICE.lower():
             return None
-        wanted = name.strip().lower()
-        matches = [(cat != self.slots[slot], status != "ACTIVE", option_id)
-                   for option_id, (cat, option_name, status) in self.options.items() if option_name.lower() == wanted]
+        matches = [(self.options[option_id][0] != self.slots[slot], self.options[option_id][2] != "ACTIVE", option_id)
+                   for option_id in self._options_named.get(name.strip().lower(), [])]
         if not matches:
             category = self.categories.get(self.slots[slot] or "", (SLOT_LABELS[slot],))[0]
-            raise InvalidChange(f"There is no option called {name.strip()!r} in {category!r}.")
+            raise InvalidChange(f"There is no option called {quote(name.strip())} in {quote(category)}.")
         return min(matches)[2]
 
     def member_id(self, name: str | None) -> int | None:
         """The team member called `name` ("None" or blank: none)."""
         if _blank(name) or name.strip().lower() == NONE_CHOICE.lower():
             return None
-        wanted = name.strip().lower()
-        for member_id, member in self.members.items():
-            if member.lower() == wanted:
-                return member_id
-        raise InvalidChange(f"There is no team member called {name.strip()!r}.")
+        member_id = self.member_named(name)
+        if member_id is None:
+            raise InvalidChange(f"There is no team member called {quote(name.strip())}.")
+        return member_id
 
 
 def catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
@@ -204,7 +251,7 @@ class _Field:
 def _yes_no(_: Catalog, value: Any) -> bool:
     if value in (True, False):
         return bool(value)
-    raise InvalidChange(f"{value!r} is not yes or no.")
+    raise InvalidChange(f"{quote(value)} is not yes or no.")
 
 
 def _show_yes_no(_: Catalog, value: bool) -> str:
@@ -227,15 +274,18 @@ def _override_field(slot: int) -> _Field:
     return _Field(f"tc{slot}", check, show)
 
 
-def _text(_: Catalog, value: Any) -> str | None:
-    return None if _blank(value) else str(value).strip()
+def _text(label: str, limit: int) -> Callable[[Catalog, Any], str | None]:
+    def check(_: Catalog, value: Any) -> str | None:
+        return None if _blank(value) else check_text(label, str(value).strip(), limit)
+    return check
 
 
 def _email(_: Catalog, value: Any) -> str | None:
     if _blank(value):
         return None
-    if not EMAIL.fullmatch(value := str(value).strip()):
-        raise InvalidChange(f"{value!r} is not an email address.")
+    value = check_text("Email", str(value).strip(), EMAIL_MAX)
+    if not EMAIL.fullmatch(value):
+        raise InvalidChange(f"{quote(value)} is not an email address.")
     return value
 
 
@@ -247,9 +297,10 @@ OWNER = _Field("owner", lambda cat, v: cat.check_member(v), lambda cat, v: cat.m
 CLIENT_FIELDS = {"owner_id": OWNER, "tc1_option_id": _option_field(1), "tc2_option_id": _option_field(2),
                  "consolidate": _Field("consolidate", _yes_no, _show_yes_no)}
 SERVICE_FIELDS = {"tc2_option_id": _option_field(2), "alignment_fee": _Field("alignment_fee", _yes_no, _show_yes_no)}
-TEAM_FIELDS = {"name": _Field("name", _text, _show), "email": _Field("email", _email, _show),
+TEAM_FIELDS = {"name": _Field("name", _text("Name", MEMBER_NAME_MAX), _show), "email": _Field("email", _email, _show),
                "tc2_option_id": _option_field(2)}
-LINE_FIELDS = {"tc1": _override_field(1), "tc2": _override_field(2), "note": _Field("note", _text, _show)}
+LINE_FIELDS = {"tc1": _override_field(1), "tc2": _override_field(2),
+               "note": _Field("note", _text("Note", NOTE_MAX), _show)}
 
 
 def _edited(cat: Catalog, fields: dict[str, _Field], current: dict[str, Any], edit: Edit) -> dict[str, Any]:
@@ -337,7 +388,7 @@ def apply_client_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *,
                for contact_id, name, owner, tc1, tc2, cons
                in con.execute(CLIENTS_CURRENT, [[str(e.key) for e in edits]]).fetchall()}
     outcome, rows = _apply(catalog(con), "client", CLIENT_FIELDS, edits, current,
-                           lambda key: f"There is no client with contact ID {key!r}.")
+                           lambda key: f"There is no client with contact ID {quote(key)}.")
     if rows and not dry_run:
         with _writing(con, transaction):
             _log(con, outcome.changes, by, source)
@@ -366,9 +417,9 @@ def find_client(con: duckdb.DuckDBPyConnection, name_or_id: str) -> str:
     if by_id:
         return by_id[0]
     if not found:
-        raise InvalidChange(f"There is no client called {wanted!r} (nor with that contact ID).")
+        raise InvalidChange(f"There is no client called {quote(wanted)} (nor with that contact ID).")
     if len(found) > 1:
-        raise InvalidChange(f"{len(found)} clients are called {wanted!r}; give the contact ID instead: "
+        raise InvalidChange(f"{len(found)} clients are called {quote(wanted)}; give the contact ID instead: "
                             + ", ".join(contact_id for contact_id, _ in found) + ".")
     return found[0][0]
 
@@ -395,7 +446,7 @@ def apply_service_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *
     current = {code: (name, {"tc2_option_id": tc2, "alignment_fee": fee})
                for code, name, tc2, fee in con.execute(SERVICES_CURRENT, [[str(e.key) for e in edits]]).fetchall()}
     outcome, rows = _apply(catalog(con), "service", SERVICE_FIELDS, edits, current,
-                           lambda key: f"There is no item with code {key!r}.")
+                           lambda key: f"There is no item with code {quote(key)}.")
     if rows and not dry_run:
         with _writing(con, transaction):
             _log(con, outcome.changes, by, source)
@@ -414,8 +465,17 @@ def set_service(con: duckdb.DuckDBPyConnection, item_code: str, *, by: access.Ac
 # --- team members -----------------------------------------------------------------------------
 
 TEAM_CURRENT = "SELECT member_id, name, email, tc2_option_id FROM team_members"
-TEAM_INSERT = "INSERT INTO team_members (name, email, tc2_option_id) VALUES (?, ?, ?) RETURNING member_id"
-TEAM_UPDATE = "UPDATE team_members SET name = ?, email = ?, tc2_option_id = ? WHERE member_id = ?"
+TEAM_INSERT = """
+INSERT INTO team_members (name, email, tc2_option_id)
+SELECT unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::VARCHAR[])
+RETURNING name, member_id
+"""
+TEAM_UPDATE = """
+UPDATE team_members SET name = edited.name, email = edited.email, tc2_option_id = edited.tc2_option_id
+FROM (SELECT unnest(?::INTEGER[]) AS member_id, unnest(?::VARCHAR[]) AS name, unnest(?::VARCHAR[]) AS email,
+             unnest(?::VARCHAR[]) AS tc2_option_id) edited
+WHERE team_members.member_id = edited.member_id
+"""
 TEAM_DELETE = "DELETE FROM team_members WHERE member_id = ?"
 OWNED_CLIENTS = """
 SELECT coalesce(c.name, s.contact_id) FROM client_settings s LEFT JOIN contacts c USING (contact_id)
@@ -435,7 +495,7 @@ def apply_team_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, b
     for number, edit in enumerate(edits, start=1):
         key = -number if edit.key is None else edit.key  # a new member's stand-in id until it is written
         if edit.key is None:
-            current[key] = (_text(cat, edit.fields.get("name")) or "", NEW_MEMBER)
+            current[key] = ("" if _blank(name := edit.fields.get("name")) else str(name).strip(), NEW_MEMBER)
         before = current.get(key)
         step, new_rows = _apply(cat, "team_member", TEAM_FIELDS, [replace(edit, key=key)], current,
                                 lambda k: f"There is no team member with ID {k}.")
@@ -448,10 +508,10 @@ def apply_team_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, b
         outcome.rejections += step.rejections
         if key in new_rows and not problem:
             rows[key] = new_rows[key]
-            cat.members[key] = new_rows[key]["name"]
+            cat.set_member(key, new_rows[key]["name"])
     if rows and not dry_run:
         with _writing(con, transaction):
-            ids = {str(key): _write_member(con, key, row) for key, row in rows.items()}
+            ids = {str(key): member_id for key, member_id in _write_members(con, rows).items()}
             outcome.changes = [replace(c, entity_id=str(ids[c.entity_id])) for c in outcome.changes]
             _log(con, outcome.changes, by, source)
             rules.refresh_for(con, member_ids=list(ids.values()))
@@ -461,17 +521,22 @@ def apply_team_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, b
 def _name_problem(cat: Catalog, key: int, row: dict[str, Any]) -> str | None:
     if row["name"] is None:
         return "A team member needs a name."
-    if any(name.lower() == row["name"].lower() and member != key for member, name in cat.members.items()):
-        return f"There is already a team member called {row['name']!r}."
+    if cat.member_named(row["name"]) not in (None, key):
+        return f"There is already a team member called {quote(row['name'])}."
     return None
 
 
-def _write_member(con: duckdb.DuckDBPyConnection, key: int, row: dict[str, Any]) -> int:
-    values = [row["name"], row["email"], row["tc2_option_id"]]
-    if key < 0:
-        return con.execute(TEAM_INSERT, values).fetchone()[0]
-    con.execute(TEAM_UPDATE, [*values, key])
-    return key
+def _write_members(con: duckdb.DuckDBPyConnection, rows: dict[int, dict[str, Any]]) -> dict[int, int]:
+    """Update the members edited and insert the new ones (negative keys), one statement each; key → member id."""
+    edited = {key: row for key, row in rows.items() if key > 0}
+    added = {key: row for key, row in rows.items() if key < 0}
+    if edited:
+        con.execute(TEAM_UPDATE, [list(edited), *([row[f] for row in edited.values()] for f in TEAM_FIELDS)])
+    ids = {key: key for key in edited}
+    if added:
+        named = dict(con.execute(TEAM_INSERT, [[row[f] for row in added.values()] for f in TEAM_FIELDS]).fetchall())
+        ids.update({key: named[row["name"]] for key, row in added.items()})
+    return ids
 
 
 def add_team_member(con: duckdb.DuckDBPyConnection, name: str, *, by: access.Actor, source: str = "ui",
@@ -549,7 +614,7 @@ def apply_line_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, b
                for line_id, name, has1, option1, has2, option2, note
                in con.execute(LINES_CURRENT, [[str(e.key) for e in edits]]).fetchall()}
     outcome, rows = _apply(catalog(con), "line", LINE_FIELDS, edits, current,
-                           lambda key: f"There is no invoice line with ID {key!r}.")
+                           lambda key: f"There is no invoice line with ID {quote(key)}.")
     labels = {edit.key: edit.row for edit in edits}
     for key, row in rows.items():  # a note alone is no override
         if row["tc1"] is NO_OVERRIDE and row["tc2"] is NO_OVERRIDE and row["note"] is not None:

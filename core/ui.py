@@ -117,9 +117,8 @@ def page(title: str) -> None:
     st.set_page_config(page_title=f"{title} · Tracking Desk", layout="wide", initial_sidebar_state="auto")
     st.html(NARROW_SCREEN_CSS)
     person = signed_in_or_stop()
-    _wait_for_the_database()
+    _stop_on_error(_wait_for_the_database)
     demo = _demo_mode()
-    _stop_on_error(_check_database)
     if demo:
         _stop_on_error(_bootstrap_demo, str(config.db_path()))
         st.info(DEMO_BANNER, icon=":material/science:")
@@ -267,9 +266,17 @@ def _cached_call(name: str, db: str, version: int, _fn: Callable, args: tuple, _
 
 def action(fn: Callable, *args: Any, **kwargs: Any) -> Any:
     """Run `fn(con, *args, **kwargs)` on a fresh connection; a known error is shown, and None returned."""
-    try:
+    def on_a_connection() -> Any:
         with _connect() as con:
             return fn(con, *args, **kwargs)
+    return attempt(on_a_connection)
+
+
+def attempt(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """Run `fn(*args, **kwargs)` (which opens the database itself when it needs it); a known error is shown,
+    and None returned."""
+    try:
+        return fn(*args, **kwargs)
     except Exception as e:
         if not is_plain_words(e):
             raise
@@ -372,7 +379,8 @@ def _clear(notes: list) -> None:
 
 
 def _wait_for_the_database() -> None:
-    """Before anything else reads the database: while another process writes to it, the note is at the top of the page."""
+    """Before anything else reads the database: while another process writes to it, the note is at the top of the
+    page; a path that is no database, or one from a newer version, is named up front."""
     with _connect():
         pass
 
@@ -390,10 +398,6 @@ def _stop_on_error(fn: Callable, *args: Any) -> Any:
         st.stop()
 
 
-def _check_database() -> None:
-    """Open the database once: a path that is no database, or one from a newer version, is named up front."""
-    with store.connect():
-        pass
 
 
 @st.cache_resource(show_spinner="Starting the demo organisation and syncing it (first start only)…")

@@ -31,8 +31,8 @@ def finish(message: str) -> None:
 
 
 def run_import(dry_run: bool) -> csv_io.ImportResult | None:
-    return ui.action(csv_io.import_csv, template, upload.getvalue(), file_name=upload.name,
-                     by=ui.actor(), dry_run=dry_run)
+    return ui.attempt(csv_io.import_csv, template, upload.getvalue(), file_name=upload.name,
+                      by=ui.actor(), dry_run=dry_run)
 
 
 result = run_import(dry_run=True)

@@ -82,7 +82,7 @@ def refused_writes():
         "add a team member": lambda con: settings.add_team_member(con, "Cy", by=VIEWER),
         "remove a team member": lambda con: settings.remove_team_member(con, 2, by=VIEWER),
         "override a line": lambda con: settings.set_line_override(con, "L1", by=VIEWER, tc1="bob"),
-        "import a CSV": lambda con: csv_io.import_csv(con, "services", b"Item Code,Alignment Fee\nALIGN,yes\n",
+        "import a CSV": lambda con: csv_io.import_csv("services", b"Item Code,Alignment Fee\nALIGN,yes\n",
                                                       file_name="s.csv", by=VIEWER),
         "push (viewer)": lambda con: push.push(None, by=VIEWER),
         "push (editor)": lambda con: push.push(None, by=EDITOR),

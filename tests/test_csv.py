@@ -46,7 +46,7 @@ def practice(con):
 
 
 def run(con, template, text, *, encoding="utf-8", dry_run=False, file_name="edit.csv"):
-    return csv_io.import_csv(con, template, text.encode(encoding), file_name=file_name, by=PAT, dry_run=dry_run)
+    return csv_io.import_csv(template, text.encode(encoding), file_name=file_name, by=PAT, dry_run=dry_run)
 
 
 def changes(result):
@@ -78,7 +78,7 @@ def test_neutralise(cell, safe):
 @pytest.mark.parametrize("template", list(csv_templates.TEMPLATES))
 def test_round_trip_changes_nothing(practice, template):
     version = store.data_version(practice)
-    result = csv_io.import_csv(practice, template, csv_templates.export_csv(practice, template),
+    result = csv_io.import_csv(template, csv_templates.export_csv(practice, template),
                                file_name=f"{template}.csv", by=PAT)
     assert (result.summary(), result.exit_code, result.changes, result.rejections) == ("No changes.", 0, [], [])
     assert store.data_version(practice) == version
@@ -226,7 +226,7 @@ UNREADABLE = {
 def test_an_unreadable_file_is_refused_whole(practice, data, message):
     version = store.data_version(practice)
     with pytest.raises(csv_io.CsvError) as refused:
-        csv_io.import_csv(practice, "clients", data, file_name="bad.csv", by=PAT)
+        csv_io.import_csv("clients", data, file_name="bad.csv", by=PAT)
     assert str(refused.value).startswith(message)
     assert store.data_version(practice) == version
 
@@ -237,8 +237,8 @@ def test_100000_rows_of_garbage_are_rejected_and_nothing_is_written(practice):
                                  for _ in range(3)) for _ in range(100_000))
     version = store.data_version(practice)
     with pytest.raises(csv_io.CsvError, match="None of the clients template's columns"):
-        csv_io.import_csv(practice, "clients", garbage.encode(), file_name="garbage.csv", by=PAT)
-    result = csv_io.import_csv(practice, "clients", f"Client Name,Client Owner,Notes\n{garbage}".encode(),
+        csv_io.import_csv("clients", garbage.encode(), file_name="garbage.csv", by=PAT)
+    result = csv_io.import_csv("clients", f"Client Name,Client Owner,Notes\n{garbage}".encode(),
                                file_name="garbage.csv", by=PAT)
     assert (result.rows, result.rejected_rows, result.changes) == (100_000, 100_000, [])
     assert store.data_version(practice) == version
@@ -287,7 +287,6 @@ def test_command_line_import_and_export(practice, db_path, tmp_path, capsys):
 
 @pytest.mark.parametrize("template", list(csv_templates.TEMPLATES))
 def test_the_sample_templates_in_data_fit_the_demo(demo_db, template):
-    with store.connect(demo_db) as con:
-        result = csv_io.import_csv(con, template, (config.ROOT / "data" / f"{template}.csv").read_bytes(),
-                                   file_name=f"{template}.csv", by=PAT, dry_run=True)
+    result = csv_io.import_csv(template, (config.ROOT / "data" / f"{template}.csv").read_bytes(),
+                               file_name=f"{template}.csv", by=PAT, dry_run=True)
     assert (result.summary(), result.rows > 0) == ("No changes.", True)

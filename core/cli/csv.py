@@ -6,7 +6,7 @@ Exit codes: 0 every row applied (or no changes), 1 some rows rejected (the other
 import sys
 from pathlib import Path
 
-from core import access, csv_io, csv_templates, store
+from core import access, csv_io, csv_templates, settings
 from core.cli import read_database
 
 USAGE_ERROR = 2
@@ -33,9 +33,7 @@ def run_import(args) -> int:
         print(f"error: cannot read {args.file}: {e.strerror}", file=sys.stderr)
         return USAGE_ERROR
     try:
-        with store.connect() as con:
-            result = csv_io.import_csv(con, args.template, data, file_name=args.file.name, by=BY,
-                                       dry_run=args.dry_run)
+        result = csv_io.import_csv(args.template, data, file_name=args.file.name, by=BY, dry_run=args.dry_run)
     except csv_io.CsvError as e:
         print(f"error: {args.file.name}: {e} Nothing was changed.", file=sys.stderr)
         return USAGE_ERROR
@@ -44,10 +42,17 @@ def run_import(args) -> int:
 
 
 def report(result: csv_io.ImportResult) -> str:
-    lines = [f"row {c.row}: {c.name}: {result.column(c)}: {c.old or csv_io.NONE} → {c.new or csv_io.NONE}"
+    lines = [f"row {c.row}: {shown(c.name)}: {result.column(c)}: {shown(c.old)} → {shown(c.new)}"
              for c in result.changes]
     lines += [f"rejected row {r.row}: {r.message}" for r in result.rejections]
     return "\n".join([*lines, result.summary()])
+
+
+def shown(value: str | None) -> str:
+    """A value as the report prints it: at most its first 80 characters."""
+    if value is None:
+        return csv_io.NONE
+    return value if len(value) <= settings.QUOTE_MAX else value[:settings.QUOTE_MAX] + "…"
 
 
 def run_export(args) -> int:
