@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from core import demo, push, rules, store
+from core.cli.bench import count
 
 USAGE_ERROR = 2
 NO_RATE_LIMIT = 1_000_000
@@ -29,8 +30,8 @@ BATCH_HOLDS = ("push: batch sending", "push: batch result")
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--invoices", type=int, default=100_000, help="how many sales invoices to sync")
-    parser.add_argument("--push-invoices", type=int, default=10_000,
+    parser.add_argument("--invoices", type=count, default=100_000, help="how many sales invoices to sync")
+    parser.add_argument("--push-invoices", type=count, default=10_000,
                         help="how many of them are editable and pushed (the others are voided)")
     parser.add_argument("--delay", type=float, default=0.2, help="seconds the sandbox waits before every answer")
 

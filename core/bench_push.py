@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from core import access, demo, push, rules, store, sync
+from core.cli.bench import count
 from core.config import XeroConfig
 from core.xero import sandbox
 from core.xero.gateway import IDS_PER_CALL, INVOICES_PER_UPDATE, Gateway
@@ -19,8 +20,8 @@ XERO_CALLS_PER_DAY = 5000
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--invoices", type=int, default=10_000, help="how many sales invoices to seed")
-    parser.add_argument("--lines-per-invoice", type=int, default=5, help="lines on every invoice")
+    parser.add_argument("--invoices", type=count, default=10_000, help="how many sales invoices to seed")
+    parser.add_argument("--lines-per-invoice", type=count, default=5, help="lines on every invoice")
 
 
 def run(args) -> int:

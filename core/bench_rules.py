@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from core import preview, rules, store
+from core.cli.bench import count
 
 LINES_PER_INVOICE = 10
 INVOICES_PER_CLIENT = 10
@@ -113,8 +114,8 @@ BASELINE_INPUTS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lines", type=int, default=1_000_000, help="invoice lines to generate (default 1,000,000)")
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per figure; the best counts (default 3)")
+    parser.add_argument("--lines", type=count, default=1_000_000, help="invoice lines to generate (default 1,000,000)")
+    parser.add_argument("--repeat", type=count, default=3, help="timed runs per figure; the best counts (default 3)")
 
 
 def build(con, lines: int) -> None:

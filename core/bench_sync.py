@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from core import store, sync
+from core.cli.bench import count
 from core.config import XeroConfig
 from core.xero.gateway import PAGE_SIZE, Gateway
 
@@ -18,7 +19,7 @@ NO_RATE_LIMIT = 1_000_000
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--invoices", type=int, default=100_000, help="how many sales invoices to seed")
+    parser.add_argument("--invoices", type=count, default=100_000, help="how many sales invoices to seed")
 
 
 def run(args) -> int:
