@@ -58,8 +58,12 @@ class InvalidChange(Exception):
 
 def quote(value: Any) -> str:
     """A value as a message shows it: quoted, escaped, at most its first 80 characters."""
-    text = str(value)
-    return repr(text[:QUOTE_MAX] + "…") if len(text) > QUOTE_MAX else repr(text)
+    return repr(shorten(str(value)))
+
+
+def shorten(text: str) -> str:
+    """At most the first 80 characters of `text`, with "…" when it was longer."""
+    return text if len(text) <= QUOTE_MAX else text[:QUOTE_MAX] + "…"
 
 
 def check_text(label: str, value: str, limit: int) -> str:
@@ -305,11 +309,13 @@ LINE_FIELDS = {"tc1": _override_field(1), "tc2": _override_field(2),
 
 
 def _edited(cat: Catalog, fields: dict[str, _Field], current: dict[str, Any], edit: Edit) -> dict[str, Any]:
-    unknown = set(edit.fields) - set(fields)
-    if unknown:
-        raise InvalidChange(f"Unknown field(s): {', '.join(sorted(unknown))}.")
-    return {**current, **{name: fields[name].check(cat, value) for name, value in edit.fields.items()
-                          if value is not UNSET}}
+    if not edit.fields.keys() <= fields.keys():
+        raise InvalidChange(f"Unknown field(s): {', '.join(sorted(edit.fields.keys() - fields.keys()))}.")
+    new = dict(current)
+    for name, value in edit.fields.items():
+        if value is not UNSET:
+            new[name] = fields[name].check(cat, value)
+    return new
 
 
 def _changes(cat: Catalog, entity: str, fields: dict[str, _Field], key: Any, name: str,

@@ -49,10 +49,7 @@ def report(result: csv_io.ImportResult) -> str:
 
 
 def shown(value: str | None) -> str:
-    """A value as the report prints it: at most its first 80 characters."""
-    if value is None:
-        return csv_io.NONE
-    return value if len(value) <= settings.QUOTE_MAX else value[:settings.QUOTE_MAX] + "…"
+    return csv_io.NONE if value is None else settings.shorten(value)
 
 
 def run_export(args) -> int:

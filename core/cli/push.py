@@ -1,16 +1,28 @@
 """`python -m core push [--dry-run] [--invoice NUMBER …]` and `python -m core undo PUSH_ID`.
 
 Exit 0 when every eligible change landed (or there was nothing to do), 1 when any invoice failed,
-conflicted, was not sent or is in doubt (each named), 2 on a usage or configuration error (another push
-running included).
-"""
-import sys
+conflicted, was not sent or is in doubt, 2 on a usage or configuration error (another push running
+included).
 
-from core import access, connection, push, store
+A push that did not change every invoice says so in a few lines: the counts and the cause, then
+the invoices themselves (each with Xero's message) are in a CSV file beside the database, and in
+the push log on the Push page. A stopped push of thousands of invoices would otherwise bury its
+cause under one line per invoice.
+"""
+import csv
+import io
+import sys
+from collections import Counter
+from pathlib import Path
+
+from core import access, config, connection, push
 from core.cli import read_database
+from core.csv_templates import neutralise
+from core.settings import shorten
 from core.xero.gateway import XeroError
 
 PARTIAL, CONFIGURATION_ERROR = 1, 2
+LISTED_MAX = 2  # up to this many invoices not changed are named on the command line itself
 
 
 def register(subparsers) -> None:
@@ -54,12 +66,38 @@ def _execute(action) -> int:
     except (push.PushError, XeroError) as error:
         print(f"error: {error}", file=sys.stderr)
         return CONFIGURATION_ERROR
-    for outcome in result.problems:
-        print(f"{outcome.number or outcome.invoice_id}: {outcome.result} — {outcome.message or ''}", file=sys.stderr)
     print(result.summary())
     if result.push_id is not None:
         print(result.api_detail())
+    if result.problems:
+        try:
+            details = f"in {write_problems(result)}, and on the Push page"
+        except OSError as e:
+            details = f"on the Push page (a CSV of them could not be written: {e.strerror})"
+        print("\n".join(problem_lines(result, details)), file=sys.stderr)
     return PARTIAL if result.problems else 0
+
+
+def problem_lines(result: push.PushResult, details: str) -> list[str]:
+    """The invoices not changed, in at most LISTED_MAX + 1 lines: named when few, else counted."""
+    problems = result.problems
+    named = [f"{o.number or o.invoice_id}: {o.result} — {shorten(o.message or '')}" for o in problems] \
+        if len(problems) <= LISTED_MAX else []
+    counts = ", ".join(f"{n:,} {kind}" for kind, n in Counter(o.result for o in problems).items())
+    return [*named, f"{len(problems):,} invoice{'s' if len(problems) > 1 else ''} not changed ({counts}): each "
+                    f"with Xero's message {details}."]
+
+
+def write_problems(result: push.PushResult) -> Path:
+    """The invoices not changed, one row each with Xero's message, as a CSV beside the database."""
+    path = config.db_path().with_name(f"{result.kind}-{result.push_id}-problems.csv")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(["Invoice", "Client", "Result", "Lines", "Xero's message"])
+    writer.writerows([neutralise(o.number or o.invoice_id), neutralise(o.contact), o.result, o.lines,
+                      neutralise(o.message)] for o in result.problems)
+    path.write_bytes(out.getvalue().encode("utf-8-sig"))
+    return path
 
 
 def _plan_summary(counts: dict[str, int]) -> str:

@@ -20,7 +20,9 @@ def run(args) -> int:
         if result is None:
             result = sync.sync(connection.gateway(), full=args.full)
     except XeroError as error:
-        print(f"error: {error}", file=sys.stderr)
+        cause = " ".join(str(error).split())  # one line, whatever Xero's message holds
+        print(f"error: {cause} Nothing from this sync was saved: the database still holds the last complete "
+              "sync. Run it again later.", file=sys.stderr)
         return CONFIGURATION_ERROR
     print(result.summary())
     return 0
