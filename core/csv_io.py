@@ -207,7 +207,7 @@ def _decode(data: bytes) -> str:
         pass
     utf8, other = _rows_by_encoding(data)
     if utf8:
-        raise CsvError(f"The file mixes two encodings: {_rows(utf8)} in UTF-8 and {_rows(other)} in another "
+        raise CsvError(f"The file mixes two encodings: {_row_numbers(utf8)} in UTF-8 and {_row_numbers(other)} in another "
                        "(Windows-1252?), so some names would come out garbled. Save the sheet as \"CSV UTF-8\" "
                        "and upload that.")
     try:
@@ -236,7 +236,7 @@ def _rows_by_encoding(data: bytes) -> tuple[list[int], list[int]]:
     return list(utf8), list(other)
 
 
-def _rows(rows: list[int]) -> str:
+def _row_numbers(rows: list[int]) -> str:
     shown = ", ".join(map(str, rows[:ROWS_NAMED])) + (f" and {len(rows) - ROWS_NAMED:,} more" if len(rows) > ROWS_NAMED
                                                         else "")
     return f"row{'s' if len(rows) > 1 else ''} {shown}"

@@ -3,7 +3,7 @@ import string
 
 import pytest
 
-from core import access, config, csv_io, csv_templates, store
+from core import access, config, csv_io, csv_templates, settings, store
 from core.__main__ import main
 
 PAT = access.Actor("Pat", None, access.EDITOR)
@@ -290,3 +290,106 @@ def test_the_sample_templates_in_data_fit_the_demo(demo_db, template):
     result = csv_io.import_csv(template, (config.ROOT / "data" / f"{template}.csv").read_bytes(),
                                file_name=f"{template}.csv", by=PAT, dry_run=True)
     assert (result.summary(), result.rows > 0) == ("No changes.", True)
+
+
+# --- encodings --------------------------------------------------------------------------------
+
+ZOE, RENEE = "Zoë Brønte", "Renée Dupont"
+TEAM_NOW = "SELECT name FROM team_members ORDER BY member_id"
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "cp1252"])
+def test_a_file_in_one_encoding_keeps_its_accents(practice, encoding):
+    run(practice, "team", f"Team Member,Email\n{ZOE},zoe@example.com\n{RENEE},\n", encoding=encoding)
+    assert practice.execute(TEAM_NOW).fetchall()[-2:] == [(ZOE,), (RENEE,)]
+
+
+def test_a_file_mixing_utf8_and_windows_1252_rows_is_refused_with_the_rows(practice, snapshot):
+    data = "Team Member,Email\n".encode() + f"{ZOE},zoe@example.com\n".encode() + f"{RENEE},\n".encode("cp1252")
+    before = snapshot(practice)
+    with pytest.raises(csv_io.CsvError) as refused:
+        csv_io.import_csv("team", data, file_name="mixed.csv", by=PAT)
+    assert str(refused.value) == ("The file mixes two encodings: row 2 in UTF-8 and row 3 in another (Windows-1252?), "
+                                  "so some names would come out garbled. Save the sheet as \"CSV UTF-8\" and upload that.")
+    assert snapshot(practice) == before
+
+
+def test_mixed_rows_are_counted_as_a_spreadsheet_numbers_them(practice):
+    data = (f'Team Member,Email\n"{ZOE}\nsecond line",\n'.encode() + b"x,\n" * 12
+            + "".join(f"{RENEE} {i},\n" for i in range(12)).encode("cp1252"))
+    with pytest.raises(csv_io.CsvError, match=r"row 2 in UTF-8 and rows 15, 16, 17, 18, 19, 20, 21, 22, 23, 24 "
+                                              r"and 2 more in another"):
+        csv_io.import_csv("team", data, file_name="mixed.csv", by=PAT)
+
+
+def test_command_line_refuses_a_mixed_file_in_one_line(practice, tmp_path, capsys):
+    practice.close()
+    mixed = tmp_path / "team.csv"
+    mixed.write_bytes("Team Member\n".encode() + f"{ZOE}\n".encode() + f"{RENEE}\n".encode("cp1252"))
+    assert main(["import", "team", str(mixed)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert err.startswith("error: team.csv: The file mixes two encodings: row 2 in UTF-8 and row 3")
+    assert err.endswith("Nothing was changed.\n")
+
+
+# --- names and text ---------------------------------------------------------------------------
+
+def test_names_up_to_xeros_lengths_are_accepted_and_longer_ones_rejected_per_row(practice):
+    longest, too_long = "N" * settings.MEMBER_NAME_MAX, "L" * (settings.MEMBER_NAME_MAX + 1)
+    result = run(practice, "team", f"Team Member,Email\n{longest},\n{too_long},\nCara,\n{'M' * 1_000_000},\n")
+    assert [(row, new) for row, _, column, _, new in changes(result) if column == "Team Member"] == [
+        (2, longest), (4, "Cara")]
+    assert rejections(result) == [
+        (3, f"Team Member is 256 characters long; at most 255 fit: '{'L' * 80}…'."),
+        (5, f"Team Member is 1,000,000 characters long; at most 255 fit: '{'M' * 80}…'.")]
+
+
+@pytest.mark.parametrize("template, header, cell, column, limit", [
+    ("services", "Item Code,Alignment Fee", "B" * 31 + ",yes", "Item Code", 30),
+    ("clients", "Client Name,Xero Tracking Category 1", "Acme Ltd," + "T" * 101, "Xero Tracking Category 1", 100),
+    ("clients", "Client Name,Client Owner", "C" * 256 + ",Alice", "Client Name", 255),
+    ("team", "Team Member,Email", "Alice," + "e" * 250 + "@example.com", "Email", 255),
+])
+def test_each_column_is_held_to_its_xero_length(practice, template, header, cell, column, limit):
+    result = run(practice, template, f"{header}\n{cell}\n")
+    (row, reason), = rejections(result)
+    assert row == 2 and reason.startswith(f"{column} is {limit + 1 if column != 'Email' else 262} characters long; "
+                                          f"at most {limit} fit: ")
+
+
+@pytest.mark.parametrize("character, kind", [("\u202e", "a bidirectional override (U+202E)"),
+                                             ("\u2066", "a bidirectional override (U+2066)"),
+                                             ("\x07", "a control character (U+0007)"),
+                                             ("\x1b", "a control character (U+001B)")])
+def test_control_characters_and_bidi_overrides_are_rejected_with_the_reason(practice, character, kind):
+    result = run(practice, "team", f"Team Member,Email\nEve{character}lyn,\nCara,\n")
+    assert rejections(result) == [
+        (2, f"Team Member holds {kind}, which can disguise text; remove it: {('Eve' + character + 'lyn')!r}.")]
+    assert [row for row, *_ in changes(result)] == [3]
+
+
+def test_reports_quote_at_most_80_characters_of_a_value(practice, db_path, tmp_path, capsys):
+    practice.close()
+    team = tmp_path / "team.csv"
+    team.write_text(f"Team Member,Tracking Category 2\n{'W' * 200},{'Q' * 100}\n{'V' * 255},\n")
+    assert main(["import", "team", str(team)]) == 1
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) < 200
+    assert f"'{'Q' * 80}…'" in out and f"{'V' * 80}…" in out and "V" * 81 not in out
+
+
+def test_the_settings_edits_use_the_same_check(practice):
+    for name in ["A\u202eB", "x" * 256]:
+        with pytest.raises(settings.InvalidChange, match="Name (holds a bidirectional override|is 256 characters)"):
+            settings.add_team_member(practice, name, by=PAT)
+    with pytest.raises(settings.InvalidChange, match="Email holds a control character"):
+        settings.set_team_member(practice, 1, by=PAT, email="alice@exa\x00mple.com")
+    assert settings.add_team_member(practice, "y" * 255, by=PAT) == 3
+
+
+def test_the_command_line_edits_use_the_same_check(practice, capsys):
+    practice.close()
+    assert main(["set", "team", "Eve\u202elyn"]) == 2
+    assert capsys.readouterr().err == ("error: Name holds a bidirectional override (U+202E), which can disguise text; "
+                                       "remove it: 'Eve\\u202elyn'.\n")
