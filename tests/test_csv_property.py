@@ -1,11 +1,10 @@
 """The CSV importer on random files: it applies the valid rows and gives a reason for each other one, or
 refuses the file in one line; a refused file never changes the database."""
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from core import access, csv_io, csv_templates, store
-from tests.test_csv import PRACTICE
+from tests.test_csv import practice  # noqa: F401 -- the fixture: the small practice of test_csv.py
 
 PAT = access.Actor("Pat", None, access.EDITOR)
 KNOWN = ["Acme Ltd", "acme", "=Beta Co", "Twin Ltd", "Café Münster", "Alice", "bob smith", "Ann", "Bob", "Carl",
@@ -51,14 +50,6 @@ def files(draw) -> tuple[str, bytes]:
     encodings = draw(st.just([one] * len(lines)) | st.just([one] * len(lines)) | st.lists(st.sampled_from(["utf-8", "cp1252"]),
                                                            min_size=len(lines), max_size=len(lines)))
     return template, b"\n".join(text.encode(encoding, errors="replace") for text, encoding in zip(lines, encodings))
-
-
-@pytest.fixture
-def practice(con):
-    with store.transaction(con):
-        for sql in PRACTICE:
-            con.execute(sql)
-    return con
 
 
 def tables(con) -> dict:

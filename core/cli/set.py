@@ -57,7 +57,8 @@ def run(args) -> int:
             return USAGE_ERROR
     for change in changes:
         blank = "(no override)" if change.entity == "line" else "(none)"
-        print(f"{change.name}: {change.field} {change.old or blank} → {change.new or blank}")
+        print(f"{settings.shorten(change.name)}: {change.field} {settings.shorten(change.old or blank)} → "
+              f"{settings.shorten(change.new or blank)}")
     if not changes:
         print("No changes.")
     return 0
@@ -91,7 +92,7 @@ def _team(con, args) -> list[settings.Change]:
     email = UNSET if args.email is None else None if args.email.lower() == "none" else args.email
     if args.remove:
         if member is None:
-            raise InvalidChange(f"There is no team member called {args.name!r}.")
+            raise InvalidChange(f"There is no team member called {settings.quote(args.name)}.")
         return settings.remove_team_member(con, member, by=BY, source=SOURCE)
     if member is None:
         fields = {"name": args.name, "email": email, "tc2_option_id": _option(cat, 2, args.tc2)}
