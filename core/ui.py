@@ -386,7 +386,12 @@ def _wait_for_the_database() -> None:
 
 
 def _demo_mode() -> bool:
-    return _stop_on_error(connection.is_demo)
+    """Whether the demo runs; a configuration error is shown and the page goes on (Settings says how to fix it)."""
+    try:
+        return connection.is_demo()
+    except config.ConfigError as e:
+        show_error(e)
+        return False
 
 
 def _stop_on_error(fn: Callable, *args: Any) -> Any:
