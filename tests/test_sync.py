@@ -278,7 +278,9 @@ def test_the_sync_command_reports_a_malformed_response_with_exit_2(xero_environm
     xero_environment(sandbox.api_url, sandbox.identity_url, sandbox.client_id, sandbox.client_secret)
     sandbox.fail_next(200, path="/Invoices")
     assert main(["sync"]) == 2
-    assert capsys.readouterr().err == "error: Xero's response to /Invoices has no list of Invoices.\n"
+    assert capsys.readouterr().err == ("error: Xero's response to /Invoices has no list of Invoices. Nothing from "
+                                       "this sync was saved: the database still holds the last complete sync. Run "
+                                       "it again later.\n")
     with store.connect(db_path) as con:
         assert count(con, "invoices") == 0 and count(con, "contacts") == 0
 
