@@ -403,8 +403,6 @@ def _stop_on_error(fn: Callable, *args: Any) -> Any:
         st.stop()
 
 
-
-
 @st.cache_resource(show_spinner="Starting the demo organisation and syncing it (first start only)…")
 def _bootstrap_demo(db: str) -> bool:
     """Fill the demo database on first use: checked once per process and database."""
