@@ -30,9 +30,8 @@ from typing import NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from core import demo
-from core.config import ConfigError
 from core.xero import sandbox_identity, sandbox_reads as reads
-from core.xero.sandbox_file import StateFile, write_json
+from core.xero.sandbox_file import StateFile, load, write_json  # load: read a saved state, for callers
 from core.xero.sandbox_records import ms_from_xero, settle, updated_fields
 from core.xero.sandbox_writes import Book, apply_invoices
 
@@ -536,35 +535,6 @@ def _latest_update(state: dict) -> int:
     """The latest UpdatedDateUTC held, in ms: a change made after it must be dated later."""
     return max((ms_from_xero(record["UpdatedDateUTC"]) for kind in ("Invoices", "Contacts", "Items")
                 for record in state.get(kind, ()) if record.get("UpdatedDateUTC")), default=0)
-
-
-class DamagedState(ConfigError):
-    """A saved sandbox state that cannot be loaded; the message names the file and what to do."""
-
-
-STATE_LISTS = ("TrackingCategories", "Contacts", "Items", "Invoices")
-
-
-def load(path: Path | str) -> dict:
-    """The state saved in `path` (the demo organisation's file); DamagedState when it is not one."""
-    try:
-        state = json.loads(Path(path).read_bytes())
-    except OSError as e:
-        raise _damaged(path, f"it cannot be read: {e.strerror}") from None
-    except ValueError:
-        raise _damaged(path, "it is not JSON") from None
-    if not isinstance(state, dict) or not all(isinstance(state.get(key), list) for key in STATE_LISTS):
-        raise _damaged(path, "it does not hold an organisation's records")
-    credentials = state.get("Credentials")
-    if not isinstance(credentials, dict) or not all(isinstance(credentials.get(key), str)
-                                                    for key in ("ClientID", "ClientSecret")):
-        raise _damaged(path, "it holds no sandbox credentials")
-    return state
-
-
-def _damaged(path: Path | str, why: str) -> DamagedState:
-    return DamagedState(f"The demo organisation's saved state {path} is damaged ({why}): delete it to start the "
-                        "demo organisation afresh.")
 
 
 def start(state: dict | None = None, *, port: int = 0, state_file: Path | None = None) -> Sandbox:

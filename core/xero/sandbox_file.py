@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from core.config import ConfigError
+
 GENERATION_BYTES = 32
 
 
@@ -51,7 +53,7 @@ class StateFile:
 
     def read(self) -> dict:
         self._seen = self._generation()
-        return json.loads(self.path.read_text())
+        return load(self.path)
 
     def write(self, state: dict) -> None:
         write_json(self.path, state)
@@ -73,3 +75,32 @@ def write_json(path: Path, state: dict) -> None:
     temporary = path.with_suffix(path.suffix + ".tmp")
     temporary.write_text(json.dumps(state, separators=(",", ":")))
     os.replace(temporary, path)
+
+
+class DamagedState(ConfigError):
+    """A saved sandbox state that cannot be loaded; the message names the file and what to do."""
+
+
+STATE_LISTS = ("TrackingCategories", "Contacts", "Items", "Invoices")
+
+
+def load(path: Path | str) -> dict:
+    """The state saved in `path` (the demo organisation's file); DamagedState when it is not one."""
+    try:
+        state = json.loads(Path(path).read_bytes())
+    except OSError as e:
+        raise _damaged(path, f"it cannot be read: {e.strerror}") from None
+    except ValueError:
+        raise _damaged(path, "it is not JSON") from None
+    if not isinstance(state, dict) or not all(isinstance(state.get(key), list) for key in STATE_LISTS):
+        raise _damaged(path, "it does not hold an organisation's records")
+    credentials = state.get("Credentials")
+    if not isinstance(credentials, dict) or not all(isinstance(credentials.get(key), str)
+                                                    for key in ("ClientID", "ClientSecret")):
+        raise _damaged(path, "it holds no sandbox credentials")
+    return state
+
+
+def _damaged(path: Path | str, why: str) -> DamagedState:
+    return DamagedState(f"The demo organisation's saved state {path} is damaged ({why}): delete it to start the "
+                        "demo organisation afresh.")
