@@ -205,7 +205,8 @@ def test_every_page_opened_cold_from_its_url_shows_the_apps_menu(demo_app_url):
                 sidebar = page.get_by_test_id("stSidebar")
                 expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
                 for section in SECTIONS:
-                    expect(sidebar.get_by_text(section, exact=True)).to_be_visible()
+                    expect(sidebar.get_by_text(section, exact=True)).to_be_visible(timeout=PAGE_MS)
+                expect(sidebar.locator("a")).to_have_count(len(titles), timeout=PAGE_MS)  # drawn after the title
                 links = [text.split("\n")[-1].strip() for text in sidebar.locator("a").all_inner_texts()]  # after the icon
                 assert links == titles, path
                 assert not {link.lower() for link in links} & (set(FILE_NAMES) - {t.lower() for t in titles})
