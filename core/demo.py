@@ -5,7 +5,11 @@
 12 services including the alignment fee "ALIGN", and 18 months (May 2025 – October 2026) of
 about 1,500 sales invoices in every status, some lines already tagged (rightly, wrongly, or
 with archived options), some discounted or in foreign currency, plus supplier bills (ACCPAY)
-that the app must ignore. `seed_settings` loads the app-owned tables so every rule has examples.
+that the app must ignore. About 6% of the sales invoices' value is credited back by sales
+credit notes (ACCRECCREDIT) carrying the credited lines' tracking: some refunded or allocated to
+their invoice (locked), some AUTHORISED with nothing allocated (editable), some DRAFT, a few
+VOIDED. A small chart of accounts names the accounts the lines post to, for the sandbox's Profit
+and Loss report. `seed_settings` loads the app-owned tables so every rule has examples.
 """
 import datetime as dt
 import functools
@@ -16,7 +20,8 @@ import uuid
 
 from core import store
 from core.xero.gateway import INVOICES_PER_UPDATE
-from core.xero.sandbox_records import date_fields, iso_of, money, ms_of, settle, updated_fields, xero_date
+from core.xero.sandbox_records import (date_fields, iso_of, money, ms_from_xero, ms_of, settle, settle_credit_note, updated_fields,
+                                       xero_date)
 
 NAMESPACE = uuid.UUID("5b0b6a3c-7f55-4d9c-9a51-2f3c6f0d7e11")
 FIRST_MONTH, MONTHS = dt.date(2025, 5, 1), 18
@@ -51,6 +56,10 @@ TEAM = [("Alice Morgan", "Advisory"), ("Ben Okafor", "Tax"), ("Clara Singh", "Au
 SUPPLIERS = ["Office Supplies Direct", "CloudSoft Licensing", "City Serviced Offices"]
 FOREIGN = {"Atlantic Ventures Inc": ("USD", 1.27), "Rhein Maschinenbau GmbH": ("EUR", 1.16),
            "Lyon Design SARL": ("EUR", 1.16)}
+# (code, name, type): the accounts the demo's lines post to.
+ACCOUNTS = [("200", "Sales", "REVENUE"), ("260", "Other Revenue", "REVENUE"), ("429", "General Expenses", "EXPENSE")]
+CREDITED_SHARE = 0.3  # of the invoices that count as revenue: each gets a credit note for one of its lines
+DEMO_END = dt.date(2026, 10, 31)
 _FIRST = ["Abbott", "Bramley", "Castle", "Dunmore", "Elm", "Fairfax", "Granite", "Harbour", "Ironside", "Juniper",
           "Kestrel", "Linden", "Meridian", "Northgate", "Oakridge", "Pembroke", "Quayside", "Riverside", "Saxon",
           "Thornbury"]
@@ -126,6 +135,13 @@ def _items() -> list[dict]:
              "IsSold": True, "IsPurchased": False, "IsTrackedAsInventory": False,
              "SalesDetails": {"UnitPrice": float(price), "AccountCode": "200", "TaxType": "OUTPUT2"},
              "PurchaseDetails": {}, "UpdatedDateUTC": xero_date(updated)} for code, name, price, _ in SERVICES]
+
+
+def _accounts() -> list[dict]:
+    updated = xero_date(ms_of(dt.datetime(2019, 4, 1, 9, 30)))
+    return [{"AccountID": demo_id("account", code), "Code": code, "Name": name, "Type": kind, "Class": kind,
+             "Status": "ACTIVE", "TaxType": "OUTPUT2" if kind == "REVENUE" else "INPUT2",
+             "UpdatedDateUTC": updated} for code, name, kind in ACCOUNTS]
 
 
 def _tag(categories: list[dict], category: str, option: str) -> dict:
@@ -261,8 +277,69 @@ def _demo_json() -> str:
                          "TaxType": "INPUT2", "Tracking": []}
             invoices.append(_invoice(number, "ACCPAY", supplier, first + dt.timedelta(days=2),
                                      "PAID" if month_index < MONTHS - 1 else "AUTHORISED", [bill_line], rng))
-    return json.dumps({"Credentials": dict(CREDENTIALS), "Organisation": _organisation(),
-                       "TrackingCategories": categories, "Contacts": contacts, "Items": _items(), "Invoices": invoices})
+    credit_notes = _credit_notes(random.Random(2027), invoices)
+    return json.dumps({"Credentials": dict(CREDENTIALS), "Organisation": _organisation(), "Accounts": _accounts(),
+                       "TrackingCategories": categories, "Contacts": contacts, "Items": _items(), "Invoices": invoices,
+                       "CreditNotes": credit_notes, "ManualJournals": []})
+
+
+def _credit_notes(rng: random.Random, invoices: list[dict]) -> list[dict]:
+    """A credit note for one line (whole or half) of a share of the invoices that count as revenue, dated
+    days to weeks after its invoice. An allocation to an unpaid invoice is also recorded on that invoice."""
+    counted = [i for i in invoices if i["Type"] == "ACCREC" and i["Status"] in ("AUTHORISED", "PAID")]
+    chosen = sorted(rng.sample(range(len(counted)), round(len(counted) * CREDITED_SHARE)))
+    return [_credit_note(number, counted[n], rng) for number, n in enumerate(chosen, 1)]
+
+
+def _credit_note(number: int, invoice: dict, rng: random.Random) -> dict:
+    invoice_day = dt.date.fromisoformat(invoice["DateString"][:10])
+    day = min(invoice_day + dt.timedelta(days=rng.randrange(3, 40)), DEMO_END)
+    credited = rng.choice(invoice["LineItems"])
+    line = {key: value for key, value in credited.items() if key not in ("LineAmount", "TaxAmount")}
+    line.update(LineItemID=demo_id("credit line", number), Description=f"Credit: {credited['Description']}",
+                Tracking=[dict(t) for t in credited["Tracking"]])
+    if rng.random() < 0.25:
+        line["Quantity"] = line["Quantity"] / 2
+    note = {
+        "Type": "ACCRECCREDIT", "CreditNoteID": demo_id("credit note", number),
+        "CreditNoteNumber": f"CN-{number:04d}", "Reference": f"Credit for {invoice['InvoiceNumber']}",
+        "Contact": dict(invoice["Contact"]), **date_fields("Date", day), "Status": "AUTHORISED",
+        "LineAmountTypes": invoice["LineAmountTypes"], "LineItems": [line], "CurrencyCode": invoice["CurrencyCode"],
+        "CurrencyRate": invoice["CurrencyRate"], "Allocations": [], "Payments": [], "HasAttachments": False,
+        "HasErrors": False, "SentToContact": True,
+    }
+    settle_credit_note(note)
+    recent = (DEMO_END - day).days < 90
+    roll = rng.random()
+    if roll < 0.05:
+        note["Status"] = "VOIDED"
+    elif recent and roll < 0.35:
+        note.update(Status="DRAFT", SentToContact=False)
+    elif invoice["Status"] == "AUTHORISED" and invoice["AmountDue"] > note["Total"] and roll < 0.6:
+        _allocate(note, invoice, day, whole=rng.random() < 0.6)
+    elif roll < 0.7:
+        note["Payments"] = [{"PaymentID": demo_id("refund", number), "Date": xero_date(ms_of(day)),
+                             "Amount": note["Total"], "Reference": "Refund", "CurrencyRate": note["CurrencyRate"],
+                             "HasAccount": False, "HasValidationErrors": False}]
+    settle_credit_note(note)
+    if note["RemainingCredit"] == 0:
+        note.update(Status="PAID", FullyPaidOnDate=xero_date(ms_of(day)))
+    note.update(updated_fields(ms_of(dt.datetime.combine(day, dt.time(11)))))
+    return note
+
+
+def _allocate(note: dict, invoice: dict, day: dt.date, *, whole: bool) -> None:
+    """Apply the credit, whole or half of it, to its invoice (which has more than that still due)."""
+    amount = note["Total"] if whole else money(note["Total"] / 2)
+    note["Allocations"] = [{"AllocationID": demo_id("allocation", note["CreditNoteID"]), "Amount": amount,
+                            "Date": xero_date(ms_of(day)),
+                            "Invoice": {"InvoiceID": invoice["InvoiceID"], "InvoiceNumber": invoice["InvoiceNumber"]}}]
+    invoice["AmountCredited"] = money(invoice["AmountCredited"] + amount)
+    invoice["CreditNotes"].append({"CreditNoteID": note["CreditNoteID"], "CreditNoteNumber": note["CreditNoteNumber"],
+                                   "AppliedAmount": amount, "Date": note["Date"], "Total": note["Total"]})
+    settle(invoice)
+    updated = max(ms_from_xero(invoice["UpdatedDateUTC"]), ms_of(dt.datetime.combine(day, dt.time(11))))
+    invoice.update(updated_fields(updated))
 
 
 def _scaled_id(kind: int, seed: int, n: int) -> str:

@@ -5,6 +5,7 @@ invented field name fails; the envelopes stay open because Xero adds Id/Status/P
 DateTimeUTC, which the spec does not list. Bodies are read raw through the SDK
 (`_preload_content=False`).
 """
+import datetime
 import json
 from pathlib import Path
 
@@ -13,14 +14,17 @@ import yaml
 from openapi_schema_validator import OAS30ReadValidator, oas30_format_checker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
-from xero_python.accounting import Invoice, Invoices, LineAmountTypes, LineItem, LineItemTracking
+from xero_python.accounting import (CreditNote, CreditNotes, Invoice, Invoices, LineAmountTypes, LineItem,
+                                    LineItemTracking)
 from xero_python.exceptions import AccountingBadRequestException, HTTPStatusException
 
 SPEC_FILE = Path(__file__).resolve().parents[2] / "shared" / "xero-openapi" / "xero_accounting.yaml"
 if not SPEC_FILE.exists():
     pytest.skip(f"Xero's OpenAPI spec is not at {SPEC_FILE}", allow_module_level=True)
 STRICT = ["Invoice", "LineItem", "LineItemTracking", "Pagination", "TrackingCategory", "TrackingOption",
-          "Contact", "Item", "Purchase", "Organisation", "Payment", "Error", "ValidationError"]
+          "Contact", "Item", "Purchase", "Organisation", "Payment", "Error", "ValidationError", "CreditNote",
+          "Allocation", "ManualJournal", "ManualJournalLine", "ReportWithRow", "ReportRows", "ReportRow", "ReportCell",
+          "ReportAttribute"]
 # Not Element: Xero's error elements are whole invoices (Xero-Java#171), checked as Invoice below.
 
 
@@ -31,7 +35,8 @@ def registry():
     for name in STRICT:
         schemas[name]["additionalProperties"] = False
     # Xero sends these (see the getInvoices examples in the spec) but the Invoice schema omits them.
-    schemas["Invoice"]["properties"].update({"DateString": {"type": "string"}, "DueDateString": {"type": "string"}})
+    for name in ("Invoice", "CreditNote", "ManualJournal"):
+        schemas[name]["properties"].update({"DateString": {"type": "string"}, "DueDateString": {"type": "string"}})
     return Registry().with_resource("urn:xero", Resource.from_contents(spec, default_specification=DRAFT4))
 
 
@@ -145,3 +150,66 @@ def test_unauthorised_body(sandbox, xero_api):
     assert caught.value.status == 401
     assert {k: body[k] for k in ("Type", "Title", "Status", "Detail")} == {
         "Type": None, "Title": "Unauthorized", "Status": 401, "Detail": "AuthenticationUnsuccessful"}
+
+
+def credit_note_variety(state: dict) -> list[str]:
+    """Credit notes covering every kind the demo has: status, allocated, refunded, currency, amount type, tracking."""
+    seen = {}
+    for note in state["CreditNotes"]:
+        kinds = [note["Status"], bool(note["Allocations"]), bool(note["Payments"]), note["CurrencyCode"],
+                 note["LineAmountTypes"], any(line["Tracking"] for line in note["LineItems"])]
+        for kind in enumerate(kinds):
+            seen.setdefault(kind, note["CreditNoteID"])
+    return list(dict.fromkeys(seen.values()))
+
+
+def by_ids(ids: list[str]) -> str:
+    return " OR ".join(f'CreditNoteID==Guid("{i}")' for i in ids)
+
+
+def test_credit_note_lists_paged_and_unpaged(sandbox, xero_api, valid):
+    ids = credit_note_variety(sandbox.state)
+    paged = valid(raw(xero_api.get_credit_notes, where=by_ids(ids), page=1, page_size=1000, unitdp=4), "CreditNotes")
+    assert sorted(n["CreditNoteID"] for n in paged["CreditNotes"]) == sorted(ids)
+    assert all(n["LineItems"] for n in paged["CreditNotes"]) and paged["pagination"]["itemCount"] == len(ids)
+    unpaged = valid(raw(xero_api.get_credit_notes, where='Type=="ACCRECCREDIT"'), "CreditNotes")
+    assert len(unpaged["CreditNotes"]) == len(sandbox.state["CreditNotes"])
+    assert all(n["LineItems"] == [] for n in unpaged["CreditNotes"])
+
+
+def test_single_credit_note(sandbox, xero_api, valid):
+    for note_id in credit_note_variety(sandbox.state):
+        assert valid(raw(xero_api.get_credit_note, note_id), "CreditNotes")["CreditNotes"][0]["CreditNoteID"] == note_id
+
+
+def test_credit_note_update_results(sandbox, xero_api, valid):
+    notes = sandbox.state["CreditNotes"]
+    editable = next(n for n in notes if n["Status"] == "AUTHORISED" and not n["Allocations"])
+    allocated = next(n for n in notes if n["Allocations"])
+    lines = [LineItem(line_item_id=line["LineItemID"], description=line["Description"], quantity=line["Quantity"],
+                      unit_amount=line["UnitAmount"], item_code=line.get("ItemCode"), account_code=line["AccountCode"],
+                      tax_type=line["TaxType"], tracking=[]) for line in editable["LineItems"]]
+    update = CreditNotes(credit_notes=[
+        CreditNote(credit_note_id=editable["CreditNoteID"], line_amount_types=LineAmountTypes(editable["LineAmountTypes"]),
+                   line_items=lines),
+        CreditNote(credit_note_id=allocated["CreditNoteID"], line_items=[])])
+    body = valid(raw(xero_api.update_or_create_credit_notes, update, summarize_errors=False, unitdp=4), "CreditNotes")
+    assert [n["StatusAttributeString"] for n in body["CreditNotes"]] == ["OK", "ERROR"]
+
+
+def test_profit_and_loss_by_tracking_category(sandbox, xero_api, valid):
+    partner = sandbox.state["TrackingCategories"][0]
+    body = valid(raw(xero_api.get_report_profit_and_loss, from_date="2026-01-01", to_date="2026-03-31",
+                     tracking_category_id=partner["TrackingCategoryID"]), "ReportWithRows")
+    header, income = body["Reports"][0]["Rows"][:2]
+    assert [c["Value"] for c in header["Cells"]] == ["", *(o["Name"] for o in partner["Options"]), "Unassigned", "Total"]
+    assert income["Title"] == "Income" and income["Rows"][-1]["RowType"] == "SummaryRow"
+
+
+def test_profit_and_loss_and_manual_journals(sandbox, xero_api, valid):
+    sandbox.add_manual_journal(datetime.date(2026, 2, 1), [
+        {"AccountCode": "200", "LineAmount": -120, "Tracking": [{"Name": "Partner", "Option": "Ben Okafor"}]},
+        {"AccountCode": "429", "LineAmount": 120}])
+    valid(raw(xero_api.get_report_profit_and_loss, from_date="2026-02-01", to_date="2026-02-28"), "ReportWithRows")
+    journals = valid(raw(xero_api.get_manual_journals, page=1), "ManualJournals")["ManualJournals"]
+    assert [line["LineAmount"] for line in journals[0]["JournalLines"]] == [-120, 120]

@@ -30,7 +30,8 @@ from typing import NamedTuple
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from core import demo
-from core.xero import sandbox_identity, sandbox_reads as reads
+from core.xero import sandbox_credit_notes as credit_notes, sandbox_identity, sandbox_reads as reads
+from core.xero import sandbox_reports as reports
 from core.xero.sandbox_file import StateFile, load, write_json  # load: read a saved state, for callers
 from core.xero.sandbox_records import ms_from_xero, settle, updated_fields
 from core.xero.sandbox_writes import Book, apply_invoices
@@ -191,6 +192,14 @@ class Sandbox:
             self._book.put(invoice)
             self._changed()
             return json.loads(json.dumps(invoice))
+
+    def add_manual_journal(self, day, lines: list[dict], narration: str = "Manual journal") -> dict:
+        """Post a manual journal "in Xero" (lines: AccountCode, LineAmount — positive debits, negative
+        credits — and Tracking by Name/Option or ids); it counts in the Profit and Loss report."""
+        with self._synced():
+            journal = reports.add_manual_journal(self._state, day, lines, narration, self._tick())
+            self._changed()
+            return json.loads(json.dumps(journal))
 
     def expire_tokens(self) -> None:
         with self._synced():
@@ -367,6 +376,16 @@ class Sandbox:
                 return self._post_invoices(target, route[1:], query, headers, body)
             if method == "PUT" and resource == "invoices" and len(route) == 1:
                 return self._post_invoices(target, [], query, headers, body, create_only=True)
+            if method == "GET" and resource == "creditnotes" and len(route) == 1:
+                return _json_reply(200, credit_notes.get_list(self._state, query, headers))
+            if method == "GET" and resource == "creditnotes" and len(route) == 2:
+                return _found(credit_notes.get_one(self._state, route[1], query))
+            if method == "POST" and resource == "creditnotes" and len(route) <= 2:
+                return self._post_credit_notes(target, route[1:], query, headers, body)
+            if method == "GET" and [part.lower() for part in route] == ["reports", "profitandloss"]:
+                return _json_reply(200, reports.profit_and_loss(self._state, query))
+            if method == "GET" and resource == "manualjournals" and len(route) == 1:
+                return _json_reply(200, reports.get_manual_journals(self._state, query, headers))
         except reads.QueryError as e:
             return _json_reply(400, {"ErrorNumber": 16, "Type": "QueryParseException", "Message": str(e)})
         return _json_reply(404, _problem(404, "The resource you're looking for cannot be found"))
@@ -440,15 +459,27 @@ class Sandbox:
     def _post_invoices(self, target: str, route: list[str], query: dict, headers, body: bytes, *,
                        create_only: bool = False) -> _Reply:
         """POST /Invoices (create or update), or with `create_only` PUT /Invoices (create)."""
+        return self._idempotent(f"{create_only}{target}", headers, body,
+                                lambda: self._update(route, query, body, create_only=create_only))
+
+    def _post_credit_notes(self, target: str, route: list[str], query: dict, headers, body: bytes) -> _Reply:
+        """POST /CreditNotes (update)."""
+        return self._idempotent(target, headers, body, lambda: _json_reply(*credit_notes.post(
+            self._state, self._book, route, query, body, failures=self._invoice_failures, tick=self._tick,
+            changed=self._changed)))
+
+    def _idempotent(self, request: str, headers, body: bytes, answer: Callable[[], _Reply]) -> _Reply:
+        """Xero's Idempotency-Key: the same key with the same request replays the first answer, with another
+        request it is refused."""
         key = headers.get("Idempotency-Key")
-        fingerprint = hashlib.sha256(f"{create_only}{target}".encode() + b"\n" + body).hexdigest()
+        fingerprint = hashlib.sha256(request.encode() + b"\n" + body).hexdigest()
         keys = self._state.setdefault("IdempotencyKeys", {})
         if key and key in keys:
             seen = keys[key]
             if seen["Request"] == fingerprint:
                 return _Reply(seen["Status"], seen["Body"].encode(), seen["Headers"])
             return _json_reply(400, _validation_error(f"Idempotency Key: {key} is used with a different request."))
-        reply = self._update(route, query, body, create_only=create_only)
+        reply = answer()
         if key:
             now = time.time()
             for old in [k for k, seen in keys.items() if now - seen["At"] > IDEMPOTENCY_SECONDS]:
@@ -484,6 +515,12 @@ class Sandbox:
 
 _READS = {"organisation": Sandbox._get_organisation, "trackingcategories": Sandbox._get_tracking_categories,
           "contacts": Sandbox._get_contacts, "items": Sandbox._get_items, "invoices": Sandbox._get_invoices}
+
+
+def _found(body: dict | None) -> _Reply:
+    if body is None:
+        return _json_reply(404, _problem(404, "The resource you're looking for cannot be found"))
+    return _json_reply(200, body)
 
 
 def _invoice_filter(statuses, numbers, contacts):
@@ -533,7 +570,7 @@ def _handler_for(sandbox: Sandbox) -> type[BaseHTTPRequestHandler]:
 
 def _latest_update(state: dict) -> int:
     """The latest UpdatedDateUTC held, in ms: a change made after it must be dated later."""
-    return max((ms_from_xero(record["UpdatedDateUTC"]) for kind in ("Invoices", "Contacts", "Items")
+    return max((ms_from_xero(record["UpdatedDateUTC"]) for kind in ("Invoices", "CreditNotes", "Contacts", "Items")
                 for record in state.get(kind, ()) if record.get("UpdatedDateUTC")), default=0)
 
 

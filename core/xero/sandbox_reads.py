@@ -46,6 +46,17 @@ def parse_where(where: str | None) -> list[tuple[list[str], object]]:
     return clauses
 
 
+def parse_where_alternatives(where: str | None) -> list[list[tuple[list[str], object]]]:
+    """`A=="1" OR B=="2" AND C=="3"` → the AND-groups of `parse_where`, any of which may match."""
+    if not where:
+        return []
+    return [parse_where(part) for part in re.split(r"\s+OR\s+|\|\|", where, flags=re.I)]
+
+
+def matches_any(record: dict, alternatives) -> bool:
+    return any(_matches(record, clauses) for clauses in alternatives)
+
+
 def _field(record: dict, path: list[str]):
     for key in path:
         record = record.get(key) if isinstance(record, dict) else None

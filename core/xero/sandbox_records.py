@@ -130,3 +130,14 @@ def settle(invoice: dict) -> dict:
         "AmountCredited": float(credited),
     })
     return invoice
+
+
+def settle_credit_note(note: dict) -> dict:
+    """Fill LineAmount (and TaxAmount where not given) on every line, then the credit note's totals and
+    RemainingCredit: the total less what is allocated to invoices and refunded."""
+    totals = settle({"LineItems": note["LineItems"], "LineAmountTypes": note.get("LineAmountTypes", "Exclusive")})
+    applied = sum((dec(a["Amount"]) for a in note.get("Allocations") or []), ZERO) + \
+        sum((dec(p["Amount"]) for p in note.get("Payments") or []), ZERO)
+    note.update({"SubTotal": totals["SubTotal"], "TotalTax": totals["TotalTax"], "Total": totals["Total"],
+                 "RemainingCredit": float(dec(totals["Total"]) - applied)})
+    return note
