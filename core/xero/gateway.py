@@ -55,6 +55,11 @@ PAGE_SIZE = 1000
 IDS_PER_CALL = 50
 INVOICES_PER_UPDATE = 50
 SALES_INVOICES = 'Type=="ACCREC"'
+SALES_CREDIT_NOTES = 'Type=="ACCRECCREDIT"'
+# GET /CreditNotes has no IDs parameter (XERO_NOTES §10): a re-read asks by a `where` of OR-ed
+# CreditNoteID clauses, 25 a call (about 1,800 characters of URL, under the length 50 IDs take).
+CREDIT_NOTE_IDS_PER_CALL = 25
+POSTED_JOURNALS = 'Status=="POSTED"'
 UNIT_DECIMALS = 4
 
 TOKEN_SECONDS = 30 * 60  # an access token's life, when Xero does not say
@@ -234,6 +239,39 @@ class Gateway:
             raise XeroBadResponse(f"Xero sent no invoice for {invoice_id}.")
         return invoices[0]
 
+    def credit_notes(self, modified_since: datetime | None = None, *, ids=None) -> Iterator[Page]:
+        """Sales credit notes (ACCRECCREDIT) with their lines, 1000 a page; `ids` are asked 25 a call."""
+        query = dict(if_modified_since=modified_since, unitdp=UNIT_DECIMALS)
+        if ids is None:
+            yield from self._pages("/CreditNotes", "CreditNotes", self._api.get_credit_notes,
+                                   where=SALES_CREDIT_NOTES, **query)
+            return
+        ids = list(ids)
+        for start in range(0, len(ids), CREDIT_NOTE_IDS_PER_CALL):
+            chosen = " OR ".join(f'CreditNoteID==Guid("{i}")' for i in ids[start:start + CREDIT_NOTE_IDS_PER_CALL])
+            yield from self._pages("/CreditNotes", "CreditNotes", self._api.get_credit_notes, where=chosen, **query)
+
+    def credit_note(self, credit_note_id: str) -> dict:
+        notes = self._read("/CreditNotes/{id}", "CreditNotes", self._api.get_credit_note,
+                           credit_note_id=credit_note_id, unitdp=UNIT_DECIMALS)
+        if not notes:
+            raise XeroBadResponse(f"Xero sent no credit note for {credit_note_id}.")
+        return notes[0]
+
+    def manual_journals(self, modified_since: datetime | None = None) -> Iterator[Page]:
+        """POSTED manual journals with their lines, 1000 a page."""
+        return self._pages("/ManualJournals", "ManualJournals", self._api.get_manual_journals,
+                           if_modified_since=modified_since, where=POSTED_JOURNALS)
+
+    def profit_and_loss(self, date_from: date, date_to: date, tracking_category_id: str | None = None) -> dict:
+        """Xero's Profit and Loss report for the period (accruals basis), split by the tracking category's options
+        when one is given: the report dict of the ReportWithRows answer (values are strings)."""
+        reports = self._read("/Reports/ProfitAndLoss", "Reports", self._api.get_report_profit_and_loss,
+                             from_date=date_from, to_date=date_to, tracking_category_id=tracking_category_id)
+        if not reports or not isinstance(reports[0].get("Rows"), list):
+            raise XeroBadResponse("Xero sent no Profit and Loss report.")
+        return reports[0]
+
     # --- writes ------------------------------------------------------------------------
 
     def update_invoices(self, invoices: list[dict], *, idempotency_key: str) -> list[dict]:
@@ -257,6 +295,17 @@ class Gateway:
             self.cfg.tenant_id, payload, summarize_errors=False, unitdp=UNIT_DECIMALS,
             idempotency_key=idempotency_key, _preload_content=False, _request_timeout=self._timeout))
         return self._records_from(self._json(answer, "/Invoices"), "/Invoices", "Invoices")
+
+    def update_credit_notes(self, credit_notes: list[dict], *, idempotency_key: str) -> list[dict]:
+        """POST /CreditNotes for at most 50 credit notes, as `update_invoices` does for invoices."""
+        if len(credit_notes) > INVOICES_PER_UPDATE:
+            raise ValueError(f"update_credit_notes takes at most {INVOICES_PER_UPDATE} credit notes, "
+                             f"got {len(credit_notes)}")
+        payload = _drop_nones({"CreditNotes": credit_notes})
+        answer = self._send("POST", "/CreditNotes", lambda: self._api.update_or_create_credit_notes(
+            self.cfg.tenant_id, payload, summarize_errors=False, unitdp=UNIT_DECIMALS,
+            idempotency_key=idempotency_key, _preload_content=False, _request_timeout=self._timeout))
+        return self._records_from(self._json(answer, "/CreditNotes"), "/CreditNotes", "CreditNotes")
 
     # --- the identity service (Connect to Xero) ------------------------------------------
 
