@@ -13,6 +13,13 @@ lines all take the first line's TC1; as the client's TC1 is the same for every l
 only differs from the plain chain when the first line has its own TC1 override, and those
 lines are labelled `consolidated`.
 
+Sales credit notes (ACCRECCREDIT) sit in `invoices` beside the invoices and follow the same rules.
+
+Editable, for both: status DRAFT, SUBMITTED or AUTHORISED with nothing applied to it — for an
+invoice no payment, credit note, prepayment or overpayment; for a credit note nothing allocated
+to an invoice and nothing refunded (`EDITABLE`, `LOCKED_REASON`). So a PAID, VOIDED or
+allocated credit note is locked, an AUTHORISED one with nothing allocated can be edited.
+
 Status: `locked` (the invoice cannot be edited) beats `blocked` (slot map invalid, a wanted
 option that is not ACTIVE in its slot's category, or a `change` on an invoice Xero would refuse
 back whole: see BLOCK_UNRETURNABLE), which beats `same` / `change`.
@@ -28,6 +35,37 @@ import duckdb
 SOURCES = ("line", "client", "service", "owner", "consolidated", "none")
 STATUSES = ("same", "change", "blocked", "locked")
 EDITABLE_INVOICE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
+CREDIT_NOTE = "ACCRECCREDIT"
+DOCUMENT_NOUNS = {"ACCREC": "Invoice", CREDIT_NOTE: "Credit note"}
+
+# Whether Xero's API lets the app change a document (an `invoices` row), and if not why, in SQL over
+# the columns of `invoices` (prefix {t}): the one statement of the lock rules.
+EDITABLE = """({t}status IN ('DRAFT', 'SUBMITTED', 'AUTHORISED') AND {t}amount_paid = 0
+               AND {t}amount_credited = 0 AND NOT {t}has_allocations)"""
+LOCKED_REASON = """CASE
+    WHEN {t}status NOT IN ('DRAFT', 'SUBMITTED', 'AUTHORISED')
+        THEN {noun} || ' is ' || {t}status || ' in Xero and cannot be edited'
+    WHEN {t}amount_paid > 0
+        THEN {noun} || ' has ' || {t}amount_paid
+             || CASE WHEN {credit} THEN ' refunded' ELSE ' paid' END || ' and cannot be edited'
+    WHEN {t}amount_credited > 0
+        THEN {noun} || ' has ' || {t}amount_credited
+             || CASE WHEN {credit} THEN ' allocated to invoices' ELSE ' credited' END || ' and cannot be edited'
+    WHEN {t}has_allocations
+        THEN CASE WHEN {credit} THEN 'Credit note has an allocation'
+                  ELSE 'Invoice has a prepayment or overpayment allocated' END || ' and cannot be edited'
+END"""
+
+
+def editable_sql(alias: str = "") -> str:
+    return EDITABLE.format(t=f"{alias}." if alias else "")
+
+
+def locked_reason_sql(alias: str = "") -> str:
+    t = f"{alias}." if alias else ""
+    credit = f"{t}type = '{CREDIT_NOTE}'"
+    return LOCKED_REASON.format(t=t, credit=credit, noun=f"CASE WHEN {credit} THEN 'Credit note' ELSE 'Invoice' END")
+
 
 # The rules, for the lines in the table {lines}, whose current tracking is in the table {tracking}.
 SLOT_MAP = """
@@ -87,16 +125,7 @@ first_line_tc1 AS (  -- invoices whose first line has its own TC1 override, and 
     FROM tc1_overrides t JOIN first_positions f ON f.invoice_id = t.invoice_id AND f.position = t.position
 ),
 invoice_facts AS (  -- per invoice, not per line: why it is locked, if it is
-    SELECT invoice_id, contact_id, number, date, status,
-           CASE WHEN status NOT IN ('DRAFT', 'SUBMITTED', 'AUTHORISED')  -- EDITABLE_INVOICE_STATUSES
-                    THEN 'Invoice is ' || status || ' in Xero and cannot be edited'
-                WHEN amount_paid > 0
-                    THEN 'Invoice has ' || amount_paid || ' paid and cannot be edited'
-                WHEN amount_credited > 0
-                    THEN 'Invoice has ' || amount_credited || ' credited and cannot be edited'
-                WHEN has_allocations
-                    THEN 'Invoice has a prepayment or overpayment allocated and cannot be edited'
-           END AS locked_reason
+    SELECT invoice_id, contact_id, number, date, status, type, {locked_reason} AS locked_reason
     FROM {invoices}
 ),
 wanted_options AS (  -- per option and slot, not per line: its name, and why it cannot be written there
@@ -115,6 +144,7 @@ decided AS (
            c1.option_id AS tc1_current_option_id, c1.option_name AS tc1_current_name,
            c2.option_id AS tc2_current_option_id, c2.option_name AS tc2_current_name,
            I.number AS invoice_number, I.date AS invoice_date, I.status AS invoice_status, I.locked_reason,
+           coalesce(I.type, 'ACCREC') AS invoice_type,
            CASE WHEN O.tc1_override THEN 'line'
                 WHEN C.consolidate AND F.invoice_id IS NOT NULL THEN 'consolidated'
                 WHEN C.tc1_option_id IS NOT NULL THEN 'client'
@@ -170,7 +200,7 @@ checked AS (
     LEFT JOIN wanted_options w2 ON w2.slot = 2 AND w2.option_id = d.tc2_wanted_option_id
 )
 SELECT line_id, invoice_id, contact_id, position, description, line_amount,
-       invoice_number, invoice_date, invoice_status,
+       invoice_number, invoice_date, invoice_status, invoice_type,
        tc1_category_id, tc1_current_option_id, tc1_current_name,
        tc1_wanted_option_id, tc1_wanted_name, tc1_source, tc1_apply,
        tc2_category_id, tc2_current_option_id, tc2_current_name,
@@ -258,11 +288,12 @@ FROM refused
 WHERE {rules}.invoice_id = refused.invoice_id AND {rules}.status = 'change'
 """
 
-ALL_LINES = {"lines": "invoice_lines", "tracking": "line_tracking", "invoices": "invoices", "rules": "line_rules"}
+ALL_LINES = {"lines": "invoice_lines", "tracking": "line_tracking", "invoices": "invoices", "rules": "line_rules",
+             "locked_reason": locked_reason_sql()}
 # A few invoices: their lines and tracking copied once and decided in a table of their own, so
 # that no step reads more than those.
 SCOPED_LINES = {"lines": "rules_scope", "tracking": "scoped_tracking", "invoices": "scoped_invoices",
-                "rules": "scoped_rules"}
+                "rules": "scoped_rules", "locked_reason": locked_reason_sql()}
 
 # The lines an edit can touch, always whole invoices (a consolidated invoice's first line decides
 # the others' TC1; one line's tracking can block the others'): a client's invoices, the invoices

@@ -220,6 +220,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE line_tracking ALTER COLUMN line_id SET NOT NULL;
         ALTER TABLE line_tracking ALTER COLUMN category_id SET NOT NULL;
     """),
+    # After 0011 (its copies of the tables would drop the default). Sales credit notes live beside the invoices, told apart by `type` (ACCREC or ACCRECCREDIT), so
+    # the rules, preview, push and revenue read one table. For a credit note `amount_paid` is what was
+    # refunded, `amount_credited` what was allocated to invoices, `remaining_credit` what is left.
+    ("0009_credit_notes", """
+        ALTER TABLE invoices ADD COLUMN type VARCHAR DEFAULT 'ACCREC';
+        ALTER TABLE invoices ADD COLUMN remaining_credit DECIMAL(18, 2);
+        ALTER TABLE line_rules ADD COLUMN invoice_type VARCHAR DEFAULT 'ACCREC';
+    """),
 ]
 
 _migrated: set[Path] = set()

@@ -25,12 +25,13 @@ PRACTICE = [
 
 
 def add_invoice(con, invoice_id, contact_id, lines, *, status="AUTHORISED", paid=0, credited=0,
-                allocations=False):
-    """`lines`: (line_id, item_code, Partner option now, Department option now), in position order."""
+                allocations=False, kind="ACCREC"):
+    """`lines`: (line_id, item_code, Partner option now, Department option now), in position order.
+    `kind` ACCRECCREDIT makes it a credit note (`paid`: refunded, `credited`: allocated to invoices)."""
     con.execute("""INSERT INTO invoices (invoice_id, number, contact_id, date, status, currency_code,
-                       amount_paid, amount_credited, has_allocations, updated_utc)
-                   VALUES (?, ?, ?, DATE '2026-03-01', ?, 'NZD', ?, ?, ?, now())""",
-                [invoice_id, invoice_id.upper(), contact_id, status, paid, credited, allocations])
+                       amount_paid, amount_credited, has_allocations, type, updated_utc)
+                   VALUES (?, ?, ?, DATE '2026-03-01', ?, 'NZD', ?, ?, ?, ?, now())""",
+                [invoice_id, invoice_id.upper(), contact_id, status, paid, credited, allocations, kind])
     for position, (line_id, item_code, tc1_now, tc2_now) in enumerate(lines):
         con.execute("""INSERT INTO invoice_lines (line_id, invoice_id, position, description, item_code, line_amount)
                        VALUES (?, ?, ?, ?, ?, 100.00)""", [line_id, invoice_id, position, f"Work {line_id}", item_code])
@@ -261,10 +262,25 @@ def test_locked_invoices_beat_blocked_and_change(practice, invoice, reason):
 
 
 @pytest.mark.parametrize("status", ["DRAFT", "SUBMITTED", "AUTHORISED"])
-def test_unpaid_editable_invoices_are_not_locked(practice, status):
+@pytest.mark.parametrize("kind", ["ACCREC", "ACCRECCREDIT"])
+def test_unpaid_editable_invoices_and_unallocated_credit_notes_are_not_locked(practice, status, kind):
     client(practice, "acme", tc1="ann")
-    add_invoice(practice, "i1", "acme", [("l1", None, None, None)], status=status)
+    add_invoice(practice, "i1", "acme", [("l1", None, None, None)], status=status, kind=kind)
     assert verdicts(practice)["l1"][-2:] == ("change", None)
+
+
+@pytest.mark.parametrize("note, reason", [
+    ({"status": "PAID"}, "Credit note is PAID in Xero and cannot be edited"),
+    ({"status": "VOIDED"}, "Credit note is VOIDED in Xero and cannot be edited"),
+    ({"credited": Decimal("40.00"), "allocations": True},
+     "Credit note has 40.00 allocated to invoices and cannot be edited"),
+    ({"paid": Decimal("12.50"), "allocations": True}, "Credit note has 12.50 refunded and cannot be edited"),
+    ({"allocations": True}, "Credit note has an allocation and cannot be edited"),
+])
+def test_paid_voided_and_allocated_credit_notes_are_locked(practice, note, reason):
+    client(practice, "acme", tc1="ann")
+    add_invoice(practice, "c1", "acme", [("l1", None, None, None)], kind="ACCRECCREDIT", **note)
+    assert verdicts(practice)["l1"][-2:] == ("locked", reason)
 
 
 # --- the slot map ------------------------------------------------------------------------------
@@ -307,7 +323,7 @@ def test_a_whole_line_rules_row(practice):
     assert row == {
         "line_id": "l1", "invoice_id": "i1", "contact_id": "acme", "position": 0, "description": "Work l1",
         "line_amount": Decimal("100.00"), "invoice_number": "I1", "invoice_date": row["invoice_date"],
-        "invoice_status": "AUTHORISED",
+        "invoice_status": "AUTHORISED", "invoice_type": "ACCREC",
         "tc1_category_id": "cat-p", "tc1_current_option_id": "bob", "tc1_current_name": "Bob",
         "tc1_wanted_option_id": "ann", "tc1_wanted_name": "Ann", "tc1_source": "client", "tc1_apply": True,
         "tc2_category_id": "cat-d", "tc2_current_option_id": "payroll", "tc2_current_name": "Payroll",
@@ -429,7 +445,8 @@ def test_refresh_for_sees_the_stale_tags_of_the_whole_invoice(practice, edit, sc
 # --- refresh_for -------------------------------------------------------------------------------
 
 def line_rules(con) -> list[tuple]:
-    return con.execute("SELECT description, * EXCLUDE (description) FROM line_rules ORDER BY line_id").fetchall()
+    return con.execute("SELECT description, invoice_type, * EXCLUDE (description, invoice_type) FROM line_rules "
+                       "ORDER BY line_id").fetchall()
 
 
 @pytest.mark.parametrize("edit, scope", [
