@@ -1,6 +1,8 @@
-"""Revenue of sales invoices by tracking option: as it stands in Xero, and as it would after the rules.
+"""Revenue of sales invoices, net of sales credit notes, by tracking option: as it stands in Xero, and as it
+would after the rules.
 
-Every figure is in the organisation's base currency and excludes tax:
+A credit note's lines count negative, at the credit note's date, in both views. Every figure is in
+the organisation's base currency and excludes tax:
 - a line's revenue is its LineAmount, less its TaxAmount when the invoice's amounts are
   tax-inclusive (`LineAmountTypes` "Inclusive"); "Exclusive" and "NoTax" amounts are ex-tax already;
 - a foreign-currency line is converted with its invoice's CurrencyRate (`base_amount_sql`) and
@@ -27,7 +29,7 @@ import duckdb
 import pandas as pd
 import plotly.graph_objects as go
 
-from core import slots
+from core import rules, slots
 from core.csv_templates import neutralise
 
 VIEWS = {"xero": "As in Xero", "rules": "After rules"}
@@ -64,19 +66,27 @@ def base_amount_sql(amount: str, rate: str) -> str:
                        AS DECIMAL(18, 0)) * 0.01 AS DECIMAL(18, 2)) END"""
 
 
-CONVERSION_NOTE = ("Amounts exclude tax and are in the organisation's base currency. An invoice in "
-                   "another currency is converted with its own currency rate from Xero, read as "
+CREDIT_NOTES_NOTE = ("Sales credit notes are included: their lines count negative, at the credit note's date, "
+                     "in both views.")
+NET_OF_CREDIT_NOTES = "net of credit notes"
+CONVERSION_NOTE = (CREDIT_NOTES_NOTE + " Amounts exclude tax and are in the organisation's base currency. An invoice "
+                   "or credit note in another currency is converted with its own currency rate from Xero, read as "
                    "1 {base} = rate × invoice currency, so base amount = amount ÷ rate "
                    "(rounded to the cent, line by line).")
+# The exported CSVs' headers say what the money columns hold.
+EXPORT_HEADERS = {"as_in_xero": f"as_in_xero ({NET_OF_CREDIT_NOTES})",
+                  "after_rules": f"after_rules ({NET_OF_CREDIT_NOTES})",
+                  "amount": f"amount ({NET_OF_CREDIT_NOTES})"}
 
-# Every line the filters keep, with its revenue and its option for each slot and view. `line_rules`
-# holds every ACCREC line with its current option per slot (from line_tracking, for the slot map
+
+# Every line the filters keep, with its revenue (negative on a credit note) and its option for each
+# slot and view. `line_rules` holds every invoice and credit-note line with its current option per slot (from line_tracking, for the slot map
 # the rules read) and what the rules want. Only tax-inclusive invoices' lines need their tax from
 # invoice_lines: they are read in a branch of their own, so the other lines pay for no join.
 # VOIDED and DELETED invoices never pass the status filter.
 LINES_OF = """
-    SELECT R.line_id, R.invoice_id, I.number, I.date, I.status, I.contact_id, I.currency_code,
-           {amount} AS amount,
+    SELECT R.line_id, R.invoice_id, I.number, I.date, I.status, I.contact_id, I.currency_code, I.type,
+           CASE WHEN I.type = '""" + rules.CREDIT_NOTE + """' THEN -({amount}) ELSE {amount} END AS amount,
            R.tc1_current_option_id AS tc1_xero,
            CASE WHEN R.tc1_apply THEN R.tc1_wanted_option_id ELSE R.tc1_current_option_id END AS tc1_rules,
            R.tc2_current_option_id AS tc2_xero,
@@ -119,7 +129,9 @@ GROUP BY GROUPING SETS ((month, tc1_xero), (month, tc1_rules), (month, tc2_xero)
 """
 # The drill-down into one option: its invoices ({option} is a column of `lines` in OPTION_COLUMNS).
 DRILL = LINES + """
-SELECT X.invoice_id, X.number, X.date, X.contact_id, coalesce(C.name, X.contact_id) AS client, X.status,
+SELECT X.invoice_id, X.number,
+       """ + rules.document_noun_sql("X") + """ AS kind,
+       X.date, X.contact_id, coalesce(C.name, X.contact_id) AS client, X.status,
        X.currency_code, count(*) AS lines, coalesce(sum(X.amount), 0)::DECIMAL(18, 2) AS amount
 FROM lines X LEFT JOIN contacts C ON C.contact_id = X.contact_id
 WHERE X.{option} IS NOT DISTINCT FROM $option
@@ -362,11 +374,14 @@ def figure(periods: pd.DataFrame, view: str, *, slot_name: str, currency: str) -
 
 def csv_bytes(table: pd.DataFrame, *, index: bool = False) -> bytes:
     """A table as CSV for Excel: UTF-8 with a BOM, text cells that look like formulas neutralised,
-    money written exactly as its Decimal value."""
+    money written exactly as its Decimal value; headers say the money is net of credit notes."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     frame = table.reset_index() if index else table
-    writer.writerow([neutralise(str(c)) for c in frame.columns])
+    headers = [EXPORT_HEADERS.get(str(c), str(c)) for c in frame.columns]
+    if index:
+        headers[0] = f"{headers[0]} ({NET_OF_CREDIT_NOTES})"
+    writer.writerow([neutralise(h) for h in headers])
     for row in frame.itertuples(index=False):
         writer.writerow([_csv_cell(v) for v in row])
     return out.getvalue().encode("utf-8-sig")

@@ -36,7 +36,6 @@ SOURCES = ("line", "client", "service", "owner", "consolidated", "none")
 STATUSES = ("same", "change", "blocked", "locked")
 EDITABLE_INVOICE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
 CREDIT_NOTE = "ACCRECCREDIT"
-DOCUMENT_NOUNS = {"ACCREC": "Invoice", CREDIT_NOTE: "Credit note"}
 
 # Whether Xero's API lets the app change a document (an `invoices` row), and if not why, in SQL over
 # the columns of `invoices` (prefix {t}): the one statement of the lock rules.
@@ -61,10 +60,14 @@ def editable_sql(alias: str = "") -> str:
     return EDITABLE.format(t=f"{alias}." if alias else "")
 
 
+def document_noun_sql(alias: str = "") -> str:
+    """SQL naming an `invoices` row for people: 'Invoice' or 'Credit note'."""
+    return f"CASE WHEN {alias + '.' if alias else ''}type = '{CREDIT_NOTE}' THEN 'Credit note' ELSE 'Invoice' END"
+
+
 def locked_reason_sql(alias: str = "") -> str:
     t = f"{alias}." if alias else ""
-    credit = f"{t}type = '{CREDIT_NOTE}'"
-    return LOCKED_REASON.format(t=t, credit=credit, noun=f"CASE WHEN {credit} THEN 'Credit note' ELSE 'Invoice' END")
+    return LOCKED_REASON.format(t=t, credit=f"{t}type = '{CREDIT_NOTE}'", noun=document_noun_sql(alias))
 
 
 # The rules, for the lines in the table {lines}, whose current tracking is in the table {tracking}.

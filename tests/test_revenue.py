@@ -138,9 +138,9 @@ def test_drill_down_into_an_option(con):
         {"contact_id": "acme", "client": "Acme Ltd", "invoices": 1, "lines": 2, "amount": D("150.00")},
         {"contact_id": "beta", "client": "=Beta Co", "invoices": 1, "lines": 1, "amount": D("40.00")}]
     assert invoices.to_dict("records") == [
-        {"invoice_id": "i6", "number": "INV-6", "date": date(2026, 4, 2), "client": "=Beta Co", "status": "AUTHORISED",
-         "currency_code": "GBP", "lines": 1, "amount": D("40.00")},
-        {"invoice_id": "i1", "number": "INV-1", "date": date(2026, 1, 15), "client": "Acme Ltd",
+        {"invoice_id": "i6", "number": "INV-6", "kind": "Invoice", "date": date(2026, 4, 2), "client": "=Beta Co",
+         "status": "AUTHORISED", "currency_code": "GBP", "lines": 1, "amount": D("40.00")},
+        {"invoice_id": "i1", "number": "INV-1", "kind": "Invoice", "date": date(2026, 1, 15), "client": "Acme Ltd",
          "status": "AUTHORISED", "currency_code": "NZD", "lines": 2, "amount": D("150.00")}]
 
 
@@ -184,15 +184,72 @@ def test_csv_is_excel_safe_and_exact(con):
     data = revenue.csv_bytes(clients)
     assert data.startswith(b"\xef\xbb\xbf")
     assert data.decode("utf-8-sig").splitlines() == [
-        "contact_id,client,invoices,lines,amount", "acme,Acme Ltd,1,2,150.00", "beta,'=Beta Co,1,1,40.00"]
+        "contact_id,client,invoices,lines,amount (net of credit notes)", "acme,Acme Ltd,1,2,150.00", "beta,'=Beta Co,1,1,40.00"]
     ranking = revenue.csv_bytes(revenue.ranking(revenue.summary(con), 1, "rules"))
     assert ",Ann,190.00,90.00,-100.00,21.5" in ranking.decode("utf-8-sig")
 
 
 def test_cross_table_csv_keeps_its_row_labels(con):
     data = revenue.csv_bytes(revenue.cross_table(revenue.summary(con)), index=True).decode("utf-8-sig")
-    assert data.splitlines()[0] == "Partner \\ Department,Audit,Tax,Unassigned,Total"
+    assert data.splitlines()[0] == "Partner \\ Department (net of credit notes),Audit,Tax,Unassigned,Total"
     assert data.splitlines()[-1] == "Total,225.71,100.00,92.86,418.57"
+
+
+# Two credit notes on top of the hand-worked practice (NZD, ex tax):
+#   c1 CN-1 AUTHORISED 2026-04-10 Acme: l9 40.00 Ann / Tax, after rules moved to Bob by a line override
+#   c2 CN-2 PAID 2026-05-03 Beta, USD at 0.7: l10 14.00 / 0.7 = 20.00, Bob / Audit
+#   c3 CN-3 DRAFT 2026-05-04 Acme: l11 500.00 Ann (counts only with drafts)
+CREDIT_NOTES = [
+    """INSERT INTO invoices (invoice_id, number, contact_id, date, status, line_amount_types, currency_code,
+                             currency_rate, type, updated_utc) VALUES
+        ('c1', 'CN-1', 'acme', DATE '2026-04-10', 'AUTHORISED', 'Exclusive', 'NZD', 1, 'ACCRECCREDIT', now()),
+        ('c2', 'CN-2', 'beta', DATE '2026-05-03', 'PAID', 'Exclusive', 'USD', 0.7, 'ACCRECCREDIT', now()),
+        ('c3', 'CN-3', 'acme', DATE '2026-05-04', 'DRAFT', 'Exclusive', 'NZD', 1, 'ACCRECCREDIT', now())""",
+    """INSERT INTO invoice_lines (line_id, invoice_id, position, line_amount, tax_amount) VALUES
+        ('l9', 'c1', 0, 40.00, 6.00), ('l10', 'c2', 0, 14.00, 0), ('l11', 'c3', 0, 500.00, 75.00)""",
+    """INSERT INTO line_rules (line_id, invoice_id, contact_id, position, line_amount, invoice_status, invoice_type,
+                               tc1_category_id, tc1_current_option_id, tc1_wanted_option_id, tc1_source, tc1_apply,
+                               tc2_category_id, tc2_current_option_id, tc2_source, tc2_apply, status) VALUES
+        ('l9', 'c1', 'acme', 0, 40.00, 'AUTHORISED', 'ACCRECCREDIT', 'cat-p', 'ann', 'bob', 'line', true,
+         'cat-d', 'tax', 'none', false, 'change'),
+        ('l10', 'c2', 'beta', 0, 14.00, 'PAID', 'ACCRECCREDIT', 'cat-p', 'bob', NULL, 'none', false,
+         'cat-d', 'audit', 'none', false, 'locked'),
+        ('l11', 'c3', 'acme', 0, 500.00, 'DRAFT', 'ACCRECCREDIT', 'cat-p', 'ann', NULL, 'none', false,
+         'cat-d', NULL, 'none', false, 'same')""",
+]
+
+
+@pytest.fixture
+def credited(con):
+    with store.transaction(con):
+        for sql in CREDIT_NOTES:
+            con.execute(sql)
+    return con
+
+
+@pytest.mark.parametrize("slot, view, expected", [
+    (1, "xero", {"Bob": D("165.71"), "Ann": D("150.00"), "Unassigned": D("42.86")}),
+    (1, "rules", {"Bob": D("140.00"), "Unassigned": D("128.57"), "Ann": D("90.00")}),
+    (2, "xero", {"Audit": D("205.71"), "Tax": D("60.00"), "Unassigned": D("92.86")}),
+])
+def test_credit_notes_count_negative_in_both_views(credited, slot, view, expected):
+    assert ranked(credited, slot, view) == expected
+    assert revenue.summary(credited).total == TOTAL - D("60.00")
+
+
+def test_credit_notes_count_at_their_own_date_and_status(credited):
+    months = revenue.by_period(revenue.summary(credited), 1, "month", "xero")
+    assert {(r["period"], r["option"]): r["as_in_xero"] for r in months.to_dict("records")
+            if r["period"] >= "2026-04"} == {("2026-04", "Ann"): D("0.00"), ("2026-04", "Bob"): D("100.00"),
+                                              ("2026-05", "Bob"): D("-20.00")}
+    with_drafts = revenue.summary(credited, revenue.Filters(statuses=revenue.STATUSES))
+    assert with_drafts.total == TOTAL - D("60.00") + D("200.00") - D("500.00")
+
+
+def test_the_drill_down_names_credit_notes(credited):
+    _, invoices = revenue.drill(credited, revenue.Filters(), 1, "xero", "bob")
+    assert invoices[["number", "kind", "amount"]].to_dict("records")[:1] == [
+        {"number": "CN-2", "kind": "Credit note", "amount": D("-20.00")}]
 
 
 def test_an_empty_database_has_no_revenue(db_path):
@@ -252,9 +309,11 @@ def test_moved_is_what_the_options_gain_after_rules(con):
 def test_command_line_table(revenue_db, capsys):
     assert main(["revenue", "--by", "tc1", "--view", "rules"]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == ("Revenue by Partner (After rules): 6 lines of AUTHORISED, PAID invoices, in NZD ex tax")
-    assert [line.split() for line in out[1:]] == [
-        ["Option", "Revenue", "NZD", "Share", "%", "Change", "after", "rules"],
+    assert out[0] == ("Revenue by Partner (After rules): 6 lines of AUTHORISED, PAID invoices and credit notes, "
+                      "in NZD ex tax")
+    assert out[1] == revenue.CREDIT_NOTES_NOTE
+    assert [line.split() for line in out[2:]] == [
+        ["Option", "Revenue", "NZD", "(net", "of", "credit", "notes)", "Share", "%", "Change", "after", "rules"],
         ["Bob", "200.00", "47.8", "14.29"], ["Ann", "90.00", "21.5", "-100.00"],
         ["Unassigned", "128.57", "30.7", "85.71"], ["Total", "418.57", "100.0", "0.00"]]
 
@@ -263,7 +322,7 @@ def test_command_line_csv_by_quarter(revenue_db, capsys):
     assert main(["revenue", "--by", "tc2", "--format", "csv", "--period", "quarter", "--drafts",
                  "--from", "2026-03-01", "--to", "2026-06-30"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        "Period,Option,Revenue NZD,Change after rules",
+        "Period,Option,Revenue NZD (net of credit notes),Change after rules",
         "2026 Q1,Tax,200.00,0.00", "2026 Q2,Audit,140.00,0.00"]
 
 

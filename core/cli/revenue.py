@@ -46,7 +46,9 @@ def run(args) -> int:
         sys.stdout.write(revenue.csv_bytes(table).decode("utf-8-sig"))
     else:
         print(f"Revenue by {summary.slot_names[slot]} ({revenue.VIEWS[args.view]}): {summary.lines:,} lines of "
-              f"{', '.join(filters.statuses)} invoices{_dates(filters)}, in {summary.base_currency} ex tax")
+              f"{', '.join(filters.statuses)} invoices and credit notes{_dates(filters)}, in {summary.base_currency} "
+              "ex tax")
+        print(revenue.CREDIT_NOTES_NOTE)
         print(fixed_width(table))
     return 0
 
@@ -54,7 +56,7 @@ def run(args) -> int:
 def report(summary: revenue.Summary, slot: int, view: str, period: str | None) -> pd.DataFrame:
     """The figures of the view with the change the rules would make, per option (or period and option)."""
     figure = "as_in_xero" if view == "xero" else "after_rules"
-    money = f"Revenue {summary.base_currency}"
+    money = f"Revenue {summary.base_currency} ({revenue.NET_OF_CREDIT_NOTES})"
     if period:
         rows = revenue.by_period(summary, slot, period, view)
         rows = rows[(rows["as_in_xero"] != 0) | (rows["after_rules"] != 0)]
