@@ -1,15 +1,18 @@
-"""`python -m core revenue [--by tc1|tc2] [--from DATE] [--to DATE] [--view xero|rules] [--format table|csv]`:
-revenue by tracking option in the base currency, ex tax, as in Xero or after the rules."""
+"""`python -m core revenue [--by tc1|tc2] [--from DATE] [--to DATE] [--view xero|rules] [--format table|csv]
+[--reconcile]`: revenue by tracking option in the base currency, ex tax, net of credit notes, as in Xero or after
+the rules; with --reconcile, next to Xero's own Profit and Loss (exit 1 when a difference is left unexplained)."""
 import sys
 from datetime import date
 from decimal import Decimal
 
 import pandas as pd
 
-from core import revenue
+from core import connection, reconcile, revenue
 from core.cli import read_database
+from core.xero.gateway import XeroError
 
 USAGE_ERROR = 2
+UNEXPLAINED = 1
 
 
 def register(subparsers) -> None:
@@ -27,11 +30,16 @@ def register(subparsers) -> None:
     parser.add_argument("--drafts", action="store_true", help="count DRAFT and SUBMITTED invoices too")
     parser.add_argument("--currency", action="append", default=[], metavar="CODE",
                         help="only invoices in this currency (repeat for several)")
+    parser.add_argument("--reconcile", action="store_true",
+                        help="compare the 'as in Xero' figures with Xero's Profit and Loss report, option by option "
+                             "(default period: every synced invoice's date); exit 1 when a difference is unexplained")
     parser.set_defaults(handler=run)
 
 
 def run(args) -> int:
     slot = 1 if args.by == "tc1" else 2
+    if args.reconcile:
+        return run_reconcile(slot, args)
     try:
         filters = revenue.Filters(date_from=args.date_from, date_to=args.date_to,
                                   statuses=revenue.STATUSES if args.drafts else revenue.DEFAULT_STATUSES,
@@ -51,6 +59,26 @@ def run(args) -> int:
         print(revenue.CREDIT_NOTES_NOTE)
         print(fixed_width(table))
     return 0
+
+
+def run_reconcile(slot: int, args) -> int:
+    try:
+        result = reconcile.reconcile(connection.gateway(), slot, args.date_from, args.date_to)
+    except (reconcile.ReconcileError, XeroError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return USAGE_ERROR
+    table = result.table()
+    shown = pd.DataFrame({"Option": table["option"], "Xero's P&L": table["xero"], "Dashboard": table["dashboard"],
+                          "Difference": table["difference"], "Explained": table["explained"],
+                          "Why": table["explanation"]}, dtype=object)
+    if args.format == "csv":
+        sys.stdout.write(revenue.csv_bytes(shown).decode("utf-8-sig"))
+    else:
+        print(f"{result.slot_name}: income in Xero's Profit and Loss against the dashboard's 'as in Xero' revenue, "
+              f"{result.date_from} to {result.date_to}, in {result.currency} ex tax. {revenue.CREDIT_NOTES_NOTE}")
+        print(fixed_width(shown))
+        print(result.summary())
+    return UNEXPLAINED if result.unexplained else 0
 
 
 def report(summary: revenue.Summary, slot: int, view: str, period: str | None) -> pd.DataFrame:
