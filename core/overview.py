@@ -1,11 +1,13 @@
-"""The Overview page's figures: what was synced, how lines carry each slot's options, what needs attention."""
+"""The Overview page's figures: revenue first (this month, quarter and year to date against the same
+stretch of the period before), then what was synced, how lines carry each slot's options, what needs attention."""
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from typing import NamedTuple
 
 import duckdb
 import pandas as pd
 
-from core import slots
+from core import revenue, slots
 
 SYNCED = """
 SELECT (SELECT count(*) FROM invoices), (SELECT count(*) FROM invoice_lines),
@@ -68,3 +70,81 @@ def lines_per_option(con: duckdb.DuckDBPyConnection, slot: int) -> pd.DataFrame:
 
 def attention(con: duckdb.DuckDBPyConnection) -> Attention:
     return Attention(*con.execute(ATTENTION).fetchone())
+
+
+class Period(NamedTuple):
+    """A period to date (`start` … `end`) and the same stretch of the period before it."""
+    name: str
+    start: date
+    end: date
+    before_start: date
+    before_end: date
+
+
+PERIOD_NAMES = ("This month", "This quarter", "Year to date")
+# Revenue as in Xero per option of each slot, for every period and its "before", in one pass over the lines.
+MONEY = revenue.LINES + """
+SELECT grouping(tc2_xero) + 1 AS slot, CASE WHEN grouping(tc2_xero) = 1 THEN tc1_xero ELSE tc2_xero END AS option_id,
+       {sums}
+FROM lines
+GROUP BY GROUPING SETS ((tc1_xero), (tc2_xero))
+"""
+WINDOW = "coalesce(sum(amount) FILTER (WHERE date BETWEEN DATE '{start}' AND DATE '{end}'), 0)::DECIMAL(18, 2) AS {name}"
+
+
+def periods(today: date) -> list[Period]:
+    """This month, this quarter and the year to date, each next to the same stretch of the period before: from
+    its first day to the same day of the month (or that month's last day: 31 March against 28 February)."""
+    quarter = today.replace(month=(today.month - 1) // 3 * 3 + 1, day=1)
+    starts = zip(PERIOD_NAMES, [today.replace(day=1), quarter, today.replace(month=1, day=1)], (1, 3, 12))
+    return [Period(name, start, today, _months_before(start, months), _months_before(today, months))
+            for name, start, months in starts]
+
+
+def _months_before(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 - months
+    first = date(index // 12, index % 12 + 1, 1)
+    last = (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return first.replace(day=min(day.day, last.day))
+
+
+@dataclass(frozen=True)
+class Money:
+    """Revenue as in Xero (ex tax, base currency, net of credit notes) per slot and option, for `periods`."""
+    today: date
+    currency: str
+    slot_names: dict[int, str]
+    option_names: dict[str, str]
+    periods: tuple[Period, ...]
+    by_option: dict[int, pd.DataFrame]  # per slot: option_id, option, now_0, before_0, now_1, before_1, …
+
+    def totals(self, slot: int = 1) -> list[tuple[revenue.Decimal, revenue.Decimal]]:
+        """(now, before) for each period, over every option of the slot (both slots add up to the same)."""
+        table = self.by_option[slot]
+        return [(sum(table[f"now_{i}"], revenue.ZERO), sum(table[f"before_{i}"], revenue.ZERO))
+                for i in range(len(self.periods))]
+
+    def unassigned(self, slot: int, period: int = -1) -> revenue.Decimal:
+        table = self.by_option[slot]
+        return sum(table.loc[table["option_id"].isna(), f"now_{period % len(self.periods)}"], revenue.ZERO)
+
+
+def money(con: duckdb.DuckDBPyConnection, today: date) -> Money:
+    chosen = periods(today)
+    sums = ",\n       ".join(
+        WINDOW.format(start=start, end=end, name=f"{kind}_{i}")
+        for i, p in enumerate(chosen) for kind, start, end in (("now", p.start, p.end),
+                                                                ("before", p.before_start, p.before_end)))
+    filters = revenue.Filters(date_from=min(p.before_start for p in chosen), date_to=today)
+    result = con.execute(MONEY.format(sums=sums), revenue.params(filters))
+    rows = pd.DataFrame(result.fetchall(), columns=[d[0] for d in result.description], dtype=object)
+    summary_names = dict(con.execute(revenue.OPTION_NAMES).fetchall())
+    by_option = {}
+    for slot in slots.SLOTS:
+        table = rows[rows["slot"] == slot].drop(columns="slot")
+        table.insert(1, "option", [revenue.UNASSIGNED if o is None else summary_names.get(o, o)
+                                   for o in table["option_id"]])
+        order = table.sort_values(by=[f"now_{len(chosen) - 1}", "option"], ascending=[False, True], kind="stable")
+        unassigned = order["option_id"].isna()
+        by_option[slot] = pd.concat([order[~unassigned], order[unassigned]]).reset_index(drop=True)
+    return Money(today, revenue.base_currency(con), revenue.slot_names(con), summary_names, tuple(chosen), by_option)

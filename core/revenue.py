@@ -27,7 +27,6 @@ from typing import NamedTuple
 
 import duckdb
 import pandas as pd
-import plotly.graph_objects as go
 
 from core import rules, slots
 from core.csv_templates import neutralise
@@ -38,7 +37,6 @@ SLOTS = (1, 2)
 STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID")  # VOIDED and DELETED are never revenue
 DEFAULT_STATUSES = ("AUTHORISED", "PAID")
 UNASSIGNED = "Unassigned"
-UNASSIGNED_COLOUR = "#b4b4b4"
 NO_DATE = "No date"
 ZERO = Decimal("0.00")
 
@@ -206,7 +204,8 @@ class Summary:
         return UNASSIGNED if option_id is None else self.option_names.get(option_id, option_id)
 
 
-def _params(filters: Filters) -> dict:
+def params(filters: Filters) -> dict:
+    """The query parameters of `LINES` for these filters."""
     return {"statuses": list(filters.statuses), "date_from": filters.date_from, "date_to": filters.date_to,
             "contact_ids": list(filters.contact_ids), "currencies": list(filters.currencies)}
 
@@ -224,7 +223,7 @@ def slot_names(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
 def summary(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> Summary:
     """The filtered lines' revenue by month and option for both slots and views, and TC1 × TC2."""
     sums = defaultdict(list)
-    result = con.execute(SUMMARY, _params(filters))
+    result = con.execute(SUMMARY, params(filters))
     for totals, month, tc1_xero, tc1_rules, tc2_xero, tc2_rules, amount, lines in result.fetchall():
         options = {"tc1_xero": tc1_xero, "tc1_rules": tc1_rules, "tc2_xero": tc2_xero, "tc2_rules": tc2_rules}
         if totals.startswith("cross_"):
@@ -333,7 +332,7 @@ class Drill(NamedTuple):
 
 def drill(con: duckdb.DuckDBPyConnection, filters: Filters, slot: int, view: str, option_id: str | None) -> Drill:
     """The clients and invoices whose lines carry this option (None: Unassigned) in the view."""
-    result = con.execute(DRILL.format(option=_check(slot, view)), {**_params(filters), "option": option_id})
+    result = con.execute(DRILL.format(option=_check(slot, view)), {**params(filters), "option": option_id})
     invoices = pd.DataFrame(result.fetchall(), columns=[d[0] for d in result.description], dtype=object)
     totals = {}
     for contact_id, client, lines, amount in invoices[["contact_id", "client", "lines", "amount"]].itertuples(
@@ -357,19 +356,6 @@ class Choices:
 def choices(con: duckdb.DuckDBPyConnection) -> Choices:
     return Choices(slot_names(con), tuple(con.execute(CHOICES["clients"]).fetchall()),
                    tuple(c for (c,) in con.execute(CHOICES["currencies"]).fetchall()))
-
-
-def figure(periods: pd.DataFrame, view: str, *, slot_name: str, currency: str) -> go.Figure:
-    """A bar per period, stacked by option (negative amounts stack below zero), from `by_period`."""
-    column = "as_in_xero" if view == "xero" else "after_rules"
-    fig = go.Figure(layout={"barmode": "relative", "legend_title_text": slot_name,
-                            "yaxis_title": f"Revenue ({currency}, ex tax)", "xaxis": {"type": "category"},
-                            "title": f"Revenue by {slot_name} · {VIEWS[view]}"})
-    for option, rows in periods.groupby("option", sort=False):
-        fig.add_bar(name=option, x=list(rows["period"]), y=[float(v) for v in rows[column]],
-                    marker_color=UNASSIGNED_COLOUR if option == UNASSIGNED else None,
-                    hovertemplate=f"{option}<br>%{{x}}: %{{y:,.2f}} {currency}<extra></extra>")
-    return fig
 
 
 def csv_bytes(table: pd.DataFrame, *, index: bool = False) -> bytes:

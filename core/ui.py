@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
@@ -88,6 +89,7 @@ PLAIN_WORD_ERRORS = {
     "core.push.PushError",
     "core.revenue.InvalidFilter",
     "core.autopilot.AutopilotError",
+    "core.reconcile.ReconcileError",
 }
 
 # The app's pages as (file, title, icon, section), in navigation order.
@@ -233,12 +235,14 @@ def _secrets(section: str) -> Mapping:
         return {}
 
 
-def page_link(file: str, label: str, icon: str = ":material/arrow_forward:") -> None:
+def page_link(file: str, label: str, icon: str = ":material/arrow_forward:",
+              query_params: dict[str, str] | None = None) -> None:
     """A link to another page; a page file run on its own (as AppTest does) has no navigation, so a plain link."""
     try:
-        st.page_link(file, label=label, icon=icon)
+        st.page_link(file, label=label, icon=icon, query_params=query_params)
     except StreamlitPageNotFoundError:
-        st.markdown(f"[{label}](/{Path(file).stem})")
+        query = ("?" + urlencode(query_params)) if query_params else ""
+        st.markdown(f"[{label}](/{Path(file).stem}{query})")
 
 
 def flash_after_rerun(key: str, message: str, tone: str = "success") -> None:

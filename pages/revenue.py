@@ -1,6 +1,7 @@
 import streamlit as st
 
-from core import revenue, ui
+from core import connection, pack, reconcile, revenue, ui
+from pages import charts
 
 ui.page("Revenue")
 
@@ -36,6 +37,7 @@ except revenue.InvalidFilter as e:
 
 summary = ui.cached(revenue.summary, filters)
 slot_name, currency = summary.slot_names[slot], summary.base_currency
+colours = charts.option_colours(summary.option_names)
 st.caption(revenue.CONVERSION_NOTE.format(base=currency))
 if not summary.lines:
     st.info("No invoice lines match these filters.", icon=":material/info:")
@@ -49,7 +51,11 @@ figures[1].metric(f"Moves to another {slot_name} after rules", f"{revenue.moved(
 
 st.subheader(f"By {period}")
 periods = revenue.by_period(summary, slot, period, view)
-st.plotly_chart(revenue.figure(periods, view, slot_name=slot_name, currency=currency), key="chart")
+side_by_side = st.toggle("Show “As in Xero” and “After rules” side by side", key="side_by_side")
+shown_views = list(revenue.VIEWS) if side_by_side else [view]
+for column, shown in zip(st.columns(len(shown_views)), shown_views):
+    column.plotly_chart(charts.revenue_by_period(periods, shown, slot_name=slot_name, currency=currency,
+                                                 colours=colours), key=f"chart_{shown}" if side_by_side else "chart")
 st.caption("To save the chart as a PNG, use the camera button in the chart's toolbar (your browser draws it).")
 st.download_button("Download by period (CSV)", lambda: revenue.csv_bytes(periods.drop(columns="option_id")),
                    file_name=f"revenue_by_{period}.csv", mime="text/csv", on_click="ignore", key="periods_csv")
@@ -88,3 +94,30 @@ if chosen is not None:
                     column_config=money)
     right.download_button("Download invoices (CSV)", lambda: revenue.csv_bytes(drill.invoices),
                           file_name="revenue_invoices.csv", mime="text/csv", on_click="ignore", key="invoices_csv")
+
+st.subheader("Check against Xero's Profit and Loss")
+date_words = f"{date_from} to {date_to}" if date_from and date_to else "every synced invoice's date"
+st.caption(f"Reads Xero's Profit and Loss report split by {slot_name} for {date_words} and sets each option's "
+           "income next to this page's “As in Xero” figure for AUTHORISED and PAID invoices and credit notes of "
+           "every client and currency, as Xero's report counts them. A difference is explained where the data "
+           "allows (manual journals that carry the option); what is left is named.")
+asked = (slot, date_from, date_to)
+if st.button("Check against Xero", icon=":material/fact_check:", key="reconcile"):
+    try:
+        st.session_state["reconciled"] = asked, reconcile.reconcile(connection.gateway(), slot, date_from, date_to)
+    except Exception as e:
+        ui.show_error(e)
+checked, result = st.session_state.get("reconciled", (None, None))
+if result is not None and checked == asked:
+    (st.success if not result.unexplained else st.warning)(result.summary())
+    st.dataframe(result.table(), hide_index=True, key="reconciliation", column_config={
+        "option": slot_name, "xero": MONEY | {"label": "Xero's P&L"}, "dashboard": MONEY | {"label": "As in Xero here"},
+        "difference": MONEY | {"label": "Difference"}, "explained": MONEY | {"label": "Explained"},
+        "unexplained": MONEY | {"label": "Not explained"}, "explanation": st.column_config.TextColumn("Why", width="large")})
+
+st.subheader("Partner pack")
+st.caption("One Excel workbook with these filters: the ranking, revenue by month (with a chart) and the cross table of "
+           "both tracking categories, as in Xero and after the rules, amounts as numbers in " + currency + ".")
+st.download_button("Download the partner pack (Excel)", lambda: pack.workbook(summary, filters),
+                   file_name="partner_pack.xlsx", on_click="ignore", key="pack", icon=":material/download:",
+                   mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

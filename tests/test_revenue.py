@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from core import revenue, rules, store
 from core.__main__ import main
+from pages import charts
 
 TOTAL = D("418.57")
 
@@ -168,8 +169,10 @@ def test_an_unknown_slot_or_view_is_refused(con):
 
 
 def test_figure_data_matches_the_query(con):
-    periods = revenue.by_period(revenue.summary(con), 2, "month", "rules")
-    fig = revenue.figure(periods, "rules", slot_name="Department", currency="NZD")
+    summary = revenue.summary(con)
+    periods = revenue.by_period(summary, 2, "month", "rules")
+    colours = charts.option_colours(summary.option_names)
+    fig = charts.revenue_by_period(periods, "rules", slot_name="Department", currency="NZD", colours=colours)
     assert fig.layout.barmode == "relative"
     assert [t.name for t in fig.data] == ["Audit", "Tax", "Unassigned"]
     for trace in fig.data:
@@ -177,6 +180,21 @@ def test_figure_data_matches_the_query(con):
         assert list(trace.x) == list(rows["period"])
         assert list(trace.y) == [float(v) for v in rows["after_rules"]]
     assert sum(sum(t.y) for t in fig.data) == pytest.approx(float(TOTAL))
+    assert [t.marker.color for t in fig.data] == [colours["audit"], colours["tax"], charts.UNASSIGNED_COLOUR]
+
+
+def test_each_option_keeps_one_colour_in_every_chart_and_view(con):
+    summary = revenue.summary(con)
+    colours = charts.option_colours(summary.option_names)
+    assert len(set(colours.values())) == len(colours)
+    seen = {}
+    for slot in revenue.SLOTS:
+        for view in revenue.VIEWS:
+            fig = charts.revenue_by_period(revenue.by_period(summary, slot, "quarter", view), view, slot_name="",
+                                           currency="NZD", colours=colours)
+            for trace in fig.data:
+                assert seen.setdefault(trace.name, trace.marker.color) == trace.marker.color
+    assert seen["Unassigned"] == charts.UNASSIGNED_COLOUR
 
 
 def test_csv_is_excel_safe_and_exact(con):

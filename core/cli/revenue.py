@@ -1,13 +1,15 @@
 """`python -m core revenue [--by tc1|tc2] [--from DATE] [--to DATE] [--view xero|rules] [--format table|csv]
-[--reconcile]`: revenue by tracking option in the base currency, ex tax, net of credit notes, as in Xero or after
-the rules; with --reconcile, next to Xero's own Profit and Loss (exit 1 when a difference is left unexplained)."""
+[--reconcile] [--pack FILE.xlsx]`: revenue by tracking option in the base currency, ex tax, net of credit notes, as in Xero or after
+the rules; with --reconcile, next to Xero's own Profit and Loss (exit 1 when a difference is left unexplained);
+with --pack, as the partner pack workbook."""
 import sys
 from datetime import date
+from pathlib import Path
 from decimal import Decimal
 
 import pandas as pd
 
-from core import connection, reconcile, revenue
+from core import connection, pack, reconcile, revenue
 from core.cli import read_database
 from core.xero.gateway import XeroError
 
@@ -33,6 +35,9 @@ def register(subparsers) -> None:
     parser.add_argument("--reconcile", action="store_true",
                         help="compare the 'as in Xero' figures with Xero's Profit and Loss report, option by option "
                              "(default period: every synced invoice's date); exit 1 when a difference is unexplained")
+    parser.add_argument("--pack", metavar="FILE.xlsx",
+                        help="write the partner pack (ranking, revenue by month and the cross table, in both views, "
+                             "with a chart) to this Excel file")
     parser.set_defaults(handler=run)
 
 
@@ -49,6 +54,8 @@ def run(args) -> int:
         return USAGE_ERROR
     with read_database() as con:
         summary = revenue.summary(con, filters)
+    if args.pack:
+        return write_pack(summary, filters, args.pack)
     table = report(summary, slot, args.view, args.period)
     if args.format == "csv":
         sys.stdout.write(revenue.csv_bytes(table).decode("utf-8-sig"))
@@ -58,6 +65,21 @@ def run(args) -> int:
               "ex tax")
         print(revenue.CREDIT_NOTES_NOTE)
         print(fixed_width(table))
+    return 0
+
+
+def write_pack(summary: revenue.Summary, filters: revenue.Filters, file: str) -> int:
+    path = Path(file)
+    if path.suffix.lower() != ".xlsx":
+        print(f"error: the partner pack is an Excel workbook: name it something.xlsx, not {path.name}", file=sys.stderr)
+        return USAGE_ERROR
+    try:
+        path.write_bytes(pack.workbook(summary, filters))
+    except OSError as e:
+        print(f"error: could not write {path}: {e.strerror}", file=sys.stderr)
+        return USAGE_ERROR
+    print(f"Wrote the partner pack to {path}: {summary.lines:,} lines, {summary.total:,} {summary.base_currency} "
+          f"ex tax ({revenue.NET_OF_CREDIT_NOTES}).")
     return 0
 
 
