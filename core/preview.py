@@ -27,6 +27,7 @@ class Filters:
     invoice_status: str | None = None
     line_status: str | None = None
     source: str | None = None
+    unassigned_in: int | None = None  # lines that count as revenue (AUTHORISED, PAID) with no option in this slot
 
 
 # One condition per filter; a filter that is set adds its condition, its value as a parameter.
@@ -39,6 +40,9 @@ CONDITIONS = {
     "invoice_status": "r.invoice_status = $invoice_status",
     "line_status": "r.status = $line_status",
     "source": "(r.tc1_source = $source OR r.tc2_source = $source)",
+    "unassigned_in": """(r.invoice_status IN ('AUTHORISED', 'PAID')
+                         AND CASE $unassigned_in WHEN 1 THEN r.tc1_current_option_id
+                                                 ELSE r.tc2_current_option_id END IS NULL)""",
 }
 LINE_ORDER = "r.invoice_date DESC, r.invoice_number DESC, r.invoice_id, r.position"
 
@@ -50,8 +54,8 @@ SELECT 2, r.tc2_source, count(*) FROM line_rules r {where} GROUP BY r.tc2_source
 ORDER BY slot, source
 """
 # The columns of a preview row, in the order people read them (the CSV and the command line too).
-LINE_COLUMNS = """
-    r.invoice_number, c.name AS client_name, r.invoice_date, r.invoice_status, r.position,
+LINE_COLUMNS = f"""
+    r.invoice_number, {rules.document_noun_sql("r.invoice_type")} AS document, c.name AS client_name, r.invoice_date, r.invoice_status, r.position,
     r.description, r.line_amount,
     r.tc1_current_name, r.tc1_wanted_name, r.tc1_source,
     r.tc2_current_name, r.tc2_wanted_name, r.tc2_source,

@@ -128,7 +128,7 @@ GROUP BY GROUPING SETS ((month, tc1_xero), (month, tc1_rules), (month, tc2_xero)
 # The drill-down into one option: its invoices ({option} is a column of `lines` in OPTION_COLUMNS).
 DRILL = LINES + """
 SELECT X.invoice_id, X.number,
-       """ + rules.document_noun_sql("X") + """ AS kind,
+       """ + rules.document_noun_sql("X.type") + """ AS kind,
        X.date, X.contact_id, coalesce(C.name, X.contact_id) AS client, X.status,
        X.currency_code, count(*) AS lines, coalesce(sum(X.amount), 0)::DECIMAL(18, 2) AS amount
 FROM lines X LEFT JOIN contacts C ON C.contact_id = X.contact_id

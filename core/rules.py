@@ -60,14 +60,14 @@ def editable_sql(alias: str = "") -> str:
     return EDITABLE.format(t=f"{alias}." if alias else "")
 
 
-def document_noun_sql(alias: str = "") -> str:
-    """SQL naming an `invoices` row for people: 'Invoice' or 'Credit note'."""
-    return f"CASE WHEN {alias + '.' if alias else ''}type = '{CREDIT_NOTE}' THEN 'Credit note' ELSE 'Invoice' END"
+def document_noun_sql(type_column: str = "type") -> str:
+    """SQL naming a document for people from its type column: 'Invoice' or 'Credit note'."""
+    return f"CASE WHEN {type_column} = '{CREDIT_NOTE}' THEN 'Credit note' ELSE 'Invoice' END"
 
 
 def locked_reason_sql(alias: str = "") -> str:
     t = f"{alias}." if alias else ""
-    return LOCKED_REASON.format(t=t, credit=f"{t}type = '{CREDIT_NOTE}'", noun=document_noun_sql(alias))
+    return LOCKED_REASON.format(t=t, credit=f"{t}type = '{CREDIT_NOTE}'", noun=document_noun_sql(f"{t}type"))
 
 
 # The rules, for the lines in the table {lines}, whose current tracking is in the table {tracking}.

@@ -1,6 +1,9 @@
+from datetime import date
+
 import streamlit as st
 
-from core import autopilot, overview, slots, ui
+from core import autopilot, overview, revenue, slots, ui
+from pages import charts
 
 ui.page("Overview")
 
@@ -9,8 +12,46 @@ if not synced.invoices:
     st.warning("No sales invoices synced from Xero yet. Use **Sync** in the sidebar.")
     st.stop()
 
+heading, as_of = st.columns([4, 1], vertical_alignment="bottom")
+today = as_of.date_input("As of", value=date.today(), key="overview_today", format="YYYY-MM-DD",
+                         help="The day the periods run to.")
+money = ui.cached(overview.money, today)
+colours = charts.option_colours(money.option_names)
+currency = money.currency
+heading.subheader(f"Revenue ({currency}, ex tax, as in Xero)")
+st.caption(f"AUTHORISED and PAID invoices. {revenue.CREDIT_NOTES_NOTE} Each period runs to {today:%d %b %Y} and is "
+           "set against the same stretch of the period before.")
+for column, period, (now, before) in zip(st.columns(len(money.periods)), money.periods, money.totals()):
+    column.metric(period.name, f"{now:,}", delta=f"{now - before:+,}", border=True,
+                  help=f"{period.start:%d %b %Y} – {period.end:%d %b %Y}. The period before "
+                       f"({period.before_start:%d %b %Y} – {period.before_end:%d %b %Y}): {before:,} {currency}.")
+chosen = st.segmented_control("By option", range(len(money.periods)), default=len(money.periods) - 1,
+                              format_func=lambda i: money.periods[i].name, key="overview_period") or 0
+period = money.periods[chosen]
+for column, slot in zip(st.columns(2), slots.SLOTS):
+    table = money.by_option[slot]
+    slot_name = money.slot_names[slot]
+    column.plotly_chart(charts.now_and_before(table, chosen, slot_name=slot_name, currency=currency,
+                                              names=(period.name, "the period before"), colours=colours),
+                        key=f"overview_chart_{slot}")
+    column.dataframe(table[["option", f"now_{chosen}", f"before_{chosen}"]], hide_index=True, width="stretch",
+                     key=f"overview_money_{slot}", column_config={
+                         "option": slot_name, f"now_{chosen}": st.column_config.NumberColumn(period.name,
+                                                                                              format="accounting"),
+                         f"before_{chosen}": st.column_config.NumberColumn("Period before", format="accounting")})
+    unassigned = money.unassigned(slot, chosen)
+    with column:
+        if unassigned:
+            st.markdown(f"**{unassigned:,} {currency}** of {period.name.lower()} carries no {slot_name} option in Xero.")
+            ui.page_link("pages/preview.py", "See those lines in the Preview", query_params={
+                "unassigned": str(slot), "from": str(period.start), "to": str(period.end)})
+        else:
+            st.markdown(f"Every line of {period.name.lower()} carries a {slot_name} option in Xero.")
+
+st.subheader("Synced from Xero")
+
 invoices, lines, first, last = st.columns(4)
-invoices.metric("Sales invoices", f"{synced.invoices:,}")
+invoices.metric("Sales invoices and credit notes", f"{synced.invoices:,}")
 lines.metric("Invoice lines", f"{synced.lines:,}")
 first.metric("First invoice", f"{synced.first_date:%d %b %Y}")
 last.metric("Last invoice", f"{synced.last_date:%d %b %Y}")

@@ -1,4 +1,5 @@
 import math
+from datetime import date
 
 import pandas as pd
 import streamlit as st
@@ -18,21 +19,33 @@ def any_of(label: str):
     return lambda value: label if value is None else value
 
 
+# A link can open the page filtered (the Overview's "unassigned" link): ?unassigned=SLOT&from=DATE&to=DATE.
+linked = st.query_params
+linked_dates = tuple(date.fromisoformat(linked[k]) for k in ("from", "to") if linked.get(k))
+linked_slot = int(linked["unassigned"]) if linked.get("unassigned") in ("1", "2") else None
+
 with st.container(horizontal=True):  # wraps onto more rows on a narrow screen
     contact_id = st.selectbox("Client", [None, *client_names], key="preview_client", width=260,
                               format_func=lambda c: "All clients" if c is None else client_names[c])
-    invoice_number = st.text_input("Invoice number", key="preview_invoice", placeholder="Any", width=150).strip()
-    picked = st.date_input("Invoice dates", value=(), key="preview_dates", width=230)
+    invoice_number = st.text_input("Invoice or credit note number", key="preview_invoice", placeholder="Any",
+                                   width=150).strip()
+    picked = st.date_input("Invoice dates", value=linked_dates, key="preview_dates", width=230)
     invoice_status = st.selectbox("Invoice status", [None, *INVOICE_STATUSES], key="preview_invoice_status",
                                   format_func=any_of("Any"), width=160)
     line_status = st.selectbox("Line status", [None, *rules.STATUSES], key="preview_line_status", width=160,
                                format_func=lambda s: "Any" if s is None else explain.status_words(s))
     source = st.selectbox("Source (either slot)", [None, *rules.SOURCES], key="preview_source", width=160,
                           format_func=any_of("Any"))
+    unassigned_in = st.selectbox(
+        "No option in Xero", [None, *slots.SLOTS], index=[None, *slots.SLOTS].index(linked_slot),
+        key="preview_unassigned", format_func=lambda s: "Any" if s is None else slot_names[s] or f"Slot {s}",
+        help="Only lines of AUTHORISED and PAID invoices and credit notes (revenue) that carry no option of this "
+             "tracking category in Xero.", width=160)
 filters = preview.Filters(contact_id=contact_id, invoice_number=invoice_number or None,
                           date_from=picked[0] if len(picked) > 0 else None,
                           date_to=picked[1] if len(picked) > 1 else None,
-                          invoice_status=invoice_status, line_status=line_status, source=source)
+                          invoice_status=invoice_status, line_status=line_status, source=source,
+                          unassigned_in=unassigned_in)
 
 totals = ui.cached(preview.totals, filters)
 for column, (status, n) in zip(st.columns(len(totals)), totals.items()):
@@ -47,7 +60,7 @@ st.download_button(f"Download the {matching:,} lines (CSV)", lambda: ui.action(p
 
 # The decisive columns first, narrow enough to be seen whole at 1400 px; the rest to the right.
 LINE_COLUMNS = {
-    "invoice_number": st.column_config.TextColumn("Invoice", width=90),
+    "invoice_number": st.column_config.TextColumn("Number", width=90),
     "line": st.column_config.NumberColumn("Line", width=45),
     "description": st.column_config.TextColumn("Description", width=200),
     "tc1": st.column_config.TextColumn(f"{slot_names[1]}: now → wanted", width=190),
@@ -59,6 +72,7 @@ LINE_COLUMNS = {
     "line_amount": MONEY,
     "invoice_date": st.column_config.DateColumn("Date", width=95),
     "client_name": st.column_config.TextColumn("Client", width=180),
+    "document": st.column_config.TextColumn("Document", width=95),
 }
 
 

@@ -1,4 +1,6 @@
 """The shell in demo mode: app.py and its default page, Overview, Settings, the sidebar's Sync."""
+from datetime import date
+
 import pytest
 
 from core import config, connection, overview, slots, store, ui
@@ -20,7 +22,7 @@ def test_first_start_fills_the_demo_and_lands_on_the_overview(demo_mode, db_path
         synced = overview.synced(con)
         assert synced.invoices > 1000
         assert con.execute("SELECT count(*) FROM client_settings").fetchone()[0] > 0
-    assert texts(at.metric)[:2] == [f"{synced.invoices:,}", f"{synced.lines:,}"]
+    assert texts(at.metric)[3:5] == [f"{synced.invoices:,}", f"{synced.lines:,}"]
     assert texts(at.sidebar.markdown)[0] == f"**{connection.DEMO_LABEL}**"
     assert any(text.startswith("Last sync: ") for text in texts(at.sidebar.caption))
 
@@ -56,11 +58,51 @@ def test_overview_counts_lines_per_option_and_links_what_needs_attention(streaml
         assert partner["lines"].sum() == overview.synced(con).lines
     assert attention.lines_to_change > 0
     assert any(f"{attention.lines_to_change:,} lines" in text for text in texts(at.markdown))
-    assert [(link.label, link.page) for link in at.page_link][:2] == [
+    assert [(link.label, link.page) for link in at.page_link if link.label != "See those lines in the Preview"][:2] == [
         ("Preview them", "preview"), ("See why", "preview")]
-    tables = at.dataframe
+    tables = at.dataframe[2:]  # after the revenue of each slot
     assert len(tables) == 2
     assert tables[0].value["lines"].tolist() == partner["lines"].tolist()
+
+
+def test_overview_opens_with_money_by_option_against_the_period_before(streamlit_app, demo_db):
+    at = streamlit_app("app.py")
+    at.run()
+    at.date_input(key="overview_today").set_value(date(2026, 10, 20)).run()
+    assert not at.exception
+    with store.connect(demo_db) as con:
+        money = overview.money(con, date(2026, 10, 20))
+    assert texts(at.metric)[:3] == [f"{now:,}" for now, _ in money.totals()]
+    assert [m.proto.delta for m in at.metric[:3]] == [f"{now - before:+,}" for now, before in money.totals()]
+    assert money.totals(1) == money.totals(2) and money.totals()[2][0] > money.totals()[0][0] > 0
+    for slot, frame in zip(slots.SLOTS, (at.dataframe[n].value for n in range(2))):
+        assert sum(frame["now_2"]) == money.totals(slot)[2][0]
+        assert list(frame["option"])[-1] == "Unassigned"
+    links = [link for link in at.page_link if link.label == "See those lines in the Preview"]
+    assert [(link.page, dict(link.proto.query_string and [kv.split("=") for kv in link.proto.query_string.split("&")]))
+            for link in links][:1] == [("preview", {"unassigned": "1", "from": "2026-01-01", "to": "2026-10-20"})]
+    at.segmented_control(key="overview_period").set_value(0).run()
+    month = at.dataframe[0].value
+    assert list(month.columns) == ["option", "now_0", "before_0"]
+    assert (sum(month["now_0"]), sum(month["before_0"])) == money.totals(1)[0]
+
+
+def test_the_unassigned_link_opens_the_preview_on_those_lines(streamlit_app, demo_db):
+    from core import preview
+
+    at = streamlit_app("pages/preview.py")
+    at.query_params.update({"unassigned": "2", "from": "2026-01-01", "to": "2026-06-30"})
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="preview_unassigned").value == 2
+    wanted = preview.Filters(date_from=date(2026, 1, 1), date_to=date(2026, 6, 30), unassigned_in=2)
+    with store.connect(demo_db) as con:
+        expected = preview.totals(con, wanted)
+        lines = con.execute("SELECT count(*) FROM line_rules WHERE invoice_status IN ('AUTHORISED', 'PAID') AND "
+                            "tc2_current_option_id IS NULL AND invoice_date BETWEEN DATE '2026-01-01' AND "
+                            "DATE '2026-06-30'").fetchone()[0]
+    assert sum(expected.values()) == lines > 0
+    assert [m.value for m in at.metric] == [f"{n:,}" for n in expected.values()]
 
 
 def test_settings_shows_the_demo_connection_and_the_default_slot_map(streamlit_app):

@@ -76,7 +76,7 @@ def test_totals_by_source(shown):
 def test_a_page_row_has_names_amount_as_decimal_and_what_changes(shown):
     row = preview.lines(shown, preview.Filters(invoice_number="INV-1"))[0]
     assert row == {
-        "invoice_number": "INV-1", "client_name": "Acme Ltd", "invoice_date": date(2026, 1, 15),
+        "invoice_number": "INV-1", "document": "Invoice", "client_name": "Acme Ltd", "invoice_date": date(2026, 1, 15),
         "invoice_status": "AUTHORISED", "position": 0, "description": "Accounts",
         "line_amount": Decimal("100.10"),
         "tc1_current_name": "Bob", "tc1_wanted_name": "Ann", "tc1_source": "client",
@@ -118,13 +118,13 @@ def test_clients_are_the_ones_with_invoices_by_name(shown):
 def test_csv_holds_every_selected_line_safe_for_excel(shown):
     text = preview.csv_bytes(shown, preview.Filters(contact_id="beta")).decode("utf-8")
     rows = list(csv.reader(io.StringIO(text)))
-    assert rows[0] == ["invoice_number", "client_name", "invoice_date", "invoice_status", "position", "description",
+    assert rows[0] == ["invoice_number", "document", "client_name", "invoice_date", "invoice_status", "position", "description",
                        "line_amount", "tc1_current_name", "tc1_wanted_name", "tc1_source", "tc2_current_name",
                        "tc2_wanted_name", "tc2_source", "status", "reason"]
     assert rows[1:] == [
-        ["INV-3", "'=Beta Co", "2026-03-01", "DRAFT", "0", "'@SUM(1)", "20.20", "", "Bob", "client", "", "Old",
+        ["INV-3", "Invoice", "'=Beta Co", "2026-03-01", "DRAFT", "0", "'@SUM(1)", "20.20", "", "Bob", "client", "", "Old",
          "line", "blocked", "Option 'Old' is archived in Xero"],
-        ["INV-2", "'=Beta Co", "2026-02-10", "PAID", "0", "Payroll", "60.00", "", "Bob", "client", "", "", "none",
+        ["INV-2", "Invoice", "'=Beta Co", "2026-02-10", "PAID", "0", "Payroll", "60.00", "", "Bob", "client", "", "", "none",
          "locked", "Invoice is PAID in Xero and cannot be edited"],
     ]
     negative = preview.csv_bytes(shown, preview.Filters(line_status="same")).decode("utf-8")
@@ -157,7 +157,7 @@ def test_cli_json_and_csv(shown_db, capsys):
         ("INV-3", "20.20", "blocked"), ("INV-2", "60.00", "locked"), ("INV-1", "100.10", "change"),
         ("INV-1", "-5.00", "same")]
     assert main(["preview", "--format", "csv", "--invoice", "INV-2"]) == 0
-    assert capsys.readouterr().out.splitlines()[1].startswith("INV-2,'=Beta Co,2026-02-10,PAID,")
+    assert capsys.readouterr().out.splitlines()[1].startswith("INV-2,Invoice,'=Beta Co,2026-02-10,PAID,")
 
 
 def test_cli_unknown_invoice_is_a_usage_error(shown_db, capsys):
@@ -184,6 +184,7 @@ def test_preview_page_shows_totals_lines_and_filters(streamlit_app, demo_db):
     assert len(lines) == min(sum(expected.values()), preview.PAGE_SIZE)
     # the decisive columns first (tests/test_browser.py checks they are in sight at 1400 px)
     assert list(lines.columns)[:6] == ["invoice_number", "line", "description", "tc1", "tc2", "status"]
+    assert "document" in lines.columns
 
     at.selectbox(key="preview_line_status").set_value("change").run()
     assert not at.exception
