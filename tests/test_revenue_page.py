@@ -60,6 +60,16 @@ def test_the_chart_shows_the_ranked_options_by_month(revenue_db, page):
     assert chart(page)["data"][0]["x"] == ["2026 Q1", "2026 Q2"]
 
 
+def test_both_views_side_by_side_keep_each_options_colour(revenue_db, page):
+    page.toggle(key="side_by_side").set_value(True).run()
+    xero, rules = (json.loads(c.proto.spec)["data"] for c in page.get("plotly_chart"))
+    assert [t["name"] for t in xero] == ["Ann", "Bob", "Unassigned"]
+    assert [t["name"] for t in rules] == ["Ann", "Bob", "Unassigned"]  # in the chosen view's order
+    assert sum(sum(t["y"]) for t in xero) == pytest.approx(418.57) == sum(sum(t["y"]) for t in rules)
+    assert {t["name"]: t["marker"]["color"] for t in xero} == {t["name"]: t["marker"]["color"] for t in rules}
+    assert [t["y"] for t in rules if t["name"] == "Bob"] == [[100.0, 0.0, 100.0]]
+
+
 def test_after_rules_toggle(revenue_db, page):
     page.radio(key="view").set_value("rules").run()
     assert list(ranking(page).items()) == [("Bob", D("200.00")), ("Ann", D("90.00")), ("Unassigned", D("128.57"))]
