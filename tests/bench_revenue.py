@@ -1,17 +1,21 @@
-"""Revenue page render time at N invoices (10 lines each), against a pandas baseline.
+"""Revenue and Overview page render times at N invoices (10 lines each) and C credit notes, against a pandas
+baseline.
 
-Run by hand from the project folder: `python -m tests.bench_revenue [--invoices N] [--repeat R]`.
+Run by hand from the project folder:
+`python -m tests.bench_revenue [--invoices N] [--credit-notes C] [--repeat R]`.
 It lives here, not in core/, because it drives the page through Streamlit's AppTest.
 
 Builds the rules benchmark's synthetic practice (`bench_rules.build`, SQL `range()`) in a
 temporary database, makes every 7th invoice foreign (AUD at 1.0850) and every 5th tax-inclusive,
+turns every (N + C) / C-th document into a sales credit note (C more documents are built for them),
 materialises the rules, then times, best of `--repeat`:
 - `revenue.summary` alone (the one DuckDB pass behind the chart, ranking and cross table);
 - the baseline: the same lines loaded into pandas (`.df()`) and the same six sums done there;
 - in a process of its own (as the dashboard's server is), the Revenue page rendered in AppTest
   with empty Streamlit caches (cold), again with the caches filled (warm: what a widget change
   that keeps the filters costs), and the run after choosing the largest option in the
-  drill-down (its query cold, the rest cached); and that process's peak memory.
+  drill-down (its query cold, the rest cached); the Overview page, cold and warm; and that
+  process's peak memory.
 """
 import argparse
 import json
@@ -26,6 +30,7 @@ from pathlib import Path
 from core import bench_rules, config, revenue, rules, store
 
 PAGE = config.ROOT / "pages" / "revenue.py"
+OVERVIEW = config.ROOT / "pages" / "overview.py"
 TARGET_SECONDS = 1.5
 MIX = [
     "INSERT INTO organisation VALUES ('bench', 'Bench Practice', 'NZD', 'NZ')",
@@ -35,9 +40,11 @@ MIX = [
        THEN 'Inclusive' ELSE 'Exclusive' END""",
     "UPDATE invoice_lines SET tax_amount = 13.04",
 ]
+CREDIT_NOTES = """UPDATE invoices SET type = 'ACCRECCREDIT', number = 'CN-' || number
+                  WHERE CAST(substr(invoice_id, 25) AS BIGINT) % $every = 0"""
 # The baseline's input: every line with what the sums need, as pandas loads it.
 BASELINE_ROWS = """
-SELECT I.date, I.status, I.line_amount_types, I.currency_rate, R.line_amount, L.tax_amount,
+SELECT I.date, I.status, I.type, I.line_amount_types, I.currency_rate, R.line_amount, L.tax_amount,
        R.tc1_current_option_id, R.tc1_apply, R.tc1_wanted_option_id,
        R.tc2_current_option_id, R.tc2_apply, R.tc2_wanted_option_id
 FROM line_rules R JOIN invoices I USING (invoice_id) JOIN invoice_lines L USING (line_id)
@@ -47,14 +54,18 @@ FROM line_rules R JOIN invoices I USING (invoice_id) JOIN invoice_lines L USING 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--invoices", type=int, default=100_000,
                         help=f"invoices to generate, {bench_rules.LINES_PER_INVOICE} lines each (default 100,000)")
+    parser.add_argument("--credit-notes", type=int, default=0,
+                        help="sales credit notes on top of the invoices, 10 lines each (default none)")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs per figure; the best counts (default 3)")
 
 
-def build(con, invoices: int) -> None:
-    bench_rules.build(con, invoices * bench_rules.LINES_PER_INVOICE)
+def build(con, invoices: int, credit_notes: int = 0) -> None:
+    bench_rules.build(con, (invoices + credit_notes) * bench_rules.LINES_PER_INVOICE)
     with store.transaction(con):
         for sql in MIX:
             con.execute(sql)
+        if credit_notes:
+            con.execute(CREDIT_NOTES, {"every": (invoices + credit_notes) // credit_notes})
         rules.refresh(con)
 
 
@@ -63,7 +74,8 @@ def baseline(con) -> int:
     lines = con.execute(BASELINE_ROWS).df()
     lines = lines[lines["status"].isin(revenue.DEFAULT_STATUSES)].copy()
     net = lines["line_amount"] - lines["tax_amount"].where(lines["line_amount_types"] == "Inclusive", 0)
-    lines["amount"] = (net / lines["currency_rate"]).round(2)
+    sign = (lines["type"] == "ACCRECCREDIT").map({True: -1, False: 1})
+    lines["amount"] = (net / lines["currency_rate"]).round(2) * sign
     lines["month"] = lines["date"].dt.to_period("M")
     for slot in revenue.SLOTS:
         current = lines[f"tc{slot}_current_option_id"]
@@ -86,13 +98,13 @@ def timed(fn) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def page():
+def page(file: Path = PAGE):
     """The page in AppTest, run once: Streamlit's first start is not the page's cost."""
     from streamlit import logger
     from streamlit.testing.v1 import AppTest
 
     logger.set_log_level("error")  # AppTest outside a server warns on every run
-    app = AppTest.from_file(str(PAGE), default_timeout=600)
+    app = AppTest.from_file(str(file), default_timeout=600)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     return app
@@ -124,10 +136,13 @@ def choose(app, option: str) -> tuple[float, float]:
 def measure_page(repeat: int, drill: str) -> dict:
     """The page's figures, in this process: run it in a fresh one, as the dashboard's server is."""
     app = page()
-    return {"cold": best_of(repeat, lambda: render(app)),
-            "warm": best_of(repeat, lambda: render(app, clear=False)),
-            "drill": best_of(repeat, lambda: choose(app, drill)),
-            "peak_mb": peak_memory_mb()}
+    figures = {"cold": best_of(repeat, lambda: render(app)),
+               "warm": best_of(repeat, lambda: render(app, clear=False)),
+               "drill": best_of(repeat, lambda: choose(app, drill))}
+    overview = page(OVERVIEW)
+    figures |= {"overview_cold": best_of(repeat, lambda: render(overview)),
+                "overview_warm": best_of(repeat, lambda: render(overview, clear=False))}
+    return figures | {"peak_mb": peak_memory_mb()}
 
 
 def peak_memory_mb() -> float:
@@ -146,9 +161,10 @@ def run(args: argparse.Namespace) -> int:
         db = Path(folder) / "bench.duckdb"
         with store.connect(db) as con:
             start = time.perf_counter()
-            build(con, args.invoices)
+            build(con, args.invoices, args.credit_notes)
             lines = con.execute("SELECT count(*) FROM line_rules").fetchone()[0]
-            print(f"built {args.invoices:,} invoices / {lines:,} lines in {time.perf_counter() - start:.1f} s")
+            print(f"built {args.invoices:,} invoices and {args.credit_notes:,} credit notes / {lines:,} lines "
+                  f"in {time.perf_counter() - start:.1f} s")
             t_summary = best_of(args.repeat, lambda: timed(lambda: revenue.summary(con)))
             t_base = timed(lambda: baseline(con))
             top = revenue.ranking(revenue.summary(con), 1)["option_id"][0]
@@ -164,6 +180,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"Revenue page, cold caches:          {_figure(figures['cold'])}  target < {TARGET_SECONDS} s")
     print(f"Revenue page, warm caches:          {_figure(figures['warm'])}")
     print(f"choosing the largest option:        {_figure(figures['drill'])}  its clients and invoices, query cold")
+    print(f"Overview page, cold caches:         {_figure(figures['overview_cold'])}  target < {TARGET_SECONDS} s")
+    print(f"Overview page, warm caches:         {_figure(figures['overview_warm'])}")
     print(f"peak memory of the page process:    {figures['peak_mb']:6.0f} MB  target < 1024 MB")
     print(f"peak memory here (build, baseline): {peak_memory_mb():6.0f} MB")
     print(f"load average (1 min) at the end:    {os.getloadavg()[0]:6.2f}     on {os.cpu_count()} cores")
