@@ -121,3 +121,21 @@ def test_a_retried_update_reuses_its_idempotency_key(gw, sandbox):
 def test_more_than_fifty_credit_notes_per_update_is_a_programming_error(gw):
     with pytest.raises(ValueError):
         gw.update_credit_notes([{"CreditNoteID": str(n)} for n in range(51)], idempotency_key="k")
+
+
+def test_a_credit_note_in_the_invoices_shape_and_back(sandbox):
+    from core import credit_notes, push_plan
+
+    allocated = notes(sandbox, Allocations=lambda a: bool(a))[0]
+    refunded = notes(sandbox, Payments=lambda p: bool(p))[0]
+    shaped = credit_notes.as_invoice(allocated)
+    assert (shaped["InvoiceID"], shaped["InvoiceNumber"], shaped["Type"]) == (
+        allocated["CreditNoteID"], allocated["CreditNoteNumber"], "ACCRECCREDIT")
+    assert shaped["AmountCredited"] == Decimal(str(allocated["Allocations"][0]["Amount"])) and not shaped["AmountPaid"]
+    assert credit_notes.as_invoice(refunded)["AmountPaid"] == Decimal(str(refunded["Total"]))
+    note = editable(sandbox)
+    category = sandbox.state["TrackingCategories"][0]["TrackingCategoryID"]
+    wanted = {note["LineItems"][0]["LineItemID"]: {category: partner(sandbox, "Ben Okafor")["TrackingOptionID"]}}
+    element = credit_notes.as_credit_note(push_plan.build_update(credit_notes.as_invoice(note), wanted))
+    assert element["CreditNoteID"] == note["CreditNoteID"] and "InvoiceID" not in element
+    assert [line["LineItemID"] for line in element["LineItems"]] == [line["LineItemID"] for line in note["LineItems"]]
