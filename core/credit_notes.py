@@ -7,10 +7,12 @@ invoices, and refunds as `Payments`. In the invoice's shape, what was refunded i
 was allocated `AmountCredited`, and `RemainingCredit` is kept; so the rules' lock (core/rules.py
 EDITABLE) holds for both: a PAID, VOIDED or allocated credit note is locked.
 """
+from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 
 from core.rules import CREDIT_NOTE
 
+INVOICE = "ACCREC"
 ID, NUMBER = "CreditNoteID", "CreditNoteNumber"
 ZERO = Decimal(0)
 
@@ -32,5 +34,25 @@ def as_credit_note(update: dict) -> dict:
     return element
 
 
-def is_credit_note(record: dict) -> bool:
-    return record.get("Type") == CREDIT_NOTE
+def read(gw, ids_by_type: Mapping[str, Iterable[str]]) -> Iterator[list[dict]]:
+    """Xero's current copies of these invoices and credit notes (type → ids), page by page, all in the invoice's
+    shape: invoices ≤ 50 ids a call, credit notes ≤ 25 (GET /CreditNotes has no IDs parameter)."""
+    invoice_ids, note_ids = list(ids_by_type.get(INVOICE) or ()), list(ids_by_type.get(CREDIT_NOTE) or ())
+    if invoice_ids:
+        yield from gw.invoices(ids=invoice_ids)
+    if note_ids:
+        for page in gw.credit_notes(ids=note_ids):
+            yield [as_invoice(note) for note in page]
+
+
+def read_one(gw, document_id: str, kind: str) -> dict:
+    """One invoice or credit note read singly (with every field a list read may leave out), in the invoice's shape."""
+    return as_invoice(gw.credit_note(document_id)) if kind == CREDIT_NOTE else gw.invoice(document_id)
+
+
+def update(gw, updates: list[dict], kind: str, *, idempotency_key: str) -> list[dict]:
+    """POST /Invoices or /CreditNotes for one batch of one kind (updates and answers in the invoice's shape)."""
+    if kind != CREDIT_NOTE:
+        return gw.update_invoices(updates, idempotency_key=idempotency_key)
+    answers = gw.update_credit_notes([as_credit_note(u) for u in updates], idempotency_key=idempotency_key)
+    return [as_invoice(answer) if answer.get(ID) else answer for answer in answers]

@@ -139,3 +139,22 @@ def test_a_credit_note_in_the_invoices_shape_and_back(sandbox):
     element = credit_notes.as_credit_note(push_plan.build_update(credit_notes.as_invoice(note), wanted))
     assert element["CreditNoteID"] == note["CreditNoteID"] and "InvoiceID" not in element
     assert [line["LineItemID"] for line in element["LineItems"]] == [line["LineItemID"] for line in note["LineItems"]]
+
+
+def test_invoices_and_credit_notes_read_and_updated_in_one_shape(gw, sandbox):
+    from core import credit_notes, push_plan
+
+    note, invoice = editable(sandbox), next(i for i in sandbox.state["Invoices"] if i["Status"] == "DRAFT")
+    read = {d["InvoiceID"]: d for page in credit_notes.read(gw, {"ACCREC": [invoice["InvoiceID"]],
+                                                                  "ACCRECCREDIT": [note["CreditNoteID"]]})
+            for d in page}
+    assert {i: d["Type"] for i, d in read.items()} == {invoice["InvoiceID"]: "ACCREC", note["CreditNoteID"]: "ACCRECCREDIT"}
+    single = credit_notes.read_one(gw, note["CreditNoteID"], "ACCRECCREDIT")
+    assert single["InvoiceNumber"] == note["CreditNoteNumber"]
+    category = sandbox.state["TrackingCategories"][0]["TrackingCategoryID"]
+    wanted = {line["LineItemID"]: {category: partner(sandbox, "Farid Haddad")["TrackingOptionID"]}
+              for line in single["LineItems"]}
+    sent = push_plan.build_update(single, wanted)
+    [answer] = credit_notes.update(gw, [sent], "ACCRECCREDIT", idempotency_key="cn-shape")
+    assert push_plan.verify(sent, single, answer) == []
+    assert answer["InvoiceID"] == note["CreditNoteID"]
