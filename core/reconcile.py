@@ -35,6 +35,7 @@ UNEXPLAINED = ("{amount} is not explained: Xero's report also counts bank transa
                "is older than Xero's (sync, then check again).")
 UNKNOWN_HEADING = "Xero's report has this column, but no option of that name was synced (renamed in Xero?)."
 SYNCED_RANGE = "SELECT min(date), max(date) FROM invoices"
+OPTION_NAMES = "SELECT name FROM tracking_options WHERE category_id = ?"
 
 
 class ReconcileError(ValueError):
@@ -110,13 +111,11 @@ def reconcile(gw: Gateway, slot: int, date_from: date | None = None, date_to: da
         if category_id is None:
             raise ReconcileError(f"Slot {slot} has no tracking category: choose one on Settings.")
         summary = revenue.summary(con, revenue.Filters(date_from=date_from, date_to=date_to))
-        option_names = set(con.execute("SELECT name FROM tracking_options WHERE category_id = ?",
-                                       [category_id]).fetchall())
-    ours = {summary.name(option): amount for option, amount in
-            zip(*(revenue.ranking(summary, slot, "xero")[c] for c in ("option_id", "as_in_xero")))}
-    report = gw.profit_and_loss(date_from, date_to, category_id)
-    income, accounts = income_by_heading(report)
-    known = {name for (name,) in option_names} | set(ours) - {revenue.UNASSIGNED}
+        option_names = {name for (name,) in con.execute(OPTION_NAMES, [category_id]).fetchall()}
+    ranking = revenue.ranking(summary, slot, "xero")
+    ours = {summary.name(option): amount for option, amount in zip(ranking["option_id"], ranking["as_in_xero"])}
+    income, accounts = income_by_heading(gw.profit_and_loss(date_from, date_to, category_id))
+    known = (option_names | set(ours)) - {revenue.UNASSIGNED}
     theirs = {_our_heading(heading, known, income): amount for heading, amount in income.items() if heading != TOTAL}
     differs = any(theirs.get(o, ZERO) != ours.get(o, ZERO) for o in set(theirs) | set(ours))
     journals = _journals(gw, category_id, accounts, date_from, date_to) if differs else {}
