@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
 
 from core.rules import CREDIT_NOTE
+from core.xero.gateway import Page
 
 INVOICE = "ACCREC"
 ID, NUMBER = "CreditNoteID", "CreditNoteNumber"
@@ -34,15 +35,20 @@ def as_credit_note(update: dict) -> dict:
     return element
 
 
-def read(gw, ids_by_type: Mapping[str, Iterable[str]]) -> Iterator[list[dict]]:
+def invoice_pages(pages: Iterable[Page]) -> Iterator[Page]:
+    """Pages of credit notes as pages in the invoice's shape, with Xero's paging figures."""
+    for page in pages:
+        yield Page([as_invoice(note) for note in page], page.page, page.page_count, page.item_count)
+
+
+def read(gw, ids_by_type: Mapping[str, Iterable[str]]) -> Iterator[Page]:
     """Xero's current copies of these invoices and credit notes (type → ids), page by page, all in the invoice's
     shape: invoices ≤ 50 ids a call, credit notes ≤ 25 (GET /CreditNotes has no IDs parameter)."""
     invoice_ids, note_ids = list(ids_by_type.get(INVOICE) or ()), list(ids_by_type.get(CREDIT_NOTE) or ())
     if invoice_ids:
         yield from gw.invoices(ids=invoice_ids)
     if note_ids:
-        for page in gw.credit_notes(ids=note_ids):
-            yield [as_invoice(note) for note in page]
+        yield from invoice_pages(gw.credit_notes(ids=note_ids))
 
 
 def read_one(gw, document_id: str, kind: str) -> dict:

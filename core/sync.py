@@ -1,4 +1,5 @@
-"""Xero → the DuckDB mirror: organisation, tracking categories, contacts, items, sales invoices.
+"""Xero → the DuckDB mirror: organisation, tracking categories, contacts, items, sales invoices and sales
+credit notes (kept beside the invoices, in their shape: core/credit_notes.py).
 
 Every page Xero sends is typed into a stage table as it arrives (compact, and money never
 passes through floats). The stage is a scratch DuckDB file beside the database, deleted after
@@ -21,14 +22,15 @@ from typing import NamedTuple
 import duckdb
 import pyarrow as pa
 
-from core import config, push, rules, store
-from core.xero.gateway import Gateway, XeroBadResponse
+from core import config, credit_notes, push, rules, store
+from core.xero.gateway import Gateway, Page, XeroBadResponse
 
 SQL = dict(re.findall(r"-- name: (\w+)\n(.*?)(?=\n-- name: |\Z)",
                       (Path(__file__).with_suffix(".sql")).read_text(), re.S))
 
-INCREMENTAL_ENTITIES = ("contacts", "items", "invoices")
-ALLOCATIONS = ("Payments", "CreditNotes", "Prepayments", "Overpayments")
+INCREMENTAL_ENTITIES = ("contacts", "items", "invoices", "credit_notes")
+ALLOCATIONS = ("Payments", "CreditNotes", "Prepayments", "Overpayments", "Allocations")
+DOCUMENT_TYPES = ("ACCREC", rules.CREDIT_NOTE)
 
 Progress = Callable[[str, int, int | None], None]
 # The stage lives on disk; a small buffer keeps the sync's own memory down (the stage is read once, by the merge).
@@ -49,7 +51,8 @@ class SyncResult:
 
     def summary(self) -> str:
         c = self.counts
-        return (f"Synced {c['invoices']:,} invoices ({c['lines']:,} lines), {c['contacts']:,} contacts, "
+        return (f"Synced {c['invoices']:,} invoices and {c['credit_notes']:,} credit notes ({c['lines']:,} lines), "
+                f"{c['contacts']:,} contacts, "
                 f"{c['items']:,} items, {c['tracking_categories']:,} tracking categories "
                 f"in {self.seconds:.1f} s using {self.api_calls:,} API calls")
 
@@ -176,7 +179,12 @@ def _read_all(stage, gw: Gateway, since: dict[str, datetime], held: tuple[str, s
     read("contacts", lambda: _read_contacts(stage, gw.contacts(since.get("contacts")), progress))
     read("items", lambda: _read_items(stage, gw, since.get("items"), progress))
     lines = [0]
-    read("invoices", lambda: _read_invoices(stage, gw, since.get("invoices"), progress, lines))
+    seen: set[str] = set()
+    read("invoices", lambda: _read_documents(stage, "invoices", gw.invoices(since.get("invoices")), progress,
+                                             lines, seen))
+    read("credit_notes", lambda: _read_documents(
+        stage, "credit_notes", credit_notes.invoice_pages(gw.credit_notes(since.get("credit_notes"))), progress,
+        lines, seen))
     counts["lines"] = lines[0]
     return counts, calls
 
@@ -223,9 +231,11 @@ def _read_contacts(con, pages, progress: Progress) -> int:
     return done
 
 
-def _read_invoices(con, gw: Gateway, modified_since, progress: Progress, lines: list[int]) -> int:
-    done, seen = 0, set()
-    for page in gw.invoices(modified_since):
+def _read_documents(con, entity: str, pages: Iterator[Page], progress: Progress, lines: list[int],
+                    seen: set[str]) -> int:
+    """Invoices, or credit notes in the invoice's shape, page by page into the stage's invoice tables."""
+    done = 0
+    for page in pages:
         invoices, invoice_lines, tracking = _invoice_rows(page)
         _unstage_repeats(con, "invoices", seen, [row[0] for row in invoices])
         _stage(con, "invoices", invoices)
@@ -233,7 +243,7 @@ def _read_invoices(con, gw: Gateway, modified_since, progress: Progress, lines: 
         _stage(con, "line_tracking", tracking)
         done += len(page)
         lines[0] += len(invoice_lines)
-        progress("invoices", done, page.item_count)
+        progress(entity, done, page.item_count)
     return done
 
 
@@ -256,7 +266,7 @@ COLUMNS = {
     "items": ("item_id", "code", "name", "updated_utc"),
     "invoices": ("invoice_id", "number", "contact_id", "date", "due_date", "status", "line_amount_types",
                  "currency_code", "currency_rate", "sub_total", "total_tax", "total", "amount_due",
-                 "amount_paid", "amount_credited", "has_allocations", "updated_utc"),
+                 "amount_paid", "amount_credited", "has_allocations", "updated_utc", "type", "remaining_credit"),
     "invoice_lines": ("line_id", "invoice_id", "position", "description", "item_code", "account_code",
                       "quantity", "unit_amount", "line_amount", "tax_type", "tax_amount",
                       "discount_rate", "discount_amount"),
@@ -291,7 +301,7 @@ def _text(value) -> str | None:
 def _invoice_rows(page: list[dict]) -> tuple[list, list, list]:
     invoices, lines, tracking = [], [], []
     for invoice in page:
-        if invoice.get("Type", "ACCREC") != "ACCREC":
+        if invoice.get("Type", "ACCREC") not in DOCUMENT_TYPES:
             continue
         invoice_id = invoice["InvoiceID"]
         invoices.append((
@@ -300,7 +310,8 @@ def _invoice_rows(page: list[dict]) -> tuple[list, list, list]:
             invoice.get("CurrencyCode"), _text(invoice.get("CurrencyRate")), _text(invoice.get("SubTotal")),
             _text(invoice.get("TotalTax")), _text(invoice.get("Total")), _text(invoice.get("AmountDue")),
             _text(invoice.get("AmountPaid")), _text(invoice.get("AmountCredited")),
-            any(invoice.get(kind) for kind in ALLOCATIONS), invoice.get("UpdatedDateUTC")))
+            any(invoice.get(kind) for kind in ALLOCATIONS), invoice.get("UpdatedDateUTC"),
+            invoice.get("Type", "ACCREC"), _text(invoice.get("RemainingCredit"))))
         for position, line in enumerate(invoice.get("LineItems") or []):
             line_id = line["LineItemID"]
             lines.append((

@@ -45,7 +45,8 @@ SELECT invoice_id, number, contact_id,
        CAST(total AS DECIMAL(18, 2)) AS total, CAST(amount_due AS DECIMAL(18, 2)) AS amount_due,
        CAST(coalesce(amount_paid, '0') AS DECIMAL(18, 2)) AS amount_paid,
        CAST(coalesce(amount_credited, '0') AS DECIMAL(18, 2)) AS amount_credited,
-       has_allocations, xero_moment(updated_utc) AS updated_utc
+       has_allocations, xero_moment(updated_utc) AS updated_utc,
+       type, CAST(remaining_credit AS DECIMAL(18, 2)) AS remaining_credit
 FROM page;
 
 -- name: stage_invoice_lines
@@ -101,7 +102,8 @@ SELECT 'organisation' AS entity, count(*) AS row_count, NULL AS latest FROM orga
 UNION ALL SELECT 'tracking_categories', count(*), NULL FROM tracking_categories
 UNION ALL SELECT 'contacts', count(*), max(updated_utc) FROM contacts
 UNION ALL SELECT 'items', count(*), max(updated_utc) FROM items
-UNION ALL SELECT 'invoices', count(*), max(updated_utc) FROM invoices;
+UNION ALL SELECT 'invoices', count(*), max(updated_utc) FROM invoices WHERE type = 'ACCREC'
+UNION ALL SELECT 'credit_notes', count(*), max(updated_utc) FROM invoices WHERE type = 'ACCRECCREDIT';
 
 -- name: modified_since
 SELECT entity, modified_since FROM sync_state WHERE modified_since IS NOT NULL;

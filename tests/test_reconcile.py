@@ -5,7 +5,6 @@ from decimal import Decimal as D
 import pytest
 
 from core import reconcile, store, sync
-from core.demo import demo_state
 from core.__main__ import main
 from core.xero.gateway import Gateway
 from tests.test_gateway import config_for
@@ -23,13 +22,10 @@ def demo(tmp_path_factory):
     """The demo practice in a sandbox, synced into a database: (sandbox, gateway, database path)."""
     from core.xero import sandbox as xero_sandbox
 
-    state = demo_state()
-    state["CreditNotes"] = []  # until the sync reads credit notes
-    box = xero_sandbox.start(state)
+    box = xero_sandbox.start()
     db = tmp_path_factory.mktemp("reconcile") / "tracking.duckdb"
     gw = Gateway(config_for(box))
-    with store.connect(db) as con:
-        sync.sync(con, gw, full=True)
+    sync.sync(gw, db=db, full=True)
     yield box, gw, db
     box.stop()
 

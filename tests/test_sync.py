@@ -69,6 +69,15 @@ def sales(box) -> list[dict]:
     return [i for i in box.state["Invoices"] if i["Type"] == "ACCREC"]
 
 
+def credit_notes(box) -> list[dict]:
+    return box.state.get("CreditNotes") or []
+
+
+def documents(box) -> list[dict]:
+    """What the mirror's `invoices` holds: sales invoices and sales credit notes."""
+    return sales(box) + credit_notes(box)
+
+
 def snapshot(con) -> dict[str, list]:
     return {table: con.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() for table in MIRROR}
 
@@ -80,12 +89,15 @@ def count(con, table: str) -> int:
 def test_first_sync_mirrors_the_organisation(con, gw, sandbox):
     result = sync(gw)
 
-    invoices = sales(sandbox)
-    lines = [line for invoice in invoices for line in invoice["LineItems"]]
+    invoices, notes = sales(sandbox), credit_notes(sandbox)
+    lines = [line for invoice in invoices + notes for line in invoice["LineItems"]]
     categories = [c for c in sandbox.state["TrackingCategories"] if c["Status"] != "DELETED"]
-    assert result.full
-    assert (result.counts["invoices"], result.counts["lines"]) == (len(invoices), len(lines))
-    assert (count(con, "invoices"), count(con, "invoice_lines")) == (len(invoices), len(lines))
+    assert result.full and notes
+    assert (result.counts["invoices"], result.counts["credit_notes"], result.counts["lines"]) == (
+        len(invoices), len(notes), len(lines))
+    assert (count(con, "invoices"), count(con, "invoice_lines")) == (len(invoices) + len(notes), len(lines))
+    assert con.execute("SELECT type, count(*) FROM invoices GROUP BY type ORDER BY type").fetchall() == [
+        ("ACCREC", len(invoices)), ("ACCRECCREDIT", len(notes))]
     assert count(con, "contacts") == len(sandbox.state["Contacts"])
     assert count(con, "items") == len(sandbox.state["Items"])
     assert con.execute("SELECT category_id, status FROM tracking_categories ORDER BY position").fetchall() == [
@@ -95,6 +107,7 @@ def test_first_sync_mirrors_the_organisation(con, gw, sandbox):
     assert count(con, "line_tracking") == sum(len(line.get("Tracking") or []) for line in lines)
     assert count(con, "line_rules") == len(lines)
     assert result.calls_per_entity["invoices"] == math.ceil(len(invoices) / 1000)
+    assert result.calls_per_entity["credit_notes"] == math.ceil(len(notes) / 1000)
     assert result.api_calls == sum(result.calls_per_entity.values())
     assert con.execute("SELECT kind, outcome, api_calls FROM sync_runs").fetchall() == [
         ("full", "ok", result.api_calls)]
@@ -124,8 +137,8 @@ def test_a_sync_with_nothing_changed_takes_one_call_per_entity(synced, gw):
 
     assert not result.full
     assert result.calls_per_entity == dict.fromkeys(
-        ("organisation", "tracking_categories", "contacts", "items", "invoices"), 1)
-    assert (result.api_calls, result.counts["invoices"]) == (5, 0)
+        ("organisation", "tracking_categories", "contacts", "items", "invoices", "credit_notes"), 1)
+    assert (result.api_calls, result.counts["invoices"], result.counts["credit_notes"]) == (6, 0, 0)
     assert snapshot(synced) == before
 
 
@@ -155,12 +168,36 @@ def test_an_invoice_edited_in_xero_shows_up_with_its_lines_replaced(synced, gw, 
     assert result.counts["invoices"] == 1 and result.calls_per_entity["invoices"] == 1
     assert synced.execute("SELECT line_id FROM invoice_lines WHERE invoice_id = ? ORDER BY position",
                           [invoice["InvoiceID"]]).fetchall() == [(line["LineItemID"],) for line in edited["LineItems"]]
-    assert count(synced, "invoice_lines") == sum(len(i["LineItems"]) for i in sales(sandbox))
+    assert count(synced, "invoice_lines") == sum(len(i["LineItems"]) for i in documents(sandbox))
     assert synced.execute("SELECT count(*) FROM line_tracking WHERE line_id IN (?, ?)",
                           [dropped, edited["LineItems"][0]["LineItemID"]]).fetchone()[0] == 0
     assert synced.execute("SELECT total FROM invoices WHERE invoice_id = ?", [invoice["InvoiceID"]]).fetchone()[0] == \
         Decimal(str(edited["Total"]))
     assert count(synced, "line_rules") == count(synced, "invoice_lines")
+
+
+def test_a_credit_note_is_mirrored_beside_the_invoices(synced, sandbox):
+    allocated = next(n for n in credit_notes(sandbox) if n["Allocations"] and n["Status"] == "AUTHORISED")
+    row = synced.execute("SELECT type, number, date, status, total, amount_paid, amount_credited, remaining_credit, "
+                         "has_allocations FROM invoices WHERE invoice_id = ?", [allocated["CreditNoteID"]]).fetchone()
+    assert row == ("ACCRECCREDIT", allocated["CreditNoteNumber"], parse_day(allocated["Date"]), "AUTHORISED",
+                   Decimal(str(allocated["Total"])), Decimal("0.00"),
+                   Decimal(str(allocated["Allocations"][0]["Amount"])), Decimal(str(allocated["RemainingCredit"])), True)
+    assert synced.execute("SELECT DISTINCT invoice_type, status, reason FROM line_rules WHERE invoice_id = ?",
+                          [allocated["CreditNoteID"]]).fetchall() == [
+        ("ACCRECCREDIT", "locked", f"Credit note has {row[6]} allocated to invoices and cannot be edited")]
+
+
+def test_a_credit_note_changed_in_xero_comes_with_the_next_sync(synced, gw, sandbox):
+    note = next(n for n in credit_notes(sandbox) if n["Status"] == "AUTHORISED" and not n["Allocations"]
+                and not n["Payments"])
+    line = note["LineItems"][0]
+    gw.update_credit_notes([{"CreditNoteID": note["CreditNoteID"], "LineAmountTypes": note["LineAmountTypes"],
+                             "LineItems": [{**{k: v for k, v in line.items() if k != "Tracking"}, "Tracking": []}]}],
+                           idempotency_key="sync-test")
+    result = sync(gw)
+    assert (result.counts["invoices"], result.counts["credit_notes"]) == (0, 1)
+    assert synced.execute("SELECT count(*) FROM line_tracking WHERE line_id = ?", [line["LineItemID"]]).fetchone() == (0,)
 
 
 @pytest.mark.parametrize("status", ["VOIDED", "DELETED"])
@@ -213,7 +250,7 @@ def test_an_unknown_status_or_currency_does_not_lose_the_page(con, gw, sandbox):
     sandbox.edit_invoice(first["InvoiceID"], lambda record: record.update(Status="ARCHIVED"))
     sandbox.edit_invoice(second["InvoiceID"], lambda record: record.update(CurrencyCode="XYZ"))
     sync(gw)
-    assert count(con, "invoices") == len(sales(sandbox))
+    assert count(con, "invoices") == len(documents(sandbox))
     assert con.execute("SELECT status FROM invoices WHERE invoice_id = ?", [first["InvoiceID"]]).fetchone() == (
         "ARCHIVED",)
     assert con.execute("SELECT currency_code FROM invoices WHERE invoice_id = ?",
@@ -248,8 +285,8 @@ def test_the_sync_command_prints_a_one_line_summary(xero_environment, sandbox, d
     assert main(["sync", "--full"]) == 0
     again = capsys.readouterr().out
 
-    invoices = len(sales(sandbox))
-    assert first.startswith(f"Synced {invoices:,} invoices (") and first.count("\n") == 1
+    invoices, notes = len(sales(sandbox)), len(credit_notes(sandbox))
+    assert first.startswith(f"Synced {invoices:,} invoices and {notes:,} credit notes (") and first.count("\n") == 1
     assert "API calls" in first and again.startswith(f"Synced {invoices:,} invoices")
     with store.connect(db_path) as con:
         assert con.execute("SELECT kind FROM sync_runs ORDER BY started_at").fetchall() == [("full",), ("full",)]
