@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from pathlib import Path
 
-from core import access, csv_templates, push_plan, push_words, rules, run_lock, store
+from core import access, credit_notes, csv_templates, push_plan, push_words, rules, run_lock, store
 from core.xero.gateway import INVOICES_PER_UPDATE, DayLimitReached, XeroError, XeroUnavailable, parse_date
 
 Progress = Callable[[str, int, int], None]
@@ -49,14 +49,14 @@ IN_FLIGHT = {"planned": "not sent", "sending": "in doubt"}  # how a run that is 
 LOCK_WAIT_SECONDS = 3.0  # a sync settling in-doubt batches holds the run lock for a moment
 ANSWER_LOST = ("Xero's answer was lost ({why}); the next push, undo or sync asks Xero whether it landed. "
                "Nothing is sent again until then.")
-READING, UPDATING = "Reading invoices from Xero", "Updating invoices in Xero"
+READING, UPDATING = "Reading invoices and credit notes from Xero", "Updating invoices and credit notes in Xero"
 EDITABLE_STATUSES = rules.EDITABLE_INVOICE_STATUSES
 FIND_AND_RECODE_RUN = 200  # lines Xero recommends per Find & Recode run
 FOREIGN_CURRENCY_NOTE = ("Foreign-currency invoice: Xero's Find & Recode cannot recode it; "
                          "change it by hand in Xero.")
 
-EDITABLE = """(i.status IN ('DRAFT', 'SUBMITTED', 'AUTHORISED') AND i.amount_paid = 0
-               AND i.amount_credited = 0 AND NOT i.has_allocations)"""
+EDITABLE = rules.editable_sql("i")
+DOCUMENT = rules.document_noun_sql("i.type")
 
 # Every (line, slot) whose option the rules want changed: `change` lines, and `locked` lines that
 # would change if Xero let us (their wanted option active, or an explicit clear).
@@ -71,8 +71,8 @@ WITH slot_changes AS (
            tc2_current_option_id, tc2_current_name, tc2_wanted_option_id, tc2_wanted_name
     FROM line_rules WHERE tc2_apply AND tc2_wanted_option_id IS DISTINCT FROM tc2_current_option_id
 )
-SELECT s.invoice_id, i.number, coalesce(c.name, i.contact_id) AS contact, i.date, i.currency_code,
-       s.line_id, s.position, s.description, s.slot, s.category_id, k.name AS category_name,
+SELECT s.invoice_id, i.number, i.type, {DOCUMENT} AS document, coalesce(c.name, i.contact_id) AS contact, i.date,
+       i.currency_code, s.line_id, s.position, s.description, s.slot, s.category_id, k.name AS category_name,
        s.current_option_id, s.current_name, s.wanted_option_id, s.wanted_name,
        s.status = 'change' AND {EDITABLE} AS eligible,
        coalesce(s.reason, 'Invoice cannot be edited through Xero''s API') AS reason
@@ -102,7 +102,8 @@ FROM ({PLAN_ROWS})
 """
 # One row per line, for people: old → new for each slot.
 PLAN_TABLE = f"""
-SELECT number AS "Invoice", contact AS "Client", position + 1 AS "Line", description AS "Description",
+SELECT number AS "Invoice", document AS "Document", contact AS "Client", position + 1 AS "Line",
+       description AS "Description",
        coalesce(max(change) FILTER (WHERE slot = 1), '') AS "Tracking Category 1",
        coalesce(max(change) FILTER (WHERE slot = 2), '') AS "Tracking Category 2",
        CASE WHEN bool_and(eligible) THEN 'will change' ELSE 'locked' END AS "State",
@@ -110,7 +111,7 @@ SELECT number AS "Invoice", contact AS "Client", position + 1 AS "Line", descrip
 FROM (SELECT *, coalesce(category_name, 'category') || ': ' || coalesce(current_name, '(none)') || ' → '
                 || coalesce(wanted_name, '(none)') AS change
       FROM ({PLAN_ROWS}))
-GROUP BY invoice_id, number, contact, line_id, position, description
+GROUP BY invoice_id, number, document, contact, line_id, position, description
 HAVING $locked IS NULL OR bool_and(eligible) <> $locked
 ORDER BY bool_and(eligible) DESC, number, invoice_id, position
 LIMIT $limit
@@ -120,7 +121,7 @@ BASE_CURRENCY = "SELECT base_currency FROM organisation LIMIT 1"
 
 # What the push believes Xero holds, to detect a conflict and to know which invoices to read singly.
 SYNCED = """
-SELECT i.invoice_id, i.updated_utc,
+SELECT i.invoice_id, i.type, i.updated_utc,
        bool_or(coalesce(l.discount_rate, 0) <> 0 OR coalesce(l.discount_amount, 0) <> 0) AS has_discount
 FROM invoices i LEFT JOIN invoice_lines l USING (invoice_id)
 WHERE list_contains($ids::VARCHAR[], i.invoice_id)
@@ -129,7 +130,8 @@ GROUP BY ALL
 
 # The landed lines of a push, to undo: back from `after` to `before`, unless a line is there already.
 UNDO_PLAN = f"""
-SELECT p.invoice_id, i.number, coalesce(c.name, i.contact_id) AS contact, p.line_id, p.slot,
+SELECT p.invoice_id, i.number, i.type, {DOCUMENT} AS document, coalesce(c.name, i.contact_id) AS contact,
+       p.line_id, p.slot,
        p.category_id, p.after_option_id AS current_option_id, p.before_option_id AS wanted_option_id,
        coalesce({EDITABLE}, false) AS eligible,
        CASE WHEN i.invoice_id IS NULL THEN 'The invoice is no longer in the synced copy of Xero'
@@ -203,7 +205,9 @@ UPDATE push_lines SET result = 'not sent', message = 'Not sent: the push was int
 """
 INTERRUPT_SENDING = "UPDATE push_lines SET result = 'in doubt', message = $message WHERE result = 'sending'"
 IN_DOUBT = """
-SELECT push_id, invoice_id, line_id, slot, category_id, after_option_id FROM push_lines WHERE result = 'in doubt'
+SELECT p.push_id, p.invoice_id, coalesce(i.type, 'ACCREC') AS type, p.line_id, p.slot, p.category_id,
+       p.after_option_id
+FROM push_lines p LEFT JOIN invoices i USING (invoice_id) WHERE p.result = 'in doubt'
 """
 SETTLE = """
 UPDATE push_lines SET result = s.result, message = s.message, resolved_at = $now
@@ -240,7 +244,7 @@ LEFT JOIN (SELECT undo_of, max_by(push_id, push_id) AS push_id, max_by(outcome, 
 ORDER BY p.push_id DESC LIMIT ?
 """
 INVOICE_RESULTS = """
-SELECT p.invoice_id, i.number, coalesce(c.name, i.contact_id) AS contact,
+SELECT p.invoice_id, i.number, """ + DOCUMENT + """ AS document, coalesce(c.name, i.contact_id) AS contact,
        -- an invoice's lines share one result, but for in-doubt lines settled one by one: the worst is shown
        arg_min(p.result, list_position($order::VARCHAR[], p.result)) AS result,
        count(DISTINCT p.line_id) AS lines, max(p.message) AS message
@@ -278,6 +282,7 @@ class InvoiceOutcome:
     result: str  # one of RESULTS
     lines: int
     message: str | None
+    document: str = "Invoice"  # or "Credit note"
 
 
 @dataclass(frozen=True)
@@ -324,9 +329,10 @@ class PushResult:
 
     def table(self) -> pd.DataFrame:
         """One row per invoice: what happened to it and Xero's message."""
-        return pd.DataFrame([{"Invoice": o.number, "Client": o.contact, "Result": IN_FLIGHT.get(o.result, o.result),
-                              "Lines": o.lines, "Xero's message": o.message or ""} for o in self.invoices],
-                            columns=["Invoice", "Client", "Result", "Lines", "Xero's message"])
+        return pd.DataFrame([{"Invoice": o.number, "Document": o.document, "Client": o.contact,
+                              "Result": IN_FLIGHT.get(o.result, o.result), "Lines": o.lines,
+                              "Xero's message": o.message or ""} for o in self.invoices],
+                            columns=["Invoice", "Document", "Client", "Result", "Lines", "Xero's message"])
 
     def counts(self) -> push_words.Counts:
         landed = [o for o in self.invoices if o.result == "landed"]
@@ -381,7 +387,7 @@ def _known_numbers(con, invoice_numbers: Iterable[str]) -> list[str]:
         known = {n for (n,) in con.execute(KNOWN_NUMBERS, {"numbers": numbers}).fetchall()}
         unknown = [n for n in numbers if n not in known]
         if unknown:
-            raise PushError(f"No synced sales invoice has the number {', '.join(unknown)}.")
+            raise PushError(f"No synced sales invoice or credit note has the number {', '.join(unknown)}.")
     return numbers
 
 
@@ -525,6 +531,7 @@ class _Run:
                  progress: Progress):
         self.gw, self.db, self.push_id, self.key_prefix, self.progress = gw, db, push_id, key_prefix, progress
         self.synced = synced
+        self.types = {invoice_id: row["type"] for invoice_id, row in synced.items()}
         self.expected: dict[str, dict[str, dict[str, str | None]]] = {}  # invoice → line → category → option now
         self.wanted: dict[str, dict[str, dict[str, str | None]]] = {}
         for r in rows:
@@ -538,10 +545,12 @@ class _Run:
         """Run it; returns why it stopped early, or None."""
         try:
             updates = self._build(self._read())
+            batches = [(kind, batch) for kind, ids in _by_type(list(updates), self.types).items()
+                       for batch in _chunks([(i, updates[i]) for i in ids], INVOICES_PER_UPDATE)]
             done = 0
-            for number, batch in enumerate(_chunks(list(updates.items()), INVOICES_PER_UPDATE), 1):
+            for number, (kind, batch) in enumerate(batches, 1):
                 self.progress(UPDATING, done, len(updates))
-                self._send(number, batch)
+                self._send(number, kind, batch)
                 done += len(batch)
             self.progress(UPDATING, done, len(updates))
         except DayLimitReached as e:
@@ -555,7 +564,7 @@ class _Run:
         ids = list(self.wanted)
         fresh: dict[str, dict] = {}
         self.progress(READING, 0, len(ids))
-        for page in self.gw.invoices(ids=ids):
+        for page in credit_notes.read(self.gw, _by_type(ids, self.types)):
             fresh.update((invoice["InvoiceID"], invoice) for invoice in page)
             self.progress(READING, len(fresh), len(ids))
         ready, conflicts = {}, []
@@ -563,7 +572,7 @@ class _Run:
             invoice, synced_utc = fresh.get(invoice_id), self.synced[invoice_id]["updated_utc"]
             problem = self._conflict(invoice, synced_utc, self.expected[invoice_id])
             if not problem and (self.synced[invoice_id]["has_discount"] or push_plan.may_hide_discount(invoice)):
-                invoice = self.gw.invoice(invoice_id)
+                invoice = credit_notes.read_one(self.gw, invoice_id, self.types[invoice_id])
                 problem = self._conflict(invoice, synced_utc, self.expected[invoice_id])
             if problem:
                 conflicts.append({"invoice_id": invoice_id, "result": "conflict", "message": problem})
@@ -593,12 +602,13 @@ class _Run:
         return {invoice_id: (invoice, push_plan.build_update(invoice, self.wanted[invoice_id]))
                 for invoice_id, invoice in fresh.items()}
 
-    def _send(self, number: int, batch: list[tuple[str, tuple[dict, dict]]]) -> None:
+    def _send(self, number: int, kind: str, batch: list[tuple[str, tuple[dict, dict]]]) -> None:
+        """One batch of one kind of document: POST /Invoices, or POST /CreditNotes."""
         updates = [update for _, (_, update) in batch]
         self._record([{"invoice_id": i, "result": "sending", "message": None} for i, _ in batch], [],
                      purpose="push: batch sending")
         try:
-            answers = self.gw.update_invoices(updates, idempotency_key=self._key(number, updates))
+            answers = credit_notes.update(self.gw, updates, kind, idempotency_key=self._key(number, updates))
         except DayLimitReached as e:
             self._record([{"invoice_id": i, "result": "not sent", "message": str(e)} for i, _ in batch], [])
             raise
@@ -656,7 +666,8 @@ def settle_in_doubt(gw, *, db: Path | str | None = None) -> Settled:
     if not doubts:
         return Settled(interrupted=interrupted)
     ids = list(dict.fromkeys(d["invoice_id"] for d in doubts))
-    xero = {invoice["InvoiceID"]: invoice for page in gw.invoices(ids=ids) for invoice in page}
+    types = {d["invoice_id"]: d["type"] for d in doubts}
+    xero = {invoice["InvoiceID"]: invoice for page in credit_notes.read(gw, _by_type(ids, types)) for invoice in page}
     settled = [_settle_line(d, xero.get(d["invoice_id"])) for d in doubts]
     landed_invoices = {d["invoice_id"] for d, s in zip(doubts, settled) if s["result"] == "landed"}
     wholly = landed_invoices - {d["invoice_id"] for d, s in zip(doubts, settled) if s["result"] != "landed"}
@@ -739,7 +750,8 @@ def history_words(row: dict) -> str:
 
 def invoice_results(con: duckdb.DuckDBPyConnection, push_id: int) -> list[InvoiceOutcome]:
     """What happened to each invoice of a push."""
-    return [InvoiceOutcome(r["invoice_id"], r["number"], r["contact"], r["result"], r["lines"], r["message"])
+    return [InvoiceOutcome(r["invoice_id"], r["number"], r["contact"], r["result"], r["lines"], r["message"],
+                           r["document"])
             for r in _dicts(con.execute(INVOICE_RESULTS, {"push_id": push_id, "order": RESULT_ORDER}))]
 
 
@@ -748,7 +760,7 @@ def _locked_outcomes(rows: list[dict]) -> list[InvoiceOutcome]:
     for r in rows:
         by_invoice.setdefault(r["invoice_id"], []).append(r)
     return [InvoiceOutcome(i, rs[0]["number"], rs[0]["contact"], "locked", len({r["line_id"] for r in rs}),
-                           rs[0]["reason"]) for i, rs in by_invoice.items()]
+                           rs[0]["reason"], rs[0]["document"]) for i, rs in by_invoice.items()]
 
 
 # --- small helpers -------------------------------------------------------------------------------
@@ -766,6 +778,14 @@ def _with_table(con, name: str, rows: list[dict], schema: pa.Schema, sql: str, p
         con.execute(sql, params or {})
     finally:
         con.unregister(name)
+
+
+def _by_type(ids: list[str], types: dict[str, str]) -> dict[str, list[str]]:
+    """Document ids by type (ACCREC, ACCRECCREDIT), in their order."""
+    grouped: dict[str, list[str]] = {}
+    for document_id in ids:
+        grouped.setdefault(types.get(document_id) or credit_notes.INVOICE, []).append(document_id)
+    return grouped
 
 
 def _chunks(items: list, size: int) -> list[list]:

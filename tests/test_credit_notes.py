@@ -158,3 +158,107 @@ def test_invoices_and_credit_notes_read_and_updated_in_one_shape(gw, sandbox):
     [answer] = credit_notes.update(gw, [sent], "ACCRECCREDIT", idempotency_key="cn-shape")
     assert push_plan.verify(sent, single, answer) == []
     assert answer["InvoiceID"] == note["CreditNoteID"]
+
+
+# --- the push ---------------------------------------------------------------------------------------
+
+@pytest.fixture
+def demo_org(db_path, sandbox):
+    """The demo practice synced and seeded: its rules want changes on invoices and on credit notes."""
+    from core import demo, rules, store, sync
+
+    gw = Gateway(config_for(sandbox), sleep=lambda seconds: None)
+    sync.sync(gw, db=db_path, full=True)
+    with store.connect(db_path) as con:
+        demo.seed_settings(con, sandbox.state)
+        with store.transaction(con):
+            rules.refresh(con)
+    return gw, db_path
+
+
+def xero_tracking(sandbox, note_id: str) -> dict[str, dict]:
+    from core import push_plan
+
+    return {line["LineItemID"]: push_plan.tracking_of(line) for line in notes(sandbox, CreditNoteID=note_id)[0]["LineItems"]}
+
+
+def test_the_plan_holds_editable_credit_notes_and_names_the_locked_ones(demo_org, sandbox):
+    from core import push, store
+
+    gw, db = demo_org
+    with store.connect(db) as con:
+        rows = [r for r in push.plan(con) if r["type"] == "ACCRECCREDIT"]
+        table = push.plan_table(con)
+    by_status = {n["CreditNoteID"]: n for n in sandbox.state["CreditNotes"]}
+    eligible = {r["invoice_id"] for r in rows if r["eligible"]}
+    locked = {r["invoice_id"]: r["reason"] for r in rows if not r["eligible"]}
+    assert eligible and locked
+    assert all(by_status[i]["Status"] in ("DRAFT", "AUTHORISED") and not by_status[i]["Allocations"]
+               and not by_status[i]["Payments"] for i in eligible)
+    assert all(reason.startswith("Credit note ") for reason in locked.values())
+    assert {by_status[i]["Status"] for i in locked} >= {"PAID", "VOIDED"}
+    assert set(table.loc[table["Invoice"].str.startswith("CN-"), "Document"]) == {"Credit note"}
+
+
+def test_a_credit_note_is_pushed_through_credit_notes_logged_and_undone(demo_org, sandbox):
+    from core import push, store
+    from tests.test_push import TESTER
+
+    gw, db = demo_org
+    with store.connect(db) as con:
+        row = next(r for r in push.plan(con) if r["type"] == "ACCRECCREDIT" and r["eligible"])
+    before = xero_tracking(sandbox, row["invoice_id"])
+    calls = len(gw.calls)
+
+    result = push.push(gw, by=TESTER, invoice_numbers=[row["number"]], db=db)
+
+    assert [(o.number, o.document, o.result) for o in result.invoices] == [(row["number"], "Credit note", "landed")]
+    assert [(c.method, c.endpoint) for c in gw.calls[calls:] if not c.is_token and c.endpoint != "/Invoices"] == [
+        ("GET", "/CreditNotes"), ("POST", "/CreditNotes")]
+    assert xero_tracking(sandbox, row["invoice_id"])[row["line_id"]].get(row["category_id"]) == row["wanted_option_id"]
+    assert push.push(gw, by=TESTER, invoice_numbers=[row["number"]], db=db).push_id is None  # nothing left to send
+    with store.connect(db) as con:
+        assert [(o.document, o.result) for o in push.invoice_results(con, result.push_id)] == [("Credit note", "landed")]
+
+    undone = push.undo(gw, result.push_id, by=TESTER, db=db)
+    assert [(o.document, o.result) for o in undone.invoices] == [("Credit note", "landed")]
+    assert xero_tracking(sandbox, row["invoice_id"]) == before
+
+
+def test_a_whole_push_batches_invoices_and_credit_notes_apart(demo_org, sandbox):
+    import math
+
+    from core import push, store
+    from tests.test_push import TESTER
+
+    gw, db = demo_org
+    with store.connect(db) as con:
+        plan = push.plan(con)
+    eligible = {kind: {r["invoice_id"] for r in plan if r["eligible"] and r["type"] == kind}
+                for kind in ("ACCREC", "ACCRECCREDIT")}
+    calls = len(gw.calls)
+    result = push.push(gw, by=TESTER, db=db)
+    posts = [c.endpoint for c in gw.calls[calls:] if c.method == "POST" and not c.is_token]
+    assert posts.count("/Invoices") == math.ceil(len(eligible["ACCREC"]) / 50)
+    assert posts.count("/CreditNotes") == math.ceil(len(eligible["ACCRECCREDIT"]) / 50)
+    landed = {o.invoice_id for o in result.invoices if o.result == "landed"}
+    assert eligible["ACCRECCREDIT"] <= landed
+    assert push.push(gw, by=TESTER, db=db).push_id is None
+
+
+def test_preview_and_push_take_a_credit_note_number(demo_org, capsys, monkeypatch):
+    from core import push, store
+    from core.__main__ import main
+
+    gw, db = demo_org
+    with store.connect(db) as con:
+        number = next(r["number"] for r in push.plan(con) if r["type"] == "ACCRECCREDIT" and r["eligible"])
+    monkeypatch.setattr("core.connection.gateway", lambda: gw)
+    assert main(["preview", "--invoice", number, "--format", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {line["invoice_number"] for line in shown} == {number} and {line["document"] for line in shown} == {
+        "Credit note"}
+    assert main(["push", "--dry-run", "--invoice", number]) == 0
+    assert number in capsys.readouterr().out
+    assert main(["push", "--invoice", "CN-9999"]) == 2
+    assert "No synced sales invoice or credit note has the number CN-9999" in capsys.readouterr().err

@@ -142,10 +142,10 @@ def shown_db(shown, db_path):
 def test_cli_table_of_one_invoice(shown_db, capsys):
     assert main(["preview", "--invoice", "INV-1"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split()[:4] == ["Invoice", "Client", "Date", "Description"]
-    assert lines[1].split() == ["INV-1", "Acme", "Ltd", "2026-01-15", "Accounts", "100.10", "Bob", "Ann", "client",
+    assert lines[0].split()[:5] == ["Number", "Document", "Client", "Date", "Description"]
+    assert lines[1].split() == ["INV-1", "Invoice", "Acme", "Ltd", "2026-01-15", "Accounts", "100.10", "Bob", "Ann", "client",
                                 "Tax", "none", "change"]
-    assert lines[2].split() == ["INV-1", "Acme", "Ltd", "2026-01-15", "-5", "discount", "-5.00", "Ann", "Ann",
+    assert lines[2].split() == ["INV-1", "Invoice", "Acme", "Ltd", "2026-01-15", "-5", "discount", "-5.00", "Ann", "Ann",
                                 "client", "none", "same"]
     assert lines[3] == "1 same, 1 change, 0 blocked, 0 locked"
 
@@ -162,7 +162,7 @@ def test_cli_json_and_csv(shown_db, capsys):
 
 def test_cli_unknown_invoice_is_a_usage_error(shown_db, capsys):
     assert main(["preview", "--invoice", "INV-404"]) == 2
-    assert "no invoice numbered 'INV-404'" in capsys.readouterr().err
+    assert "no invoice or credit note numbered 'INV-404'" in capsys.readouterr().err
 
 
 # --- the page ----------------------------------------------------------------------------------

@@ -265,10 +265,10 @@ def test_the_plan_lists_eligible_and_locked_changes_with_old_and_new_options(org
         ("INV-0003", "3a", 1, "Bob", "Ann", False), ("INV-0004", "4a", 1, None, "Ann", False),
         ("INV-0004", "4a", 2, None, "Tax", False), ("INV-0007", "7a", 1, None, "Ann", False)}
     table = push.plan_table(org.con).to_dict("records")
-    assert table[0] == {"Invoice": "INV-0001", "Client": "Acme", "Line": 1, "Description": "Audit — year end",
+    assert table[0] == {"Invoice": "INV-0001", "Document": "Invoice", "Client": "Acme", "Line": 1, "Description": "Audit — year end",
                         "Tracking Category 1": "Partner: Bob → Ann", "Tracking Category 2": "",
                         "State": "will change", "Reason": ""}
-    assert table[2] == {"Invoice": "INV-0002", "Client": "Beta", "Line": 1, "Description": "Payroll: März",
+    assert table[2] == {"Invoice": "INV-0002", "Document": "Invoice", "Client": "Beta", "Line": 1, "Description": "Payroll: März",
                         "Tracking Category 1": "Partner: Gone → Ann",
                         "Tracking Category 2": "Department: (none) → Tax",
                         "State": "will change", "Reason": ""}
@@ -524,8 +524,8 @@ def configured(org, monkeypatch):
 def test_cli_dry_run_shows_the_changes_and_sends_nothing(configured, capsys):
     assert main(["push", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "Partner: Bob → Ann" in out and "3 invoices (5 lines) will change in Xero" in out
-    assert "3 locked invoices (3 lines)" in out
+    assert "Partner: Bob → Ann" in out and "3 invoices and credit notes (5 lines) will change in Xero" in out
+    assert "3 locked ones (3 lines)" in out
     assert configured.posts() == 0
 
 

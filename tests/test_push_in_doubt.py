@@ -31,10 +31,10 @@ def pause():
     open(marker, "w").close()
     time.sleep(600)
 
-def send_or_pause(self, number, batch):
+def send_or_pause(self, number, *kind_and_batch):
     if (point, number) in (("before the first batch", 1), ("between batches", 2)):
         pause()
-    return send(self, number, batch)
+    return send(self, number, *kind_and_batch)
 
 def execute_then_pause(self):
     stopped = execute(self)
@@ -256,6 +256,6 @@ def test_a_second_push_while_one_runs_is_refused_in_plain_words(org, db_path, ca
                     patch.setenv(name, value)
             assert main(["push"]) == 2
         assert "is running on this database" in capsys.readouterr().err
-        assert org.sync().api_calls == 5  # a sync goes on (one call per entity: nothing changed)
+        assert org.sync().api_calls == 6  # a sync goes on (one call per entity: nothing changed)
     assert run_lock.running(db_path) is None
     assert org.push().count("landed") == CHANGED

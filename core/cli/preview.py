@@ -6,7 +6,7 @@ from core import preview
 from core.cli import read_database
 
 TABLE_COLUMNS = [  # (heading, key, width)
-    ("Invoice", "invoice_number", 12), ("Client", "client_name", 20), ("Date", "invoice_date", 10),
+    ("Number", "invoice_number", 12), ("Document", "document", 11), ("Client", "client_name", 20), ("Date", "invoice_date", 10),
     ("Description", "description", 24), ("Amount", "line_amount", 11),
     ("TC1 now", "tc1_current_name", 14), ("TC1 wanted", "tc1_wanted_name", 14), ("TC1 source", "tc1_source", 12),
     ("TC2 now", "tc2_current_name", 14), ("TC2 wanted", "tc2_wanted_name", 14), ("TC2 source", "tc2_source", 12),
@@ -19,7 +19,7 @@ USAGE_ERROR = 2
 def register(subparsers) -> None:
     parser = subparsers.add_parser("preview", help="show what the rules would change, line by line")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
-    parser.add_argument("--invoice", metavar="NUMBER", help="only the lines of this invoice")
+    parser.add_argument("--invoice", metavar="NUMBER", help="only the lines of this invoice or credit note")
     parser.set_defaults(handler=run)
 
 
@@ -27,7 +27,8 @@ def run(args) -> int:
     filters = preview.Filters(invoice_number=args.invoice)
     with read_database() as con:
         if args.invoice and not preview.count(con, filters):
-            print(f"error: no invoice numbered {args.invoice!r} (run sync if it is new in Xero)", file=sys.stderr)
+            print(f"error: no invoice or credit note numbered {args.invoice!r} (run sync if it is new in Xero)",
+                  file=sys.stderr)
             return USAGE_ERROR
         if args.format == "csv":
             sys.stdout.write(preview.csv_bytes(con, filters).decode("utf-8"))

@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("push", help="send the rules' tracking changes to Xero")
     parser.add_argument("--dry-run", action="store_true", help="only show what would change, send nothing")
     parser.add_argument("--invoice", nargs="+", action="extend", default=[], metavar="NUMBER",
-                        help="only these invoices (by invoice number)")
+                        help="only these invoices or credit notes (by number)")
     parser.set_defaults(handler=run_push)
     parser = subparsers.add_parser("undo", help="push the options a push replaced back to Xero")
     parser.add_argument("push_id", type=int, metavar="PUSH_ID", help="the push to undo (see the Push page)")
@@ -101,6 +101,6 @@ def write_problems(result: push.PushResult) -> Path:
 
 
 def _plan_summary(counts: dict[str, int]) -> str:
-    return (f"{counts['invoices']} invoices ({counts['lines']} lines) will change in Xero; "
-            f"{counts['locked_invoices']} locked invoices ({counts['locked_lines']} lines) cannot be changed "
+    return (f"{counts['invoices']} invoices and credit notes ({counts['lines']} lines) will change in Xero; "
+            f"{counts['locked_invoices']} locked ones ({counts['locked_lines']} lines) cannot be changed "
             "through Xero's API and will not be sent.")
