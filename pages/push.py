@@ -81,12 +81,15 @@ def plan_lines(count: int, locked: bool) -> None:
 
 
 st.subheader("What will change")
-st.caption("Every line goes back to Xero exactly as Xero has it, with only its tracking changed. Locked "
-           "invoices (paid, part-paid, credited, voided) cannot be changed through Xero's API and are never sent.")
+st.caption("Invoices go back through Xero's invoices, sales credit notes through its credit notes: every line "
+           "exactly as Xero has it, with only its tracking changed. Locked ones (paid, part-paid, credited, voided "
+           "invoices; paid, voided or allocated credit notes) cannot be changed through Xero's API and are never "
+           "sent.")
 counts = ui.cached(push.plan_counts)
 columns = st.columns(4)
-for column, (label, key) in zip(columns, [("Invoices to change", "invoices"), ("Lines to change", "lines"),
-                                          ("Locked invoices", "locked_invoices"), ("Locked lines", "locked_lines")]):
+for column, (label, key) in zip(columns, [("Invoices and credit notes to change", "invoices"),
+                                          ("Lines to change", "lines"), ("Locked ones", "locked_invoices"),
+                                          ("Locked lines", "locked_lines")]):
     column.metric(label, f"{counts[key]:,}")
 
 if counts["lines"]:
