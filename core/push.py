@@ -7,6 +7,9 @@ returned it with only the tracking changed, 50 invoices per call, checks Xero's 
 every line it sends in `push_lines`; the locked ones it only counts on the push (`invoices_locked`,
 `lines_locked`): the Push page lists them from the plan. `undo` pushes a push's before-values back under
 the same protocol, logging its locked lines too (an undo that cannot restore a line has not undone it).
+Sales credit notes follow the same protocol (DESIGN.md "Push protocol" 11) in the invoice's shape
+(core/credit_notes.py): re-read through GET /CreditNotes, sent in batches of their own through
+POST /CreditNotes, logged, undone and settled like invoices.
 
 No connection to the database is open while Xero is called (DESIGN.md "Push protocol" 8): the plan is
 read in one short connection, then the push and all its lines are logged (`planned`), each batch is
