@@ -168,7 +168,7 @@ def test_sidebar_sync_shows_progress_and_counts(streamlit_app):
     status = at.sidebar.status[0]
     assert (status.label, status.state) == ("Synced with Xero", "complete")
     assert status.progress[0].value == 100
-    assert status.markdown[0].value.startswith("Synced 0 invoices (0 lines)")  # nothing changed in Xero
+    assert status.markdown[0].value.startswith("Synced 0 invoices and 0 credit notes (0 lines)")  # nothing changed
 
 
 def test_a_failed_sync_is_said_in_plain_words(streamlit_app):
