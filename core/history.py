@@ -8,7 +8,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from core import push, push_words, slots
+from core import push, push_words, rules, slots
 from core.csv_templates import neutralise
 
 ENTITIES = {"client": "Client", "service": "Service", "team_member": "Team member", "line": "Line override",
@@ -130,7 +130,8 @@ def events(con: duckdb.DuckDBPyConnection, kind: str | None = None, person: str 
 
 # One push's lines as people read them: invoice, line, category, option before → after, what happened.
 PUSH_LOG = """
-SELECT coalesce(i.number, p.invoice_id) AS invoice, coalesce(c.name, i.contact_id) AS client,
+SELECT coalesce(i.number, p.invoice_id) AS invoice, """ + rules.document_noun_sql("i.type") + """ AS document,
+       coalesce(c.name, i.contact_id) AS client,
        l.position + 1 AS line, l.description, coalesce(k.name, p.category_id) AS category,
        coalesce(b.name, p.before_option_id) AS before, coalesce(a.name, p.after_option_id) AS after,
        p.result, p.message
@@ -145,7 +146,7 @@ WHERE p.push_id = $push_id
 ORDER BY list_position(['failed', 'not sent', 'sending', 'planned', 'conflict', 'landed', 'locked'], p.result),
          i.number, p.invoice_id, l.position, p.slot
 """
-PUSH_LOG_HEADERS = {"invoice": "Invoice", "client": "Client", "line": "Line", "description": "Description",
+PUSH_LOG_HEADERS = {"invoice": "Number", "document": "Document", "client": "Client", "line": "Line", "description": "Description",
                     "category": "Tracking category", "before": "Before", "after": "After", "outcome": "Outcome",
                     "message": "Xero's message"}
 
