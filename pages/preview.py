@@ -27,8 +27,8 @@ linked_slot = int(linked["unassigned"]) if linked.get("unassigned") in ("1", "2"
 with st.container(horizontal=True):  # wraps onto more rows on a narrow screen
     contact_id = st.selectbox("Client", [None, *client_names], key="preview_client", width=260,
                               format_func=lambda c: "All clients" if c is None else client_names[c])
-    invoice_number = st.text_input("Invoice or credit note number", key="preview_invoice", placeholder="Any",
-                                   width=150).strip()
+    invoice_number = st.text_input("Invoice number", key="preview_invoice", placeholder="Any", width=150,
+                                   help="An invoice's or a sales credit note's number").strip()
     picked = st.date_input("Invoice dates", value=linked_dates, key="preview_dates", width=230)
     invoice_status = st.selectbox("Invoice status", [None, *INVOICE_STATUSES], key="preview_invoice_status",
                                   format_func=any_of("Any"), width=160)
@@ -60,7 +60,7 @@ st.download_button(f"Download the {matching:,} lines (CSV)", lambda: ui.action(p
 
 # The decisive columns first, narrow enough to be seen whole at 1400 px; the rest to the right.
 LINE_COLUMNS = {
-    "invoice_number": st.column_config.TextColumn("Number", width=90),
+    "invoice_number": st.column_config.TextColumn("Invoice", width=90),
     "line": st.column_config.NumberColumn("Line", width=45),
     "description": st.column_config.TextColumn("Description", width=200),
     "tc1": st.column_config.TextColumn(f"{slot_names[1]}: now → wanted", width=190),

@@ -73,8 +73,8 @@ def test_what_xero_holds_when_switched_on_is_not_new(pilot):
     policy = pilot.on()
     assert (policy.enabled, policy.statuses, policy.daily_calls) == (True, ("DRAFT", "SUBMITTED"), 1000)
     result = pilot.run()
-    assert result.summary == "No new invoices · 5 Xero calls."
-    assert (result.outcome, result.api_calls, pilot.posts()) == ("done", 5, 0)
+    assert result.summary == "No new invoices · 6 Xero calls."
+    assert (result.outcome, result.api_calls, pilot.posts()) == ("done", 6, 0)
     assert pilot.query(push.plan_counts) == wanted_before  # the older invoices stay a person's
 
 
@@ -89,8 +89,8 @@ def test_a_pass_tags_new_invoices_in_its_statuses_and_leaves_the_rest_for_a_pers
 
     assert result.summary == (
         f"4 new invoices: 1 tagged, 1 already right, 2 left for a person (AUTHORISED: {authorised['InvoiceNumber']}; "
-        f"blocked: {blocked['InvoiceNumber']}) · 7 Xero calls.")
-    assert (result.outcome, result.exit_code, result.api_calls) == ("done", 0, 7)
+        f"blocked: {blocked['InvoiceNumber']}) · 8 Xero calls.")
+    assert (result.outcome, result.exit_code, result.api_calls) == ("done", 0, 8)
     assert [(t["TrackingCategoryID"], t["TrackingOptionID"])
             for t in pilot.box.invoice(tagged["InvoiceID"])["LineItems"][0]["Tracking"]] == [(P, ANN)]
     assert pilot.box.invoice(authorised["InvoiceID"])["LineItems"][0]["Tracking"] == []
@@ -106,7 +106,7 @@ def test_a_pass_tags_new_invoices_in_its_statuses_and_leaves_the_rest_for_a_pers
 def test_with_authorised_chosen_an_authorised_invoice_is_tagged(pilot):
     pilot.on(statuses=("AUTHORISED", "DRAFT"))
     [invoice] = pilot.create(new_invoice("beta", status="AUTHORISED"))
-    assert pilot.run().summary == "1 new invoice: 1 tagged · 7 Xero calls."
+    assert pilot.run().summary == "1 new invoice: 1 tagged · 8 Xero calls."
     assert {(t["TrackingCategoryID"], t["TrackingOptionID"])
             for t in pilot.box.invoice(invoice["InvoiceID"])["LineItems"][0]["Tracking"]} == {(P, ANN), (D, TAX)}
 
@@ -133,7 +133,7 @@ def test_autopilot_tags_an_invoice_once_and_a_person_wins(pilot):
 
     result = pilot.run()
 
-    assert (result.summary, pilot.posts()) == ("No new invoices · 5 Xero calls.", posts)
+    assert (result.summary, pilot.posts()) == ("No new invoices · 6 Xero calls.", posts)
     assert pilot.box.invoice(in_xero["InvoiceID"])["LineItems"][0]["Tracking"][0]["TrackingOptionID"] == BOB
     attention = pilot.query(autopilot.needs_attention).set_index("Invoice")["Why"].to_dict()
     assert attention == {in_xero["InvoiceNumber"]: "Its tracking was changed in Xero after autopilot tagged it",
@@ -156,30 +156,30 @@ def test_an_invoice_changed_in_xero_between_sync_and_push_is_a_conflict_left_for
     result = pilot.run(stop=someone_edits)
     assert (result.outcome, result.exit_code, result.tagged, result.left) == ("partial", 1, 0, 1)
     assert f"left for a person (conflict: {invoice['InvoiceNumber']})" in result.summary
-    assert pilot.run().summary == "No new invoices · 5 Xero calls."  # judged once: a person's now
+    assert pilot.run().summary == "No new invoices · 6 Xero calls."  # judged once: a person's now
 
 
 def test_a_stop_request_leaves_the_invoices_waiting_for_the_next_pass(pilot):
     pilot.on()
     pilot.create(new_invoice("acme"))
     stopped = pilot.run(stop=lambda: True)
-    assert stopped.summary == "1 new invoice: 0 tagged, 1 waiting for the next pass (stopped on request) · 5 Xero calls."
-    assert pilot.run().summary == "1 new invoice: 1 tagged · 7 Xero calls."
+    assert stopped.summary == "1 new invoice: 0 tagged, 1 waiting for the next pass (stopped on request) · 6 Xero calls."
+    assert pilot.run().summary == "1 new invoice: 1 tagged · 8 Xero calls."
 
 
 def test_the_daily_budget_stops_autopilot_for_the_day_and_says_so(pilot):
-    pilot.on(daily_calls=10)
-    assert pilot.run().api_calls == 5
+    pilot.on(daily_calls=12)
+    assert pilot.run().api_calls == 6
     pilot.create(new_invoice("acme"))
     waiting = pilot.run()
-    assert waiting.summary == ("1 new invoice: 0 tagged, 1 waiting for the next pass (today's budget of 10 Xero "
-                               "calls is used; autopilot resumes at 00:00 UTC) · 5 Xero calls.")
+    assert waiting.summary == ("1 new invoice: 0 tagged, 1 waiting for the next pass (today's budget of 12 Xero "
+                               "calls is used; autopilot resumes at 00:00 UTC) · 6 Xero calls.")
     calls = len(pilot.box.requests)
     skipped = pilot.run()
     assert (skipped.outcome, skipped.summary) == (
-        "skipped", "Skipped: today's budget of 10 Xero calls is used (10 calls); autopilot resumes at 00:00 UTC.")
+        "skipped", "Skipped: today's budget of 12 Xero calls is used (12 calls); autopilot resumes at 00:00 UTC.")
     assert len(pilot.box.requests) == calls
-    assert pilot.query(autopilot.status).calls_today == 10
+    assert pilot.query(autopilot.status).calls_today == 12
 
 
 def test_one_pass_at_a_time_and_none_while_a_persons_push_runs(pilot):
@@ -188,7 +188,7 @@ def test_one_pass_at_a_time_and_none_while_a_persons_push_runs(pilot):
         assert pilot.run().summary == "Skipped: another autopilot pass is running."
     with run_lock.hold(pilot.db, who="ada@practice.com", what="push"):
         assert pilot.run().summary == "Skipped: a push by ada@practice.com is running."
-    assert pilot.run().summary == "No new invoices · 5 Xero calls."
+    assert pilot.run().summary == "No new invoices · 6 Xero calls."
 
 
 def test_a_pass_with_100_new_invoices_costs_the_sync_plus_two_calls_per_50(pilot):
@@ -196,7 +196,7 @@ def test_a_pass_with_100_new_invoices_costs_the_sync_plus_two_calls_per_50(pilot
     for start in (0, 50):
         pilot.create(*[new_invoice("acme") for _ in range(50)])
     result = pilot.run()
-    assert (result.new, result.tagged, result.api_calls, len(result.push_ids)) == (100, 100, 5 + 2 * 2, 2)
+    assert (result.new, result.tagged, result.api_calls, len(result.push_ids)) == (100, 100, 6 + 2 * 2, 2)
 
 
 def test_the_policy_is_for_admins_and_refuses_what_cannot_work(pilot):
@@ -218,7 +218,7 @@ def test_switching_off_and_on_again_is_a_fresh_start(pilot):
     autopilot.switch_off(by=TESTER, db=pilot.db)
     pilot.create(new_invoice("acme"))
     pilot.on()
-    assert pilot.run().summary == "No new invoices · 5 Xero calls."
+    assert pilot.run().summary == "No new invoices · 6 Xero calls."
 
 
 @pytest.mark.parametrize("text, seconds", [("5m", 300), ("2s", 2), ("1h", 3600), ("90", 90), ("1.5m", 90)])
@@ -249,10 +249,10 @@ def test_the_command_line_switches_on_runs_shows_and_switches_off(configured, ca
     assert "DRAFT and AUTHORISED with a budget of 500 Xero calls a day" in capsys.readouterr().out
     [invoice] = configured.create(new_invoice("acme"))
     assert main(["autopilot", "run"]) == 0
-    assert "1 new invoice: 1 tagged · 7 Xero calls." in capsys.readouterr().out
+    assert "1 new invoice: 1 tagged · 8 Xero calls." in capsys.readouterr().out
     assert main(["autopilot", "status"]) == 0
     shown = capsys.readouterr().out
-    assert "Xero calls today: 7 of 500." in shown and "Last pass:" in shown
+    assert "Xero calls today: 8 of 500." in shown and "Last pass:" in shown
     assert main(["autopilot", "off"]) == 0
     assert capsys.readouterr().out == "Autopilot is off.\n"
     history = configured.query(lambda con: con.execute(

@@ -59,10 +59,10 @@ def test_the_loop_runs_pass_after_pass_and_stops_cleanly(pilot, stop_signal):
                             text=True)
     try:
         lines = lines_of(loop)
-        assert next_pass(lines).endswith("2 new invoices: 2 tagged · 7 Xero calls.")
+        assert next_pass(lines).endswith("2 new invoices: 2 tagged · 8 Xero calls.")
         [later] = pilot.create(new_invoice("acme"))
         created = time.monotonic()
-        assert next_pass(lines).endswith("1 new invoice: 1 tagged · 7 Xero calls.")
+        assert next_pass(lines).endswith("1 new invoice: 1 tagged · 8 Xero calls.")
         assert time.monotonic() - created < 2 * PASS_SECONDS + 5
         waiting = pilot.query(autopilot.status).last_pass
         assert waiting["next_pass_at"] is not None  # the Overview's "next pass"
