@@ -146,9 +146,9 @@ WHERE p.push_id = $push_id
 ORDER BY list_position(['failed', 'not sent', 'sending', 'planned', 'conflict', 'landed', 'locked'], p.result),
          i.number, p.invoice_id, l.position, p.slot
 """
-PUSH_LOG_HEADERS = {"invoice": "Number", "document": "Document", "client": "Client", "line": "Line", "description": "Description",
+PUSH_LOG_HEADERS = {"invoice": "Invoice", "client": "Client", "line": "Line", "description": "Description",
                     "category": "Tracking category", "before": "Before", "after": "After", "outcome": "Outcome",
-                    "message": "Xero's message"}
+                    "message": "Xero's message", "document": "Document"}
 
 
 def push_log(con: duckdb.DuckDBPyConnection, push_id: int) -> list[dict]:

@@ -15,7 +15,7 @@ from core.xero.sandbox_records import ms_from_xero
 
 LANDING_INVOICES = """
 SELECT DISTINCT i.number FROM invoices i
-WHERE list_contains($numbers::VARCHAR[], i.number) AND NOT EXISTS (
+WHERE i.type = 'ACCREC' AND list_contains($numbers::VARCHAR[], i.number) AND NOT EXISTS (
     SELECT 1 FROM invoice_lines l JOIN line_tracking t USING (line_id) JOIN tracking_options o USING (option_id)
     WHERE l.invoice_id = i.invoice_id AND o.status <> 'ACTIVE')
 ORDER BY i.number LIMIT $n
