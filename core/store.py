@@ -182,6 +182,15 @@ MIGRATIONS: list[tuple[str, str]] = [
             already_right INTEGER NOT NULL DEFAULT 0, left_for_person INTEGER NOT NULL DEFAULT 0,
             api_calls INTEGER NOT NULL DEFAULT 0, summary VARCHAR, next_pass_at TIMESTAMP);
     """),
+    # Sales credit notes live beside the invoices, told apart by `type` (ACCREC or ACCRECCREDIT), so
+    # the rules, preview, push and revenue read one table. For a credit note `amount_paid` is what was
+    # refunded, `amount_credited` what was allocated to invoices, `remaining_credit` what is left.
+    # 0011 copies `invoices` without its defaults: a row written without a type (only tests do) reads as ACCREC.
+    ("0009_credit_notes", """
+        ALTER TABLE invoices ADD COLUMN type VARCHAR DEFAULT 'ACCREC';
+        ALTER TABLE invoices ADD COLUMN remaining_credit DECIMAL(18, 2);
+        ALTER TABLE line_rules ADD COLUMN invoice_type VARCHAR DEFAULT 'ACCREC';
+    """),
     # A push counts the locked invoices and lines it leaves alone instead of logging each line: at a million
     # lines that log was ~900,000 rows per push. The Push page lists locked lines from the plan (core/push.py).
     ("0010_push_locked_counts", """
@@ -219,14 +228,6 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE invoice_lines ALTER COLUMN position SET NOT NULL;
         ALTER TABLE line_tracking ALTER COLUMN line_id SET NOT NULL;
         ALTER TABLE line_tracking ALTER COLUMN category_id SET NOT NULL;
-    """),
-    # After 0011 (its copies of the tables would drop the default). Sales credit notes live beside the invoices, told apart by `type` (ACCREC or ACCRECCREDIT), so
-    # the rules, preview, push and revenue read one table. For a credit note `amount_paid` is what was
-    # refunded, `amount_credited` what was allocated to invoices, `remaining_credit` what is left.
-    ("0009_credit_notes", """
-        ALTER TABLE invoices ADD COLUMN type VARCHAR DEFAULT 'ACCREC';
-        ALTER TABLE invoices ADD COLUMN remaining_credit DECIMAL(18, 2);
-        ALTER TABLE line_rules ADD COLUMN invoice_type VARCHAR DEFAULT 'ACCREC';
     """),
 ]
 

@@ -102,7 +102,7 @@ SELECT 'organisation' AS entity, count(*) AS row_count, NULL AS latest FROM orga
 UNION ALL SELECT 'tracking_categories', count(*), NULL FROM tracking_categories
 UNION ALL SELECT 'contacts', count(*), max(updated_utc) FROM contacts
 UNION ALL SELECT 'items', count(*), max(updated_utc) FROM items
-UNION ALL SELECT 'invoices', count(*), max(updated_utc) FROM invoices WHERE type = 'ACCREC'
+UNION ALL SELECT 'invoices', count(*), max(updated_utc) FROM invoices WHERE type IS DISTINCT FROM 'ACCRECCREDIT'
 UNION ALL SELECT 'credit_notes', count(*), max(updated_utc) FROM invoices WHERE type = 'ACCRECCREDIT';
 
 -- name: modified_since
