@@ -122,14 +122,8 @@ LIMIT $limit
 KNOWN_NUMBERS = "SELECT DISTINCT number FROM invoices WHERE list_contains($numbers::VARCHAR[], number)"
 BASE_CURRENCY = "SELECT base_currency FROM organisation LIMIT 1"
 
-# What the push believes Xero holds, to detect a conflict and to know which invoices to read singly.
-SYNCED = """
-SELECT i.invoice_id, i.type, i.updated_utc,
-       bool_or(coalesce(l.discount_rate, 0) <> 0 OR coalesce(l.discount_amount, 0) <> 0) AS has_discount
-FROM invoices i LEFT JOIN invoice_lines l USING (invoice_id)
-WHERE list_contains($ids::VARCHAR[], i.invoice_id)
-GROUP BY ALL
-"""
+# What the push believes Xero holds, to detect a conflict.
+SYNCED = "SELECT invoice_id, type, updated_utc FROM invoices WHERE list_contains($ids::VARCHAR[], invoice_id)"
 
 # The landed lines of a push, to undo: back from `after` to `before`, unless a line is there already.
 UNDO_PLAN = f"""
@@ -481,7 +475,7 @@ def _run_lock(db, by: access.Actor, what: str) -> Iterator[None]:
 
 
 def _synced(con, rows: list[dict]) -> dict[str, dict]:
-    """What the mirror says of each invoice to send: to detect a conflict and know which to read singly."""
+    """What the mirror says of each invoice to send: to detect a conflict."""
     ids = list(dict.fromkeys(r["invoice_id"] for r in rows if r["eligible"]))
     return {r["invoice_id"]: r for r in _dicts(con.execute(SYNCED, {"ids": ids}))}
 
@@ -574,7 +568,7 @@ class _Run:
         for invoice_id in ids:
             invoice, synced_utc = fresh.get(invoice_id), self.synced[invoice_id]["updated_utc"]
             problem = self._conflict(invoice, synced_utc, self.expected[invoice_id])
-            if not problem and (self.synced[invoice_id]["has_discount"] or push_plan.may_hide_discount(invoice)):
+            if not problem and push_plan.may_hide_discount(invoice):
                 invoice = credit_notes.read_one(self.gw, invoice_id, self.types[invoice_id])
                 problem = self._conflict(invoice, synced_utc, self.expected[invoice_id])
             if problem:

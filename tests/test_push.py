@@ -81,11 +81,19 @@ def test_a_line_missing_from_xeros_copy_is_refused():
 
 @pytest.mark.parametrize("line, hides", [
     ({"Quantity": Decimal(2), "UnitAmount": Decimal("10.005"), "LineAmount": Decimal("20.01")}, False),
+    ({"Quantity": Decimal(3), "UnitAmount": Decimal("0.0050"), "LineAmount": Decimal("0.02")}, False),  # 0.015 up
+    ({"Quantity": Decimal(-3), "UnitAmount": Decimal("0.0050"), "LineAmount": Decimal("-0.02")}, False),
     ({"Quantity": Decimal(1), "UnitAmount": Decimal(50), "LineAmount": Decimal(45)}, True),  # a hidden amount
     ({"Quantity": Decimal(1), "UnitAmount": Decimal(50), "LineAmount": Decimal(45),
-      "DiscountRate": Decimal(10)}, True),
+      "DiscountRate": Decimal(10)}, False),  # explained by its rate
+    ({"Quantity": Decimal("2.5"), "UnitAmount": Decimal("48.1234"), "LineAmount": Decimal("108.28"),
+      "DiscountRate": Decimal(10)}, False),  # 108.27765, rounded
+    ({"Quantity": Decimal(1), "UnitAmount": Decimal(50), "LineAmount": Decimal(40),
+      "DiscountRate": Decimal(10)}, True),  # a rate and an amount besides
     ({"Quantity": Decimal(1), "UnitAmount": Decimal(50), "LineAmount": Decimal(50),
       "DiscountRate": Decimal(0)}, False),
+    ({"UnitAmount": Decimal(50), "LineAmount": Decimal(50)}, False),  # no quantity: Xero's default 1
+    ({"Quantity": Decimal(1), "LineAmount": Decimal(50)}, True),  # nothing to explain it by
 ])
 def test_a_list_copy_that_may_lack_a_discount_amount_is_read_again(line, hides):
     assert push_plan.may_hide_discount({"LineItems": [{"LineItemID": "l1", **line}]}) is hides
