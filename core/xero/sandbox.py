@@ -36,7 +36,7 @@ from core.xero import sandbox_credit_notes as credit_notes, sandbox_identity, sa
 from core.xero import sandbox_reports as reports
 from core.xero.sandbox_file import StateFile, load, write_json  # load: read a saved state, for callers
 from core.xero.sandbox_records import ms_from_xero, settle, updated_fields
-from core.xero.sandbox_writes import Book, apply_invoices
+from core.xero.sandbox_writes import ARCHIVED_READINGS, Book, apply_invoices
 
 API_PREFIX = "/api.xro/2.0"
 TOKEN_PATH = "/connect/token"
@@ -201,6 +201,14 @@ class Sandbox:
                 self._invoice_failures.pop(invoice_id.lower(), None)
             else:
                 self._invoice_failures[invoice_id.lower()] = message
+
+    def set_archived_reading(self, reading: str) -> None:
+        """How Xero treats an archived option on a line it is sent (unconfirmed, so both are played):
+        "refuse" any line carrying one, or "keep" it where the line already had it (sandbox_writes)."""
+        if reading not in ARCHIVED_READINGS:
+            raise ValueError(f"reading must be one of {ARCHIVED_READINGS}")
+        with self._lock:
+            self._book.archived = reading
 
     def edit_invoice(self, invoice_id: str, mutate: Callable[[dict], None]) -> dict:
         """Change an invoice "in Xero" behind the app's back: `mutate` edits a copy of the stored
