@@ -174,6 +174,13 @@ WHERE p.push_id = $push_id AND p.result = 'landed'
 ORDER BY i.number, p.invoice_id, p.line_id, p.slot
 """
 PUSH_KIND = "SELECT kind FROM pushes WHERE push_id = ?"
+# The lines the latest undo of a push could not put back, for `undo(..., retry=True)`.
+UNDO_FAILURES = """
+SELECT u.push_id, list(DISTINCT l.line_id || '/' || l.slot) FILTER (WHERE list_contains($problems, l.result))
+FROM (SELECT max(push_id) AS push_id FROM pushes WHERE undo_of = $push_id) u
+LEFT JOIN push_lines l ON l.push_id = u.push_id
+GROUP BY u.push_id
+"""
 
 START = """
 INSERT INTO pushes (kind, undo_of, started_at, pushed_by, invoices_planned, invoices_locked, lines_locked, outcome)
@@ -489,11 +496,13 @@ def push(gw, *, by: access.Actor, invoice_numbers: Iterable[str] = (), invoice_i
                     locked=locked, inactive=inactive)
 
 
-def undo(gw, push_id: int, *, by: access.Actor, progress: Progress | None = None,
+def undo(gw, push_id: int, *, by: access.Actor, retry: bool = False, progress: Progress | None = None,
          db: Path | str | None = None) -> PushResult:
     """Push the before-values of a push's landed lines back, if Xero still has what that push left.
 
-    In-doubt lines are settled first, so every line that landed is undone, those found later included."""
+    In-doubt lines are settled first, so every line that landed is undone, those found later included.
+    With `retry`, only the lines the latest undo of that push could not put back are tried again
+    (PushError when there is no such undo, or it failed on none)."""
     access.require(by, access.PUSH)
     with _run_lock(db, by, "undo"):
         with store.connect(db, purpose="undo: check the push") as con:
@@ -502,8 +511,21 @@ def undo(gw, push_id: int, *, by: access.Actor, progress: Progress | None = None
         settled = settle_in_doubt(gw, db=db)
         with store.connect(db, purpose="undo: read the plan") as con:
             rows = _dicts(con.execute(UNDO_PLAN, {"push_id": push_id}))
+            if retry:
+                rows = _failed_last_time(con, push_id, rows)
             synced = _synced(con, rows)
         return _run(gw, db, rows, synced, kind="undo", undo_of=push_id, by=by, progress=progress, settled=settled)
+
+
+def _failed_last_time(con, push_id: int, rows: list[dict]) -> list[dict]:
+    """The rows of an undo plan whose lines the latest undo of `push_id` could not put back."""
+    undone = con.execute(UNDO_FAILURES, {"push_id": push_id, "problems": list(PROBLEMS["undo"])}).fetchone()
+    if undone[0] is None:
+        raise PushError(f"Push {push_id} has not been undone: there are no failures to retry.")
+    failed = set(undone[1] or ())
+    if not failed:
+        raise PushError(f"Undo {undone[0]} of push {push_id} put every line back: there are no failures to retry.")
+    return [r for r in rows if f"{r['line_id']}/{r['slot']}" in failed]
 
 
 @contextmanager
@@ -775,10 +797,12 @@ def _mirror(con, answers: list[dict]) -> None:
 
 def history(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict]:
     """The latest pushes and undos, newest first: the columns of `pushes`, the latest undo of each
-    (`undone_by`, `undo_outcome`), a one-line `summary` for people and whether it `can_undo`: a push
-    with landed lines that no undo has fully undone (an interrupted push included)."""
+    (`undone_by`, `undo_outcome`), a one-line `summary` for people, whether it `can_undo`: a push
+    with landed lines that no undo has fully undone (an interrupted push included), and whether it
+    `can_retry`: its latest undo left lines it could not put back (`undo(..., retry=True)`)."""
     return [{**row, "summary": _history_line(row),
-             "can_undo": row["kind"] == "push" and bool(row["lines_changed"]) and row["undo_outcome"] != "complete"}
+             "can_undo": row["kind"] == "push" and bool(row["lines_changed"]) and row["undo_outcome"] != "complete",
+             "can_retry": row["kind"] == "push" and row["undo_outcome"] in ("partial", "stopped", "interrupted")}
             for row in _dicts(con.execute(HISTORY, [limit]))]
 
 

@@ -209,7 +209,7 @@ checked AS (
                     WHEN w2.option_id IS NULL
                         THEN 'The wanted ' || m.tc2_category_name || ' option no longer exists in Xero'
                     ELSE w2.problem END
-           ), ''), d.refused_reason) AS blocked_reason
+           ), '')) AS blocked_reason
     FROM decided d
     CROSS JOIN slot_map m
     LEFT JOIN wanted_options w1 ON w1.slot = 1 AND w1.option_id = d.tc1_wanted_option_id
@@ -223,12 +223,13 @@ SELECT line_id, invoice_id, contact_id, position, description, line_amount,
        tc2_wanted_option_id, tc2_wanted_name, tc2_source, tc2_apply,
        CASE WHEN locked_reason IS NOT NULL THEN 'locked'
             WHEN blocked_reason IS NOT NULL THEN 'blocked'
-            WHEN (NOT tc1_apply OR tc1_current_option_id IS NOT DISTINCT FROM tc1_wanted_option_id)
-             AND (NOT tc2_apply OR tc2_current_option_id IS NOT DISTINCT FROM tc2_wanted_option_id)
-                THEN 'same'
+            WHEN unchanged THEN 'same'
+            WHEN refused_reason IS NOT NULL THEN 'blocked'
             ELSE 'change' END AS status,
-       coalesce(locked_reason, blocked_reason) AS reason
-FROM checked
+       coalesce(locked_reason, blocked_reason, CASE WHEN NOT unchanged THEN refused_reason END) AS reason
+FROM (SELECT *, (NOT tc1_apply OR tc1_current_option_id IS NOT DISTINCT FROM tc1_wanted_option_id)
+                AND (NOT tc2_apply OR tc2_current_option_id IS NOT DISTINCT FROM tc2_wanted_option_id) AS unchanged
+      FROM checked)
 """
 
 # Xero refuses a whole invoice update when any line it gets back carries an option that no longer
