@@ -214,7 +214,7 @@ def _carried(line: dict) -> set[tuple[str, str]]:
 
 
 def _tracking(categories: list[dict], entries: list[dict],
-              carried: set[tuple[str, str]]) -> tuple[list[dict], list[str]]:
+              carried: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()) -> tuple[list[dict], list[str]]:
     """Resolve entries given by IDs or by Name/Option. Two entries for one category: the last wins. An archived
     option in `carried` (the line had it, under the "keep" reading) is kept."""
     if len(entries) > MAX_TRACKING:
