@@ -10,7 +10,7 @@ from datetime import date
 
 import duckdb
 
-from core import rules
+from core import refusals, rules
 
 PAGE_SIZE = 500
 EXCEL_FORMULA_STARTS = ("=", "+", "-", "@")
@@ -159,9 +159,18 @@ def lines(con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *,
 
     Besides the columns people read, each row carries the ids (line, invoice, client, options)
     and `tcS_changes`: whether a push would write that slot (only on `change` lines, as the push plan).
+    A `change` line of an invoice Xero may refuse (core/refusals.py) has `may_be_refused` true and
+    the reason.
     """
     where, params = _where(filters)
-    return _dicts(con.execute(LINES.format(where=where), {**params, "limit": limit, "offset": offset}))
+    rows = _dicts(con.execute(LINES.format(where=where), {**params, "limit": limit, "offset": offset}))
+    changing = {row["invoice_id"] for row in rows if row["status"] == "change"}
+    refusable = refusals.may_be_refused(con, changing) if changing else {}
+    for row in rows:
+        row["may_be_refused"] = row["status"] == "change" and row["invoice_id"] in refusable
+        if row["may_be_refused"]:
+            row["reason"] = refusable[row["invoice_id"]]
+    return rows
 
 
 def page(con: duckdb.DuckDBPyConnection, filters: Filters, number: int) -> list[dict]:

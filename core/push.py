@@ -40,7 +40,7 @@ import pyarrow as pa
 
 from pathlib import Path
 
-from core import access, credit_notes, csv_templates, push_plan, push_words, rules, run_lock, store
+from core import access, credit_notes, csv_templates, push_plan, push_words, refusals, rules, run_lock, store
 from core.xero.gateway import INVOICES_PER_UPDATE, DayLimitReached, XeroError, XeroUnavailable, parse_date
 
 Progress = Callable[[str, int, int], None]
@@ -61,8 +61,10 @@ FOREIGN_CURRENCY_NOTE = ("Foreign-currency invoice: Xero's Find & Recode cannot 
 EDITABLE = rules.editable_sql("i")
 DOCUMENT = rules.document_noun_sql("i.type")
 
-# Every (line, slot) whose option the rules want changed: `change` lines, and `locked` lines that
-# would change if Xero let us (their wanted option active, or an explicit clear).
+# Every (line, slot) whose option the rules want changed: `change` lines, `locked` lines that would change
+# if Xero let us (their wanted option active, or an explicit clear), and lines `blocked` because Xero refused
+# their invoice (core/refusals.py). `undo_problem`: why undo could not put the current option back (it is not
+# ACTIVE in Xero: Xero takes no such option on a line it is sent).
 PLAN_ROWS = f"""
 WITH slot_changes AS (
     SELECT line_id, invoice_id, position, description, status, reason, 1 AS slot, tc1_category_id AS category_id,
@@ -78,13 +80,26 @@ SELECT s.invoice_id, i.number, i.type, {DOCUMENT} AS document, coalesce(c.name, 
        i.currency_code, s.line_id, s.position, s.description, s.slot, s.category_id, k.name AS category_name,
        s.current_option_id, s.current_name, s.wanted_option_id, s.wanted_name,
        s.status = 'change' AND {EDITABLE} AS eligible,
-       coalesce(s.reason, 'Invoice cannot be edited through Xero''s API') AS reason
+       CASE WHEN s.status = 'change' AND {EDITABLE} THEN 'will change' WHEN s.status = 'blocked' THEN 'blocked'
+            ELSE 'locked' END AS state,
+       coalesce(s.reason, 'Invoice cannot be edited through Xero''s API') AS reason,
+       CASE WHEN s.current_option_id IS NULL THEN NULL
+            WHEN b.option_id IS NULL
+                THEN 'undo could not put back ''' || coalesce(s.current_name, s.current_option_id)
+                     || ''': it no longer exists in Xero'
+            WHEN b.status <> 'ACTIVE' OR bk.status IS DISTINCT FROM 'ACTIVE'
+                THEN 'undo could not put back ''' || b.name || ''': it is '
+                     || lower(CASE WHEN b.status <> 'ACTIVE' THEN b.status ELSE bk.status END) || ' in Xero'
+       END AS undo_problem
 FROM slot_changes s
 JOIN invoices i USING (invoice_id)
 LEFT JOIN contacts c ON c.contact_id = i.contact_id
 LEFT JOIN tracking_categories k ON k.category_id = s.category_id
 LEFT JOIN tracking_options w ON w.option_id = s.wanted_option_id
-WHERE (s.status = 'change' OR (s.status = 'locked' AND (s.wanted_option_id IS NULL OR w.status = 'ACTIVE')))
+LEFT JOIN tracking_options b ON b.option_id = s.current_option_id
+LEFT JOIN tracking_categories bk ON bk.category_id = b.category_id
+WHERE (s.status = 'change' OR (s.status = 'locked' AND (s.wanted_option_id IS NULL OR w.status = 'ACTIVE'))
+       OR (s.status = 'blocked' AND starts_with(s.reason, '{rules.REFUSED}')))
   AND (len($numbers::VARCHAR[]) = 0 OR list_contains($numbers::VARCHAR[], i.number))
 """
 PLAN = PLAN_ROWS + "ORDER BY number, invoice_id, position, slot"
@@ -93,28 +108,45 @@ PLAN = PLAN_ROWS + "ORDER BY number, invoice_id, position, slot"
 IN_IDS = "($ids::VARCHAR[] IS NULL OR list_contains($ids::VARCHAR[], invoice_id))"
 ELIGIBLE = f"SELECT * FROM ({PLAN_ROWS}) WHERE eligible AND {IN_IDS} ORDER BY number, invoice_id, position, slot"
 LOCKED_COUNTS = f"""
-SELECT count(DISTINCT invoice_id), count(DISTINCT line_id) FROM ({PLAN_ROWS}) WHERE NOT eligible AND {IN_IDS}
+SELECT count(DISTINCT invoice_id), count(DISTINCT line_id) FROM ({PLAN_ROWS}) WHERE state = 'locked' AND {IN_IDS}
 """
-LOCKED = f"SELECT * FROM ({PLAN_ROWS}) WHERE NOT eligible ORDER BY number, invoice_id, position, slot"
+LOCKED = f"SELECT * FROM ({PLAN_ROWS}) WHERE state = 'locked' ORDER BY number, invoice_id, position, slot"
 PLAN_COUNTS = f"""
 SELECT count(DISTINCT invoice_id) FILTER (WHERE eligible) AS invoices,
        count(DISTINCT line_id) FILTER (WHERE eligible) AS lines,
-       count(DISTINCT invoice_id) FILTER (WHERE NOT eligible) AS locked_invoices,
-       count(DISTINCT line_id) FILTER (WHERE NOT eligible) AS locked_lines
+       count(DISTINCT invoice_id) FILTER (WHERE state = 'locked') AS locked_invoices,
+       count(DISTINCT line_id) FILTER (WHERE state = 'locked') AS locked_lines,
+       count(DISTINCT invoice_id) FILTER (WHERE state = 'blocked') AS refused_invoices,
+       count(*) FILTER (WHERE eligible AND undo_problem IS NOT NULL) AS irreversible_changes
 FROM ({PLAN_ROWS})
 """
-# One row per line, for people: old → new for each slot.
+# The changes a push would make that undo could not reverse, for people.
+IRREVERSIBLE = f"""
+SELECT number AS "Invoice", document AS "Document", contact AS "Client", position + 1 AS "Line",
+       coalesce(category_name, 'category') || ': ' || coalesce(current_name, '(none)') || ' → '
+       || coalesce(wanted_name, '(none)') AS "Change",
+       upper(undo_problem[1]) || undo_problem[2:] AS "Why undo could not reverse it"
+FROM ({PLAN_ROWS})
+WHERE eligible AND undo_problem IS NOT NULL
+ORDER BY number, invoice_id, position, slot
+LIMIT $limit
+"""
+# One row per line, for people: old → new for each slot; a line that will change but that Xero may refuse
+# (core/refusals.py), and what undo could not reverse.
 PLAN_TABLE = f"""
 SELECT number AS "Invoice", document AS "Document", contact AS "Client", position + 1 AS "Line",
        description AS "Description",
        coalesce(max(change) FILTER (WHERE slot = 1), '') AS "Tracking Category 1",
        coalesce(max(change) FILTER (WHERE slot = 2), '') AS "Tracking Category 2",
-       CASE WHEN bool_and(eligible) THEN 'will change' ELSE 'locked' END AS "State",
-       CASE WHEN bool_and(eligible) THEN '' ELSE max(reason) END AS "Reason"
+       CASE WHEN bool_and(eligible) AND m.reason IS NOT NULL THEN 'may be refused'
+            ELSE any_value(state) END AS "State",
+       CASE WHEN NOT bool_and(eligible) THEN max(p.reason) ELSE coalesce(m.reason, '') END AS "Reason",
+       coalesce(string_agg(undo_problem, '; ' ORDER BY slot), '') AS "Undo"
 FROM (SELECT *, coalesce(category_name, 'category') || ': ' || coalesce(current_name, '(none)') || ' → '
                 || coalesce(wanted_name, '(none)') AS change
-      FROM ({PLAN_ROWS}))
-GROUP BY invoice_id, number, document, contact, line_id, position, description
+      FROM ({PLAN_ROWS})) p
+LEFT JOIN ({refusals.MAY_BE_REFUSED}) m USING (invoice_id)
+GROUP BY invoice_id, number, document, contact, line_id, position, description, m.reason
 HAVING $locked IS NULL OR bool_and(eligible) <> $locked
 ORDER BY bool_and(eligible) DESC, number, invoice_id, position
 LIMIT $limit
@@ -122,14 +154,8 @@ LIMIT $limit
 KNOWN_NUMBERS = "SELECT DISTINCT number FROM invoices WHERE list_contains($numbers::VARCHAR[], number)"
 BASE_CURRENCY = "SELECT base_currency FROM organisation LIMIT 1"
 
-# What the push believes Xero holds, to detect a conflict and to know which invoices to read singly.
-SYNCED = """
-SELECT i.invoice_id, i.type, i.updated_utc,
-       bool_or(coalesce(l.discount_rate, 0) <> 0 OR coalesce(l.discount_amount, 0) <> 0) AS has_discount
-FROM invoices i LEFT JOIN invoice_lines l USING (invoice_id)
-WHERE list_contains($ids::VARCHAR[], i.invoice_id)
-GROUP BY ALL
-"""
+# What the push believes Xero holds, to detect a conflict.
+SYNCED = "SELECT invoice_id, type, updated_utc FROM invoices WHERE list_contains($ids::VARCHAR[], invoice_id)"
 
 # The landed lines of a push, to undo: back from `after` to `before`, unless a line is there already.
 UNDO_PLAN = f"""
@@ -148,6 +174,13 @@ WHERE p.push_id = $push_id AND p.result = 'landed'
 ORDER BY i.number, p.invoice_id, p.line_id, p.slot
 """
 PUSH_KIND = "SELECT kind FROM pushes WHERE push_id = ?"
+# The lines the latest undo of a push could not put back, for `undo(..., retry=True)`.
+UNDO_FAILURES = """
+SELECT u.push_id, list(DISTINCT l.line_id || '/' || l.slot) FILTER (WHERE list_contains($problems, l.result))
+FROM (SELECT max(push_id) AS push_id FROM pushes WHERE undo_of = $push_id) u
+LEFT JOIN push_lines l ON l.push_id = u.push_id
+GROUP BY u.push_id
+"""
 
 START = """
 INSERT INTO pushes (kind, undo_of, started_at, pushed_by, invoices_planned, invoices_locked, lines_locked, outcome)
@@ -381,7 +414,15 @@ def plan_table(con: duckdb.DuckDBPyConnection, limit: int | None = None, locked:
     `locked` False: only the lines a push sends (as many as `plan_counts`' lines); True: only the locked ones.
     """
     return con.execute(PLAN_TABLE, {"numbers": _known_numbers(con, invoice_numbers), "limit": limit,
-                                    "locked": locked}).df()
+                                    "locked": locked, "ids": None}).df()
+
+
+def irreversible(con: duckdb.DuckDBPyConnection, limit: int | None = None, *,
+                 invoice_numbers: Iterable[str] = ()) -> pd.DataFrame:
+    """The changes a push would make that undo could not reverse: the option a line has now is archived or
+    deleted in Xero, and Xero takes no such option on a line it is sent (as many as `plan_counts`'
+    irreversible_changes)."""
+    return con.execute(IRREVERSIBLE, {"numbers": _known_numbers(con, invoice_numbers), "limit": limit}).df()
 
 
 def _known_numbers(con, invoice_numbers: Iterable[str]) -> list[str]:
@@ -450,15 +491,18 @@ def push(gw, *, by: access.Actor, invoice_numbers: Iterable[str] = (), invoice_i
             rows = _dicts(con.execute(ELIGIBLE, scope))
             locked = con.execute(LOCKED_COUNTS, scope).fetchone()
             synced = _synced(con, rows)
+            inactive = refusals.inactive_options(con)
         return _run(gw, db, rows, synced, kind="push", undo_of=None, by=by, progress=progress, settled=settled,
-                    locked=locked)
+                    locked=locked, inactive=inactive)
 
 
-def undo(gw, push_id: int, *, by: access.Actor, progress: Progress | None = None,
+def undo(gw, push_id: int, *, by: access.Actor, retry: bool = False, progress: Progress | None = None,
          db: Path | str | None = None) -> PushResult:
     """Push the before-values of a push's landed lines back, if Xero still has what that push left.
 
-    In-doubt lines are settled first, so every line that landed is undone, those found later included."""
+    In-doubt lines are settled first, so every line that landed is undone, those found later included.
+    With `retry`, only the lines the latest undo of that push could not put back are tried again
+    (PushError when there is no such undo, or it failed on none)."""
     access.require(by, access.PUSH)
     with _run_lock(db, by, "undo"):
         with store.connect(db, purpose="undo: check the push") as con:
@@ -467,8 +511,21 @@ def undo(gw, push_id: int, *, by: access.Actor, progress: Progress | None = None
         settled = settle_in_doubt(gw, db=db)
         with store.connect(db, purpose="undo: read the plan") as con:
             rows = _dicts(con.execute(UNDO_PLAN, {"push_id": push_id}))
+            if retry:
+                rows = _failed_last_time(con, push_id, rows)
             synced = _synced(con, rows)
         return _run(gw, db, rows, synced, kind="undo", undo_of=push_id, by=by, progress=progress, settled=settled)
+
+
+def _failed_last_time(con, push_id: int, rows: list[dict]) -> list[dict]:
+    """The rows of an undo plan whose lines the latest undo of `push_id` could not put back."""
+    undone = con.execute(UNDO_FAILURES, {"push_id": push_id, "problems": list(PROBLEMS["undo"])}).fetchone()
+    if undone[0] is None:
+        raise PushError(f"Push {push_id} has not been undone: there are no failures to retry.")
+    failed = set(undone[1] or ())
+    if not failed:
+        raise PushError(f"Undo {undone[0]} of push {push_id} put every line back: there are no failures to retry.")
+    return [r for r in rows if f"{r['line_id']}/{r['slot']}" in failed]
 
 
 @contextmanager
@@ -481,20 +538,22 @@ def _run_lock(db, by: access.Actor, what: str) -> Iterator[None]:
 
 
 def _synced(con, rows: list[dict]) -> dict[str, dict]:
-    """What the mirror says of each invoice to send: to detect a conflict and know which to read singly."""
+    """What the mirror says of each invoice to send: to detect a conflict."""
     ids = list(dict.fromkeys(r["invoice_id"] for r in rows if r["eligible"]))
     return {r["invoice_id"]: r for r in _dicts(con.execute(SYNCED, {"ids": ids}))}
 
 
 def _run(gw, db, rows: list[dict], synced: dict[str, dict], *, kind: str, undo_of: int | None, by: access.Actor,
-         progress: Progress | None, settled: "Settled", locked: tuple[int, int] = (0, 0)) -> PushResult:
-    """Log and send `rows`; `locked`: the invoices and lines the plan left out as locked, recorded as counts."""
+         progress: Progress | None, settled: "Settled", locked: tuple[int, int] = (0, 0),
+         inactive: frozenset[str] = frozenset()) -> PushResult:
+    """Log and send `rows`; `locked`: the invoices and lines the plan left out as locked, recorded as counts;
+    `inactive`: the options not ACTIVE in the mirror, to tell a refusal for them (kept by a push, not an undo)."""
     started, first_call = time.monotonic(), len(gw.calls)
     if not any(r["eligible"] for r in rows):
         return PushResult(None, kind, "nothing to do", None, _locked_outcomes(rows), settled=settled,
                           locked=locked[0])
     push_id, key_prefix = _start(db, rows, locked, kind=kind, undo_of=undo_of, by=by)
-    run = _Run(gw, db, push_id, key_prefix, rows, synced, progress or (lambda stage, done, total: None))
+    run = _Run(gw, db, push_id, key_prefix, rows, synced, progress or (lambda stage, done, total: None), inactive)
     stopped = run.execute()
     api_calls = sum(not call.is_token for call in gw.calls[first_call:])
     with store.connect(db, purpose=f"{kind}: finish") as con:
@@ -531,9 +590,9 @@ class _Run:
     write, between calls to Xero."""
 
     def __init__(self, gw, db, push_id: int, key_prefix: str, rows: list[dict], synced: dict[str, dict],
-                 progress: Progress):
+                 progress: Progress, inactive: frozenset[str]):
         self.gw, self.db, self.push_id, self.key_prefix, self.progress = gw, db, push_id, key_prefix, progress
-        self.synced = synced
+        self.synced, self.inactive = synced, inactive
         self.types = {invoice_id: row["type"] for invoice_id, row in synced.items()}
         self.expected: dict[str, dict[str, dict[str, str | None]]] = {}  # invoice → line → category → option now
         self.wanted: dict[str, dict[str, dict[str, str | None]]] = {}
@@ -574,7 +633,7 @@ class _Run:
         for invoice_id in ids:
             invoice, synced_utc = fresh.get(invoice_id), self.synced[invoice_id]["updated_utc"]
             problem = self._conflict(invoice, synced_utc, self.expected[invoice_id])
-            if not problem and (self.synced[invoice_id]["has_discount"] or push_plan.may_hide_discount(invoice)):
+            if not problem and push_plan.may_hide_discount(invoice):
                 invoice = credit_notes.read_one(self.gw, invoice_id, self.types[invoice_id])
                 problem = self._conflict(invoice, synced_utc, self.expected[invoice_id])
             if problem:
@@ -623,18 +682,31 @@ class _Run:
             self._record([{"invoice_id": i, "result": "failed", "message": str(e)} for i, _ in batch], [])
             raise
         by_id = {a.get("InvoiceID"): a for a in answers}
-        results, landed = [], []
+        results, landed, refused = [], [], []
         for position, (invoice_id, (before, sent)) in enumerate(batch):
             answer = by_id.get(invoice_id) or (answers[position] if position < len(answers) else None)
             problems = (push_plan.verify(sent, before, answer) if answer is not None
                         else ["Xero's answer did not include this invoice."])
             if problems:
                 results.append({"invoice_id": invoice_id, "result": "failed", "message": "; ".join(problems)})
+                refused += self._refusal(invoice_id, sent, answer)
             else:
                 results.append({"invoice_id": invoice_id, "result": "landed",
                                 "message": push_plan.xero_message(answer) or None})
                 landed.append(answer)
         self._record(results, landed)
+        if refused:
+            with store.connect(self.db, purpose="push: Xero's refusals") as con, store.transaction(con):
+                refusals.record(con, refused, self.push_id)
+
+    def _refusal(self, invoice_id: str, sent: dict, answer: dict | None) -> list[dict]:
+        """A refusal of an invoice that carries options the mirror holds as not ACTIVE is believed to be for them,
+        and kept in Xero's words (an undo knows of no such options, so keeps none)."""
+        carried = refusals.carried_inactive(sent, self.inactive)
+        if not carried or answer is None or not answer.get("HasErrors"):
+            return []
+        return [{"invoice_id": invoice_id, "updated_utc": self.synced[invoice_id]["updated_utc"],
+                 "option_ids": carried, "message": push_plan.xero_message(answer) or "Xero refused it."}]
 
     def _key(self, number: int, updates: list[dict]) -> str:
         """The same batch of the same push always gets the same key, so Xero applies it at most once."""
@@ -725,10 +797,12 @@ def _mirror(con, answers: list[dict]) -> None:
 
 def history(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict]:
     """The latest pushes and undos, newest first: the columns of `pushes`, the latest undo of each
-    (`undone_by`, `undo_outcome`), a one-line `summary` for people and whether it `can_undo`: a push
-    with landed lines that no undo has fully undone (an interrupted push included)."""
+    (`undone_by`, `undo_outcome`), a one-line `summary` for people, whether it `can_undo`: a push
+    with landed lines that no undo has fully undone (an interrupted push included), and whether it
+    `can_retry`: its latest undo left lines it could not put back (`undo(..., retry=True)`)."""
     return [{**row, "summary": _history_line(row),
-             "can_undo": row["kind"] == "push" and bool(row["lines_changed"]) and row["undo_outcome"] != "complete"}
+             "can_undo": row["kind"] == "push" and bool(row["lines_changed"]) and row["undo_outcome"] != "complete",
+             "can_retry": row["kind"] == "push" and row["undo_outcome"] in ("partial", "stopped", "interrupted")}
             for row in _dicts(con.execute(HISTORY, [limit]))]
 
 

@@ -7,12 +7,13 @@ holds. `wanted` maps a line's LineItemID to {TrackingCategoryID: TrackingOptionI
 that category's entry}; categories not named there keep their entries untouched.
 """
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 INVOICE_FIELDS = ("InvoiceID", "Type", "Status", "LineAmountTypes")
 LINE_FIELDS = ("LineItemID", "Description", "Quantity", "UnitAmount", "ItemCode", "AccountCode",
                "TaxType", "TaxAmount", "DiscountRate", "DiscountAmount", "LineAmount")
 TOTAL_FIELDS = ("SubTotal", "TotalTax", "Total")
+CENT = Decimal("0.01")
 
 Wanted = Mapping[str, Mapping[str, str | None]]
 
@@ -49,24 +50,27 @@ def _line_update(line: dict, wanted: Mapping[str, str | None]) -> dict:
 
 
 def may_hide_discount(invoice: dict) -> bool:
-    """True when a list read of `invoice` may have left out a line's DiscountAmount (Xero-OpenAPI#592).
+    """True when a list read of `invoice` may have left out a line's DiscountAmount (Xero-OpenAPI#592), so
+    sending the list copy back could drop it: only the single GET /Invoices/{id} shows it.
 
-    A line with a discount rate or amount, or whose amount is not quantity x unit amount, may carry a
-    discount amount that only the single GET returns; sending the list copy back could drop it.
+    The one rule of when to read an invoice on its own: a line hides nothing when its LineAmount is
+    what Xero computes from its quantity, unit amount and discount rate (`explained_amount`); any
+    other amount may be net of a discount amount the list left out.
     """
-    return any(_has_discount(line) or line.get("LineAmount") != _undiscounted_amount(line)
+    return any(line.get("LineAmount") is None or Decimal(line["LineAmount"]) != explained_amount(line)
                for line in invoice["LineItems"])
 
 
-def _has_discount(line: dict) -> bool:
-    return any(line.get(field) not in (None, 0) for field in ("DiscountRate", "DiscountAmount"))
-
-
-def _undiscounted_amount(line: dict) -> Decimal | None:
-    quantity, unit = line.get("Quantity"), line.get("UnitAmount")
-    if quantity is None or unit is None:
+def explained_amount(line: dict) -> Decimal | None:
+    """Xero's LineAmount for a line without a discount amount: round(quantity × unit amount ×
+    (1 − rate/100), 2), half away from zero. Both are tax-exclusive, or both tax-inclusive, as the
+    invoice's LineAmountTypes says, so the rule holds for each."""
+    unit = line.get("UnitAmount")
+    if unit is None:
         return None
-    return (Decimal(quantity) * Decimal(unit)).quantize(Decimal("0.01"))
+    quantity = Decimal(line.get("Quantity") if line.get("Quantity") is not None else 1)
+    rate = Decimal(line.get("DiscountRate") or 0)
+    return (quantity * Decimal(unit) * (1 - rate / 100)).quantize(CENT, ROUND_HALF_UP)
 
 
 def conflicts(invoice: dict, expected: Wanted) -> list[str]:

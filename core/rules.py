@@ -21,8 +21,9 @@ to an invoice and nothing refunded (`EDITABLE`, `LOCKED_REASON`). So a PAID, VOI
 allocated credit note is locked, an AUTHORISED one with nothing allocated can be edited.
 
 Status: `locked` (the invoice cannot be edited) beats `blocked` (slot map invalid, a wanted
-option that is not ACTIVE in its slot's category, or a `change` on an invoice Xero would refuse
-back whole: see BLOCK_UNRETURNABLE), which beats `same` / `change`.
+option that is not ACTIVE in its slot's category, an invoice Xero refused for an option that is
+still not ACTIVE and that has not changed in Xero since (table xero_refusals), or a `change` on
+an invoice Xero would refuse back whole: see BLOCK_UNRETURNABLE), which beats `same` / `change`.
 
 `refresh` and `refresh_for` write `line_rules` but open no transaction of their own: call
 them inside the writer's `store.transaction(con)`, so the rules change together with the
@@ -36,6 +37,7 @@ SOURCES = ("line", "client", "service", "owner", "consolidated", "none")
 STATUSES = ("same", "change", "blocked", "locked")
 EDITABLE_INVOICE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
 CREDIT_NOTE = "ACCRECCREDIT"
+REFUSED = "Xero refused this invoice: "  # how a block for Xero's refusal begins (core/refusals.py)
 
 # Whether Xero's API lets the app change a document (an `invoices` row), and if not why, in SQL over
 # the columns of `invoices` (prefix {t}): the one statement of the lock rules.
@@ -127,9 +129,19 @@ first_line_tc1 AS (  -- invoices whose first line has its own TC1 override, and 
     SELECT t.invoice_id, t.tc1_option_id
     FROM tc1_overrides t JOIN first_positions f ON f.invoice_id = t.invoice_id AND f.position = t.position
 ),
-invoice_facts AS (  -- per invoice, not per line: why it is locked, if it is
-    SELECT invoice_id, contact_id, number, date, status, type, {locked_reason} AS locked_reason
-    FROM {invoices}
+refusals AS (  -- Xero's refusals in force: an option the invoice carried is still not ACTIVE
+    SELECT x.invoice_id, any_value(x.updated_utc) AS updated_utc, any_value(x.message) AS message
+    FROM (SELECT invoice_id, updated_utc, message, unnest(option_ids) AS option_id FROM xero_refusals) x
+    LEFT JOIN tracking_options o ON o.option_id = x.option_id
+    LEFT JOIN tracking_categories k ON k.category_id = o.category_id
+    WHERE o.status IS DISTINCT FROM 'ACTIVE' OR k.status IS DISTINCT FROM 'ACTIVE'
+    GROUP BY x.invoice_id
+),
+invoice_facts AS (  -- per invoice, not per line: why it is locked, if it is, and Xero's refusal in force
+    SELECT i.invoice_id, contact_id, number, date, status, type, {locked_reason} AS locked_reason,
+           '{refused}' || x.message AS refused_reason
+    FROM {invoices} i
+    LEFT JOIN refusals x ON x.invoice_id = i.invoice_id AND x.updated_utc IS NOT DISTINCT FROM i.updated_utc
 ),
 wanted_options AS (  -- per option and slot, not per line: its name, and why it cannot be written there
     SELECT m.slot, o.option_id, o.name,
@@ -147,6 +159,7 @@ decided AS (
            c1.option_id AS tc1_current_option_id, c1.option_name AS tc1_current_name,
            c2.option_id AS tc2_current_option_id, c2.option_name AS tc2_current_name,
            I.number AS invoice_number, I.date AS invoice_date, I.status AS invoice_status, I.locked_reason,
+           I.refused_reason,
            coalesce(I.type, 'ACCREC') AS invoice_type,
            CASE WHEN O.tc1_override THEN 'line'
                 WHEN C.consolidate AND F.invoice_id IS NOT NULL THEN 'consolidated'
@@ -210,20 +223,24 @@ SELECT line_id, invoice_id, contact_id, position, description, line_amount,
        tc2_wanted_option_id, tc2_wanted_name, tc2_source, tc2_apply,
        CASE WHEN locked_reason IS NOT NULL THEN 'locked'
             WHEN blocked_reason IS NOT NULL THEN 'blocked'
-            WHEN (NOT tc1_apply OR tc1_current_option_id IS NOT DISTINCT FROM tc1_wanted_option_id)
-             AND (NOT tc2_apply OR tc2_current_option_id IS NOT DISTINCT FROM tc2_wanted_option_id)
-                THEN 'same'
+            WHEN unchanged THEN 'same'
+            WHEN refused_reason IS NOT NULL THEN 'blocked'
             ELSE 'change' END AS status,
-       coalesce(locked_reason, blocked_reason) AS reason
-FROM checked
+       coalesce(locked_reason, blocked_reason, CASE WHEN NOT unchanged THEN refused_reason END) AS reason
+FROM (SELECT *, (NOT tc1_apply OR tc1_current_option_id IS NOT DISTINCT FROM tc1_wanted_option_id)
+                AND (NOT tc2_apply OR tc2_current_option_id IS NOT DISTINCT FROM tc2_wanted_option_id) AS unchanged
+      FROM checked)
 """
 
-# Xero refuses a whole invoice update when any line it gets back carries an option or category
-# that is not ACTIVE, or more than 2 tracking entries, and the push sends every line back whole.
-# So a `change` line is blocked when, after the push, a line of its invoice would still carry
-# one: that line's entries, less the slots the push rewrites on `change` lines (`tcS_apply`),
-# plus what it writes. Only entries that are not ACTIVE, or of a category beyond the two slots,
-# can cause it, so only those are looked at.
+# Xero refuses a whole invoice update when any line it gets back carries an option that no longer
+# exists, or more than 2 tracking entries, and the push sends every line back whole. So a `change`
+# line is blocked when, after the push, a line of its invoice would still carry one: that line's
+# entries, less the slots the push rewrites on `change` lines (`tcS_apply`), plus what it writes.
+# Only entries that are not ACTIVE, or of a category beyond the two slots, can cause it, so only
+# those are looked at. An archived option kept on a line blocks nothing: whether Xero takes it back
+# is unconfirmed (XERO_NOTES.md §2), so the push tries and believes Xero's answer (DESIGN.md "Push
+# protocol" 10). The preview marks such an invoice "may be refused" (core/refusals.py); a refusal
+# blocks it (`refusals` above) until it changes in Xero or the options are ACTIVE again.
 BLOCK_UNRETURNABLE = "WITH" + SLOT_MAP + """,
 fine AS (  -- the tags Xero takes back without a word: ACTIVE options of the slots' ACTIVE categories
     SELECT o.option_id, o.category_id
@@ -238,13 +255,8 @@ odd_entries AS (
                AND t.category_id IS DISTINCT FROM m.tc2_category_id AS beyond_slots,
            CASE WHEN k.category_id IS NULL
                     THEN 'an option of a tracking category that no longer exists in Xero'
-                WHEN k.status <> 'ACTIVE'
-                    THEN 'the option ''' || coalesce(o.name, t.option_name, t.option_id) || ''' of the '
-                         || lower(k.status) || ' category ''' || k.name || ''''
                 WHEN o.option_id IS NULL OR o.category_id <> t.category_id
                     THEN 'a ' || k.name || ' option that no longer exists in Xero'
-                WHEN o.status <> 'ACTIVE'
-                    THEN 'the ' || lower(o.status) || ' option ''' || o.name || ''' (' || k.name || ')'
            END AS unreturnable
     FROM {tracking} t
     ANTI JOIN fine f ON f.option_id = t.option_id AND f.category_id = t.category_id
@@ -292,11 +304,11 @@ WHERE {rules}.invoice_id = refused.invoice_id AND {rules}.status = 'change'
 """
 
 ALL_LINES = {"lines": "invoice_lines", "tracking": "line_tracking", "invoices": "invoices", "rules": "line_rules",
-             "locked_reason": locked_reason_sql()}
+             "locked_reason": locked_reason_sql(), "refused": REFUSED}
 # A few invoices: their lines and tracking copied once and decided in a table of their own, so
 # that no step reads more than those.
 SCOPED_LINES = {"lines": "rules_scope", "tracking": "scoped_tracking", "invoices": "scoped_invoices",
-                "rules": "scoped_rules", "locked_reason": locked_reason_sql()}
+                "rules": "scoped_rules", "locked_reason": locked_reason_sql(), "refused": REFUSED}
 
 # The lines an edit can touch, always whole invoices (a consolidated invoice's first line decides
 # the others' TC1; one line's tracking can block the others'): a client's invoices, the invoices
@@ -328,7 +340,7 @@ DELETE_ALL = "DELETE FROM line_rules"
 INSERT_ALL = "INSERT INTO line_rules BY NAME " + RULES_SELECT.format(**ALL_LINES) + "ORDER BY invoice_date DESC"
 # The app-owned tables the rules read besides the mirror: with copies of them, another database holding a
 # whole mirror (a sync's scratch file) decides every line as this one would.
-SETTINGS_TABLES = ("slots", "client_settings", "team_members", "services", "line_overrides")
+SETTINGS_TABLES = ("slots", "client_settings", "team_members", "services", "line_overrides", "xero_refusals")
 BUILD = "CREATE TABLE line_rules AS " + RULES_SELECT.format(**ALL_LINES) + "ORDER BY invoice_date DESC"
 TAKE = "DELETE FROM line_rules; INSERT INTO line_rules BY NAME SELECT * FROM {schema}.line_rules"
 

@@ -1,3 +1,5 @@
+import functools
+
 import streamlit as st
 
 from core import connection, push, ui
@@ -37,6 +39,12 @@ def confirm_push(counts: dict) -> None:
     st.write(f"This changes the tracking of **{counts['lines']:,} lines** on **{counts['invoices']:,} invoices** "
              "in Xero. Nothing else on those invoices changes, and invoices changed in Xero since the last "
              "sync are skipped.")
+    if counts["irreversible_changes"]:
+        st.warning(f"Undo could not reverse **{counts['irreversible_changes']:,}** of these changes: the option "
+                   "the line has now is archived or deleted in Xero, and Xero takes no such option on a line.",
+                   icon=":material/warning:")
+        st.dataframe(ui.cached(push.irreversible, SHOWN_LINES), hide_index=True, width="stretch",
+                     key="push_irreversible")
     yes, no = st.columns(2)
     if yes.button("Push", type="primary", key="push_confirmed", width="stretch"):
         st.session_state.update(push_confirming=False, push_now=True)
@@ -47,12 +55,12 @@ def confirm_push(counts: dict) -> None:
 
 
 @st.dialog("Undo this push?")
-def confirm_undo(push_id: int) -> None:
+def confirm_undo(push_id: int, retry: bool) -> None:
     st.write(f"This puts back in Xero the options that push {push_id} replaced, on the lines where Xero still "
-             "has what that push left.")
+             "has what that push left" + (": only those the last undo could not put back." if retry else "."))
     yes, no = st.columns(2)
-    if yes.button("Undo", type="primary", key="undo_confirmed", width="stretch"):
-        st.session_state.update(undo_confirming=None, undo_now=push_id)
+    if yes.button("Retry the failures" if retry else "Undo", type="primary", key="undo_confirmed", width="stretch"):
+        st.session_state.update(undo_confirming=None, undo_now=(push_id, retry))
         st.rerun()
     if no.button("Cancel", key="undo_cancelled", width="stretch"):
         st.session_state["undo_confirming"] = None
@@ -64,8 +72,9 @@ if (st.session_state.get("push_now") or st.session_state.get("undo_now") is not 
     st.subheader("Result")
 if st.session_state.pop("push_now", False):
     run(push.push)
-if (undo_id := st.session_state.pop("undo_now", None)) is not None:
-    run(push.undo, undo_id)
+if (undo_now := st.session_state.pop("undo_now", None)) is not None:
+    push_id, retry = undo_now
+    run(functools.partial(push.undo, retry=retry), push_id)
 
 result = st.session_state.get("push_result")
 if result is not None:
@@ -122,8 +131,11 @@ if not pushes:
 for row in pushes:
     text, button = st.columns([5, 1], vertical_alignment="center")
     text.markdown(row["summary"])
-    if row["can_undo"]:
+    if row["can_retry"]:
+        if button.button("Retry the failures", key=f"undo_retry_{row['push_id']}", icon=":material/replay:"):
+            st.session_state["undo_confirming"] = (row["push_id"], True)
+    elif row["can_undo"]:
         if button.button("Undo", key=f"undo_{row['push_id']}", icon=":material/undo:"):
-            st.session_state["undo_confirming"] = row["push_id"]
+            st.session_state["undo_confirming"] = (row["push_id"], False)
 if st.session_state.get("undo_confirming") is not None and not st.session_state.get("push_confirming"):
-    confirm_undo(st.session_state["undo_confirming"])
+    confirm_undo(*st.session_state["undo_confirming"])

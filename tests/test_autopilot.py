@@ -100,7 +100,7 @@ def test_a_pass_tags_new_invoices_in_its_statuses_and_leaves_the_rest_for_a_pers
     assert list(pilot.query(autopilot.decided, "tagged")["Invoice"]) == [tagged["InvoiceNumber"]]
     left = pilot.query(autopilot.decided, "left").set_index("Invoice")["Why"]
     assert left[authorised["InvoiceNumber"]] == "AUTHORISED: autopilot handles DRAFT and SUBMITTED only"
-    assert left[blocked["InvoiceNumber"]].startswith("blocked: Line 1 of this invoice carries the option 'North'")
+    assert left[blocked["InvoiceNumber"]].startswith("blocked: Line 1 of this invoice would carry 3 tracking")
 
 
 def test_with_authorised_chosen_an_authorised_invoice_is_tagged(pilot):

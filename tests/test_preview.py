@@ -76,6 +76,7 @@ def test_totals_by_source(shown):
 def test_a_page_row_has_names_amount_as_decimal_and_what_changes(shown):
     row = preview.lines(shown, preview.Filters(invoice_number="INV-1"))[0]
     assert row == {
+        "may_be_refused": False,
         "invoice_number": "INV-1", "document": "Invoice", "client_name": "Acme Ltd", "invoice_date": date(2026, 1, 15),
         "invoice_status": "AUTHORISED", "position": 0, "description": "Accounts",
         "line_amount": Decimal("100.10"),

@@ -1,8 +1,10 @@
 """The sandbox behaves like Xero (XERO_NOTES.md), driven through the real xero-python SDK."""
+import base64
 import datetime as dt
 import json
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from urllib.parse import quote_plus, urlencode
 
 import pytest
 import urllib3
@@ -76,6 +78,41 @@ def test_wrong_credentials_get_invalid_client(sandbox, monkeypatch):
     with pytest.raises(HTTPStatusException) as caught:
         client.get_client_credentials_token()
     assert caught.value.status == 400 and json.loads(caught.value.body) == {"error": "invalid_client"}
+
+
+def token_request(sandbox, form: dict, authorization: str | None = None):
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if authorization:
+        headers["Authorization"] = authorization
+    return urllib3.request("POST", sandbox.identity_url + "/connect/token", body=urlencode(form), headers=headers,
+                           retries=False)
+
+
+def basic(client_id: str, secret: str) -> str:
+    """RFC 6749 §2.3.1: id and secret form-encoded, joined by a colon, base64."""
+    return "Basic " + base64.b64encode(f"{quote_plus(client_id)}:{quote_plus(secret)}".encode()).decode()
+
+
+def test_token_endpoint_takes_http_basic_client_authentication(sandbox, api):
+    answer = token_request(sandbox, {"grant_type": "client_credentials"}, basic(sandbox.client_id,
+                                                                                sandbox.client_secret))
+    token = answer.json()
+    assert answer.status == 200 and token["token_type"] == "Bearer" and token["expires_in"] == 1800
+    items = urllib3.request("GET", sandbox.api_url + "/Items",
+                            headers={"Authorization": f"Bearer {token['access_token']}", "Accept": "application/json"})
+    assert items.status == 200 and items.json()["Items"]
+
+
+@pytest.mark.parametrize("authorization, form, error", [
+    ("wrong secret", {"grant_type": "client_credentials"}, "invalid_client"),
+    ("both ways at once", {"grant_type": "client_credentials", "client_secret": "x"}, "invalid_request"),
+    ("not base64", {"grant_type": "client_credentials"}, "invalid_request"),
+])
+def test_token_endpoint_refuses_bad_basic_authentication(sandbox, authorization, form, error):
+    header = {"wrong secret": basic(sandbox.client_id, "wrong"), "both ways at once": basic(sandbox.client_id,
+              sandbox.client_secret), "not base64": "Basic %%%"}[authorization]
+    answer = token_request(sandbox, form, header)
+    assert (answer.status, answer.json()) == (400, {"error": error})
 
 
 def test_expired_tokens_get_401_until_renewed(sandbox, api):
@@ -345,6 +382,9 @@ def test_minute_limit_answers_429_with_retry_after(sandbox, api):
     with pytest.raises(RateLimitException) as caught:
         api.get_items("")
     assert caught.value.rate_limit == "minute" and 0 < int(caught.value.headers["Retry-After"]) <= 60
+    assert caught.value.headers["Content-Type"].startswith("application/json")
+    body = json.loads(caught.value.body)
+    assert (body["Status"], body["Title"]) == (429, "Too Many Requests") and "minute" in body["Detail"]
     sandbox.set_minute_limit(None)
     assert api.get_items("").items
 
@@ -354,6 +394,7 @@ def test_injected_day_limit_and_503(sandbox, api):
     with pytest.raises(RateLimitException) as caught:
         api.get_invoices("", page=1)
     assert (caught.value.rate_limit, caught.value.headers["Retry-After"]) == ("day", "3600")
+    assert json.loads(caught.value.body)["Status"] == 429 and "day" in json.loads(caught.value.body)["Detail"]
     sandbox.fail_next(503, times=2, path="/Invoices")
     assert api.get_items("").items
     for _ in range(2):

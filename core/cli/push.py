@@ -1,4 +1,4 @@
-"""`python -m core push [--dry-run] [--invoice NUMBER …]` and `python -m core undo PUSH_ID`.
+"""`python -m core push [--dry-run] [--invoice NUMBER …]` and `python -m core undo PUSH_ID [--retry]`.
 
 Exit 0 when every eligible change landed (or there was nothing to do), 1 when any invoice failed,
 conflicted, was not sent or is in doubt, 2 on a usage or configuration error (another push running
@@ -33,6 +33,8 @@ def register(subparsers) -> None:
     parser.set_defaults(handler=run_push)
     parser = subparsers.add_parser("undo", help="push the options a push replaced back to Xero")
     parser.add_argument("push_id", type=int, metavar="PUSH_ID", help="the push to undo (see the Push page)")
+    parser.add_argument("--retry", action="store_true",
+                        help="only the lines the last undo of that push could not put back")
     parser.set_defaults(handler=run_undo)
 
 
@@ -43,7 +45,7 @@ def run_push(args) -> int:
 
 
 def run_undo(args) -> int:
-    return _execute(lambda gw: push.undo(gw, args.push_id, by=access.command_line()))
+    return _execute(lambda gw: push.undo(gw, args.push_id, by=access.command_line(), retry=args.retry))
 
 
 def _dry_run(numbers: list[str]) -> int:
@@ -51,12 +53,17 @@ def _dry_run(numbers: list[str]) -> int:
         with read_database() as con:
             table = push.plan_table(con, invoice_numbers=numbers)
             counts = push.plan_counts(con, invoice_numbers=numbers)
+            irreversible = push.irreversible(con, invoice_numbers=numbers)
     except push.PushError as error:
         print(f"error: {error}", file=sys.stderr)
         return CONFIGURATION_ERROR
     if not table.empty:
         print(table.fillna("").to_string(index=False))
     print(_plan_summary(counts))
+    if counts["irreversible_changes"]:
+        print(f"Undo could not reverse {counts['irreversible_changes']} of these changes (the option a line has now "
+              "is archived or deleted in Xero, and Xero takes no such option on a line):")
+        print(irreversible.to_string(index=False))
     return 0
 
 
@@ -101,6 +108,8 @@ def write_problems(result: push.PushResult) -> Path:
 
 
 def _plan_summary(counts: dict[str, int]) -> str:
+    refused = (f" {counts['refused_invoices']} that Xero refused are blocked until they change in Xero or their "
+               "options are active again." if counts["refused_invoices"] else "")
     return (f"{counts['invoices']} invoices and credit notes ({counts['lines']} lines) will change in Xero; "
             f"{counts['locked_invoices']} locked ones ({counts['locked_lines']} lines) cannot be changed "
-            "through Xero's API and will not be sent.")
+            f"through Xero's API and will not be sent.{refused}")

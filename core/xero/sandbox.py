@@ -13,6 +13,8 @@ A sandbox given a state file shares it with every other process serving that fil
 of Connect to Xero, idempotency keys), while each process keeps its own request log, rate-limit
 counters, client-credentials tokens and test hooks.
 """
+import base64
+import binascii
 import hashlib
 import json
 import math
@@ -27,14 +29,14 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import NamedTuple
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit
 
 from core import demo
 from core.xero import sandbox_credit_notes as credit_notes, sandbox_identity, sandbox_reads as reads
 from core.xero import sandbox_reports as reports
 from core.xero.sandbox_file import StateFile, load, write_json  # load: read a saved state, for callers
 from core.xero.sandbox_records import ms_from_xero, settle, updated_fields
-from core.xero.sandbox_writes import Book, apply_invoices
+from core.xero.sandbox_writes import ARCHIVED_READINGS, Book, apply_invoices
 
 API_PREFIX = "/api.xro/2.0"
 TOKEN_PATH = "/connect/token"
@@ -82,6 +84,30 @@ def _problem(status: int, detail: str) -> dict:
     """The problem+json shape Xero answers 401s (and other gateway-level errors) with."""
     return {"Type": None, "Title": HTTPStatus(status).phrase, "Status": status, "Detail": detail,
             "Instance": secrets.token_hex(16), "Extensions": {}}
+
+
+def _too_many(retry_after: int, problem: str) -> _Reply:
+    """Xero's 429: Retry-After (seconds), X-Rate-Limit-Problem, and a problem+json body saying which limit."""
+    return _json_reply(429, _problem(429, f"Rate limit exceeded: the {problem} limit was reached"),
+                       {"Retry-After": str(retry_after), "X-Rate-Limit-Problem": problem})
+
+
+def _client_form(form: dict, authorization: str) -> dict | None:
+    """The token request's form with the client's id and secret, from the form or from HTTP Basic
+    authentication (RFC 6749 §2.3.1: each part form-encoded, then base64); None when the client
+    authenticates both ways at once or the Basic header cannot be read."""
+    scheme, _, credentials = authorization.partition(" ")
+    if scheme.lower() != "basic":
+        return form
+    if "client_secret" in form:
+        return None
+    try:
+        client_id, colon, secret = base64.b64decode(credentials, validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    if not colon:
+        return None
+    return {**form, "client_id": unquote_plus(client_id), "client_secret": unquote_plus(secret)}
 
 
 def _validation_error(message: str, elements: list[dict] | None = None) -> dict:
@@ -175,6 +201,14 @@ class Sandbox:
                 self._invoice_failures.pop(invoice_id.lower(), None)
             else:
                 self._invoice_failures[invoice_id.lower()] = message
+
+    def set_archived_reading(self, reading: str) -> None:
+        """How Xero treats an archived option on a line it is sent (unconfirmed, so both are played):
+        "refuse" any line carrying one, or "keep" it where the line already had it (sandbox_writes)."""
+        if reading not in ARCHIVED_READINGS:
+            raise ValueError(f"reading must be one of {ARCHIVED_READINGS}")
+        with self._lock:
+            self._book.archived = reading
 
     def edit_invoice(self, invoice_id: str, mutate: Callable[[dict], None]) -> dict:
         """Change an invoice "in Xero" behind the app's back: `mutate` edits a copy of the stored
@@ -291,7 +325,7 @@ class Sandbox:
             self._window_start, self._window_calls = now, 0
         if self._minute_limit and self._window_calls >= self._minute_limit:
             wait = max(1, math.ceil(self._window_start + self._window_seconds - now))
-            return _Reply(429, b"", {"Retry-After": str(wait), "X-Rate-Limit-Problem": "minute"})
+            return _too_many(wait, "minute")
         self._window_calls += 1
         self._day_calls += 1
         return None
@@ -301,8 +335,7 @@ class Sandbox:
         if failure.retry_after is not None or failure.status == 429:
             headers["Retry-After"] = str(failure.retry_after if failure.retry_after is not None else 1)
         if failure.status == 429:
-            headers["X-Rate-Limit-Problem"] = failure.problem or "minute"
-            return _Reply(429, b"", headers)
+            return _too_many(int(headers["Retry-After"]), failure.problem or "minute")
         if failure.status == 400:
             return _json_reply(400, _validation_error("A validation exception occurred"), headers)
         return _json_reply(failure.status, _problem(failure.status, "Injected by the sandbox"), headers)
@@ -320,7 +353,7 @@ class Sandbox:
             if failure:
                 reply = self._injected(failure)
             elif path.lower() == TOKEN_PATH and method == "POST":
-                reply = self._token(body)
+                reply = self._token(body, headers.get("Authorization", ""))
             elif token_call:
                 query = {k: v[-1] for k, v in parse_qs(urlsplit(target).query).items()}
                 reply = self.identity.handle(method, path, query, body, headers.get("Authorization", ""))
@@ -339,8 +372,10 @@ class Sandbox:
             self.requests.append(Request(method, path, reply.status))
             return reply
 
-    def _token(self, body: bytes) -> _Reply:
-        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+    def _token(self, body: bytes, authorization: str) -> _Reply:
+        form = _client_form({k: v[0] for k, v in parse_qs(body.decode()).items()}, authorization)
+        if form is None:
+            return _json_reply(400, {"error": "invalid_request"})
         if form.get("grant_type") in ("authorization_code", "refresh_token"):
             return self.identity.token(form)
         if form.get("grant_type") != "client_credentials":

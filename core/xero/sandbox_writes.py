@@ -3,8 +3,12 @@
 Where Xero's behaviour is unconfirmed the sandbox picks the stricter reading, so the app is
 forced to be careful: every field omitted on a sent line is cleared (not kept), an omitted
 `LineAmountTypes` falls back to Xero's default `Exclusive`, lines sent without a LineItemID
-are recreated with new IDs and placed before the ID'd lines (Xero-NetStandard#374), and a
-line that carries an archived option is refused.
+are recreated with new IDs and placed before the ID'd lines (Xero-NetStandard#374).
+
+What Xero does with an archived option on a line it is sent is unconfirmed (XERO_NOTES.md §2), so
+the sandbox plays either reading (`Book.archived`): "refuse" (the default) refuses any line that
+carries an archived option (or an option of an archived category); "keep" keeps such an option on a
+line that already carried it and refuses only a line newly given one.
 """
 import datetime as dt
 import uuid
@@ -22,6 +26,7 @@ LINE_FIELDS = ("Description", "Quantity", "UnitAmount", "ItemCode", "AccountCode
                "DiscountRate", "DiscountAmount")
 INVOICE_FIELDS = ("Reference", "SentToContact", "CurrencyRate", "BrandingThemeID")
 MAX_TRACKING = 2
+ARCHIVED_READINGS = ("refuse", "keep")
 CREATE_ONLY_MESSAGE = "PUT creates invoices: this one already exists (update it with POST)."
 
 
@@ -30,6 +35,7 @@ class Book:
 
     def __init__(self, state: dict):
         self.state = state
+        self.archived = "refuse"  # one of ARCHIVED_READINGS
         self.reindex()
 
     def reindex(self) -> None:
@@ -178,7 +184,7 @@ def _lines(book: Book, stored_lines: list[dict], sent_lines: list[dict] | None, 
     if sent_lines is None:
         # UNCONFIRMED (xero.uservoice 50252319): with LineItems omitted, Xero recreates every line.
         sent_lines = [{k: v for k, v in line.items() if k != "LineItemID"} for line in stored_lines]
-    known = {line["LineItemID"].lower() for line in stored_lines}
+    known = {line["LineItemID"].lower(): line for line in stored_lines}
     new_lines, kept_lines, errors = [], [], []
     for sent in sent_lines:
         line_id = sent.get("LineItemID")
@@ -194,20 +200,28 @@ def _lines(book: Book, stored_lines: list[dict], sent_lines: list[dict] | None, 
         line["UnitAmount"] = unit_amount(line["UnitAmount"], unitdp)
         if line.get("ItemCode") and not any(i["Code"] == line["ItemCode"] for i in book.state["Items"]):
             errors.append(f"Item code '{line['ItemCode']}' is not valid.")
-        tracking, tracking_errors = _tracking(book.state["TrackingCategories"], sent.get("Tracking") or [])
+        carried = _carried(known[line_id.lower()]) if line_id and book.archived == "keep" else set()
+        tracking, tracking_errors = _tracking(book.state["TrackingCategories"], sent.get("Tracking") or [], carried)
         line["Tracking"] = tracking
         errors += tracking_errors
         (kept_lines if line_id else new_lines).append(line)
     return new_lines + kept_lines, errors
 
 
-def _tracking(categories: list[dict], entries: list[dict]) -> tuple[list[dict], list[str]]:
-    """Resolve entries given by IDs or by Name/Option. Two entries for one category: the last wins."""
+def _carried(line: dict) -> set[tuple[str, str]]:
+    """A stored line's (category id, option id) entries, lower case."""
+    return {(t["TrackingCategoryID"].lower(), t["TrackingOptionID"].lower()) for t in line.get("Tracking") or []}
+
+
+def _tracking(categories: list[dict], entries: list[dict],
+              carried: frozenset[tuple[str, str]] | set[tuple[str, str]] = frozenset()) -> tuple[list[dict], list[str]]:
+    """Resolve entries given by IDs or by Name/Option. Two entries for one category: the last wins. An archived
+    option in `carried` (the line had it, under the "keep" reading) is kept."""
     if len(entries) > MAX_TRACKING:
         return [], ["A line item can have a maximum of 2 tracking categories."]
     chosen, errors = {}, []
     for entry in entries:
-        resolved = _tracking_entry(categories, entry)
+        resolved = _tracking_entry(categories, entry, carried)
         if isinstance(resolved, str):
             errors.append(resolved)
         else:
@@ -216,7 +230,7 @@ def _tracking(categories: list[dict], entries: list[dict]) -> tuple[list[dict], 
     return list(chosen.values()), errors
 
 
-def _tracking_entry(categories: list[dict], entry: dict) -> dict | str:
+def _tracking_entry(categories: list[dict], entry: dict, carried: set[tuple[str, str]]) -> dict | str:
     # UNCONFIRMED texts: Xero's exact messages for unknown and archived options are not public.
     category_id = (entry.get("TrackingCategoryID") or "").lower()
     option_id = (entry.get("TrackingOptionID") or "").lower()
@@ -225,14 +239,15 @@ def _tracking_entry(categories: list[dict], entry: dict) -> dict | str:
         c["TrackingCategoryID"].lower() == category_id if category_id else c["Name"].lower() == name.lower())), None)
     if category is None:
         return f"The tracking category '{name or category_id}' does not exist."
-    if category["Status"] != "ACTIVE":
-        return f"The tracking category '{category['Name']}' is archived and cannot be used."
     option = next((o for o in category["Options"] if (
         o["TrackingOptionID"].lower() == option_id if option_id else o["Name"].lower() == option_name.lower())), None)
+    kept = option is not None and (category["TrackingCategoryID"].lower(), option["TrackingOptionID"].lower()) in carried
+    if category["Status"] != "ACTIVE" and not kept:
+        return f"The tracking category '{category['Name']}' is archived and cannot be used."
     if option is None or not (option_id or option_name):
         return f"The tracking option '{option_name or option_id}' does not exist in the tracking category " \
                f"'{category['Name']}'."
-    if option["Status"] != "ACTIVE":
+    if option["Status"] != "ACTIVE" and not kept:
         return f"The tracking option '{option['Name']}' in the tracking category '{category['Name']}' is " \
                f"{option['Status'].lower()} and cannot be used."
     return {"Name": category["Name"], "Option": option["Name"],
