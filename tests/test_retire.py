@@ -233,3 +233,76 @@ def test_the_command_line_refuses_with_exit_2(practice, db_path, snapshot, capsy
     assert capsys.readouterr().err.strip() == message
     with store.connect(db_path) as con:
         assert snapshot(con) == before
+
+
+# --- the Settings page ----------------------------------------------------------------------------
+
+@pytest.fixture
+def settings_page(practice, db_path, monkeypatch, tmp_path, streamlit_caches):
+    """pages/settings.py on the practice above, with made-up Xero credentials (no demo organisation)."""
+    from streamlit.testing.v1 import AppTest
+
+    from core import config
+
+    practice.close()
+    monkeypatch.setenv("XERO_CLIENT_ID", "id")
+    monkeypatch.setenv("XERO_CLIENT_SECRET", "secret")
+    monkeypatch.setattr(config, "SECRETS_FILE", tmp_path / "no-secrets.toml")
+    at = AppTest.from_file(str(config.ROOT / "pages/settings.py"), default_timeout=60).run()
+    assert not at.exception
+    return at
+
+
+def choose(at, slot, old, new):
+    at.radio(key="retire_slot").set_value(slot).run()
+    at.selectbox(key="retire_old").set_value(old).run()
+    at.selectbox(key="retire_new").set_value(new).run()
+    return at
+
+
+def test_the_page_shows_what_would_change_then_retires(settings_page, db_path, snapshot):
+    at = choose(settings_page, 1, "Partner F", "Partner A")
+    assert at.selectbox(key="retire_old").options == ["Partner A", "Partner B", "Partner F"]
+    assert at.selectbox(key="retire_new").options == ["Partner A"]  # the active ones, less the one retired
+    with store.connect(db_path) as con:
+        before = snapshot(con)
+
+    at.button(key="retire_check").click().run()
+
+    assert not at.exception
+    assert at.info[-1].value.startswith("Would replace 'Partner F' by 'Partner A' in 1 client, 3 line overrides.")
+    assert "Find & Recode worklist" in at.info[-1].value
+    assert at.dataframe[-1].value.values.tolist() == [
+        ["client", "Acme Ltd", "Partner F", "Partner A"], ["line override", "INV-3 line 1", "None", "Partner A"],
+        ["line override", "INV-4 line 1", "None", "Partner A"],
+        ["line override", "INV-5 line 1", "Partner F", "Partner A"]]
+    with store.connect(db_path) as con:
+        assert snapshot(con) == before
+
+    at.button(key="retire_apply").click().run()
+
+    assert not at.exception
+    assert at.success[0].value.startswith("Replaced 'Partner F' by 'Partner A' in 1 client, 3 line overrides.")
+    assert "retire_apply" not in [b.key for b in at.button]
+    with store.connect(db_path) as con:
+        assert [row[1:3] for row in log(con)] == [(SOURCE, "client"), (SOURCE, "line"), (SOURCE, "line"),
+                                                  (SOURCE, "line")]
+        assert verdicts(con)["L1"] == ("Partner A", "client", "change")
+
+
+def test_the_page_offers_only_the_slots_options_and_refuses_a_successor_archived_meanwhile(settings_page, db_path,
+                                                                                         snapshot):
+    at = choose(settings_page, 2, "Audit", "Tax")
+    assert at.selectbox(key="retire_old").options == ["Audit", "Tax"]
+    with store.connect(db_path) as con:  # archived in Xero and synced while the page was open
+        con.execute("UPDATE tracking_options SET status = 'ARCHIVED' WHERE option_id = 'tax'")
+        before = snapshot(con)
+
+    at.button(key="retire_check").click().run()
+
+    assert not at.exception
+    assert at.error[0].value == ("'Tax' cannot take the place of 'Audit': 'Tax' is archived in 'Department'; choose an "
+                                 "active option.")
+    assert "retire_apply" not in [b.key for b in at.button]
+    with store.connect(db_path) as con:
+        assert snapshot(con) == before
