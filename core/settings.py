@@ -485,17 +485,6 @@ def _read_clients(con: duckdb.DuckDBPyConnection, edits: list[Edit]) -> dict[Any
             for contact_id, name, owner, tc1, tc2, cons in _keys(con, CLIENTS_CURRENT, edits)}
 
 
-def _check_clients(snapshot: "Snapshot") -> tuple[Outcome, dict]:
-    return _apply(snapshot.catalog, "client", CLIENT_FIELDS, snapshot.edits, snapshot.current,
-                  lambda key: f"There is no client with contact ID {quote(key)}.")
-
-
-def _write_clients(con: duckdb.DuckDBPyConnection, checked: "Checked") -> list[Change]:
-    _with_columns(con, _columns("contact_id", checked.rows, CLIENT_TYPES), CLIENTS_UPSERT)
-    rules.refresh_for(con, contact_ids=list(checked.rows))
-    return checked.outcome.changes
-
-
 def set_client(con: duckdb.DuckDBPyConnection, contact_id: str, *, by: access.Actor, source: str = "ui",
                owner_id: Any = UNSET, tc1_option_id: Any = UNSET, tc2_option_id: Any = UNSET,
                consolidate: Any = UNSET, transaction: bool = True) -> list[Change]:
@@ -547,17 +536,6 @@ def apply_service_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *
 def _read_services(con: duckdb.DuckDBPyConnection, edits: list[Edit]) -> dict[Any, tuple[str, dict[str, Any]]]:
     return {code: (name, {"tc2_option_id": tc2, "alignment_fee": fee})
             for code, name, tc2, fee in _keys(con, SERVICES_CURRENT, edits)}
-
-
-def _check_services(snapshot: "Snapshot") -> tuple[Outcome, dict]:
-    return _apply(snapshot.catalog, "service", SERVICE_FIELDS, snapshot.edits, snapshot.current,
-                  lambda key: f"There is no item with code {quote(key)}.")
-
-
-def _write_services(con: duckdb.DuckDBPyConnection, checked: "Checked") -> list[Change]:
-    _with_columns(con, _columns("item_code", checked.rows, SERVICE_TYPES), SERVICES_UPSERT)
-    rules.refresh_for(con, item_codes=list(checked.rows))
-    return checked.outcome.changes
 
 
 def set_service(con: duckdb.DuckDBPyConnection, item_code: str, *, by: access.Actor, source: str = "ui",
@@ -656,8 +634,28 @@ class _Entity:
     write: Callable[[duckdb.DuckDBPyConnection, Checked], list[Change]]  # the rows and the rules; the changes
 
 
-ENTITIES = {"client": _Entity(_read_clients, _check_clients, _write_clients),
-            "service": _Entity(_read_services, _check_services, _write_services),
+def _check_fields(entity: str, fields: dict[str, _Field], missing: Callable[[Any], str]
+                  ) -> Callable[[Snapshot], tuple[Outcome, dict[Any, dict[str, Any]]]]:
+    return lambda snapshot: _apply(snapshot.catalog, entity, fields, snapshot.edits, snapshot.current, missing)
+
+
+def _upsert(key: str, types: dict[str, pa.DataType], sql: str, scope: str
+            ) -> Callable[[duckdb.DuckDBPyConnection, Checked], list[Change]]:
+    """Write the rows in one statement and refresh the rules of the lines they touch (`rules.refresh_for`'s
+    `scope`, the rows' keys)."""
+    def write(con: duckdb.DuckDBPyConnection, checked: Checked) -> list[Change]:
+        _with_columns(con, _columns(key, checked.rows, types), sql)
+        rules.refresh_for(con, **{scope: list(checked.rows)})
+        return checked.outcome.changes
+    return write
+
+
+ENTITIES = {"client": _Entity(_read_clients,
+                              _check_fields("client", CLIENT_FIELDS, lambda k: f"There is no client with contact ID {quote(k)}."),
+                              _upsert("contact_id", CLIENT_TYPES, CLIENTS_UPSERT, "contact_ids")),
+            "service": _Entity(_read_services,
+                               _check_fields("service", SERVICE_FIELDS, lambda k: f"There is no item with code {quote(k)}."),
+                               _upsert("item_code", SERVICE_TYPES, SERVICES_UPSERT, "item_codes")),
             "team_member": _Entity(_read_team, _check_team, _write_team)}
 
 
