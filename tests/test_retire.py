@@ -51,12 +51,8 @@ PRACTICE = [
 
 
 @pytest.fixture
-def practice(con):
-    with store.transaction(con):
-        for sql in PRACTICE:
-            con.execute(sql)
-        rules.refresh(con)
-    return con
+def practice(seeded):
+    return seeded(PRACTICE)
 
 
 def verdicts(con, slot=1):
