@@ -8,9 +8,10 @@ A file whose rows disagree on the encoding (some UTF-8, some not) is refused who
 way, some of its names would come out garbled.
 
 This module turns cells into edits (names → ids) and refuses rows it cannot place; the checks
-and the writing are `core.settings`' bulk `apply_*_edits`, one transaction for the whole file.
-Every step is a dictionary lookup per row, so a file of N rows takes time in proportion to N; the
-database is opened briefly to read what rows are checked against, and then only for the apply.
+and the writing are `core.settings`' `read_edits`, `check_edits` and `write_edits`, one transaction
+for the whole file. Every step is a dictionary lookup per row, so a file of N rows takes time in
+proportion to N. The database is opened briefly twice to read what rows are checked against, and
+then only for the apply's transaction; the file is read and checked without holding it.
 """
 import difflib
 import gc
@@ -66,8 +67,7 @@ ROWS_NAMED = 10
 # "Did you mean": difflib compares the misspelt name with each candidate, so only the first few misspelt
 # names get a suggestion, and only from names with the same first letter and about the same length.
 SUGGESTIONS_MAX, CANDIDATES_MAX, LENGTH_SLACK = 20, 500, 3
-APPLY = {"clients": settings.apply_client_edits, "services": settings.apply_service_edits,
-         "team": settings.apply_team_edits}
+ENTITIES = {"clients": "client", "services": "service", "team": "team_member"}  # core.settings' entities
 # The change log's field names (core.settings) as the template's columns call them.
 FIELD_COLUMNS = {
     "clients": {"owner": "Client Owner", "tc1": "Xero Tracking Category 1", "tc2": "Xero Tracking Category 2",
@@ -134,11 +134,16 @@ def import_csv(template: str, data: bytes, *, file_name: str, by: access.Actor, 
     access.require(by, access.EDIT)
     with _collector_paused():
         table = read_csv(data, template)
-        with store.connect(database) as con:
+        with store.connect(database, purpose="import: read the settings") as con:
             catalog, (identify, current) = settings.catalog(con), LOOKUPS[template](con)
         edits, rejections = _edits(catalog, table, template, identify, current)
-        with store.connect(database) as con:
-            outcome = APPLY[template](con, edits, by=by, source=f"import:{Path(file_name).name}", dry_run=dry_run)
+        with store.connect(database, purpose="import: read the settings edited") as con:
+            snapshot = settings.read_edits(con, ENTITIES[template], edits)
+        checked = settings.check_edits(snapshot)
+        outcome = checked.outcome
+        if checked.rows and not dry_run:
+            with store.connect(database, purpose="import: apply") as con:
+                outcome = settings.write_edits(con, checked, by=by, source=f"import:{Path(file_name).name}")
     by_row = attrgetter("row")
     return ImportResult(template, len(table), dry_run, sorted(outcome.changes, key=by_row),
                         sorted(rejections + outcome.rejections, key=by_row))

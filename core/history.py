@@ -96,6 +96,8 @@ def source_words(source: str) -> str:
         return "Command line"
     if source.startswith("import:"):
         return f"CSV import ({source.removeprefix('import:')})"
+    if source.startswith("retire:"):
+        return f"Retire option ({source.removeprefix('retire:')})"
     return source
 
 

@@ -15,8 +15,8 @@ Keyword arguments left at `UNSET` leave the field as it is; `None` means none (c
 import re
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import duckdb
 import pandas as pd
@@ -78,8 +78,9 @@ def check_text(label: str, value: str, limit: int) -> str:
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class Edit:
+# Edits, changes and rejections are named tuples: a file of 200,000 rows makes a million of them, and a frozen
+# dataclass takes six times as long to make.
+class Edit(NamedTuple):
     """One entity's edit: `key` is its id (contact ID, item code, member id, line ID; None adds a
     team member); `fields` maps field names to new values (ids, booleans, text); `row` is the
     caller's label for it in rejections, e.g. a CSV row number."""
@@ -88,8 +89,7 @@ class Edit:
     row: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class Change:
+class Change(NamedTuple):
     entity: str
     entity_id: str
     name: str
@@ -99,8 +99,7 @@ class Change:
     row: Any = None
 
 
-@dataclass(frozen=True, slots=True)
-class Rejection:
+class Rejection(NamedTuple):
     row: Any
     key: Any
     message: str
@@ -404,6 +403,63 @@ def _given(**fields: Any) -> dict[str, Any]:
     return {name: value for name, value in fields.items() if value is not UNSET}
 
 
+# --- reading, checking and writing many edits ---------------------------------------------------
+# An import reads the settings in one short visit, checks its edits without holding the database, and
+# opens it again only for the write: `read_edits`, `check_edits`, `write_edits`. The pages and the
+# command line do the three at once: `apply_edits`.
+
+@dataclass
+class Snapshot:
+    """The settings edits of one entity are checked against, as read at `version` of the database."""
+    entity: str
+    edits: list[Edit]
+    version: int
+    catalog: Catalog
+    current: dict[Any, tuple[str, dict[str, Any]]]   # key → (name, row)
+
+
+@dataclass
+class Checked:
+    """Edits checked against a snapshot: what would change and what is rejected, and the new rows."""
+    snapshot: Snapshot
+    outcome: Outcome
+    rows: dict[Any, dict[str, Any]]
+
+
+def read_edits(con: duckdb.DuckDBPyConnection, entity: str, edits: Iterable[Edit]) -> Snapshot:
+    edits = list(edits)
+    return Snapshot(entity, edits, store.data_version(con), catalog(con), ENTITIES[entity].read(con, edits))
+
+
+def check_edits(snapshot: Snapshot) -> Checked:
+    """Pure: needs no database."""
+    return Checked(snapshot, *ENTITIES[snapshot.entity].check(snapshot))
+
+
+def write_edits(con: duckdb.DuckDBPyConnection, checked: Checked, *, by: access.Actor, source: str,
+                transaction: bool = True) -> Outcome:
+    """Write what `check_edits` found, with its change log and the rules, in one transaction; when the database
+    changed since the snapshot was read, the edits are read and checked again inside it first."""
+    access.require(by, access.EDIT)
+    with _writing(con, transaction):
+        if store.data_version(con) != checked.snapshot.version:
+            checked = check_edits(read_edits(con, checked.snapshot.entity, checked.snapshot.edits))
+        if checked.rows:
+            checked.outcome.changes = ENTITIES[checked.snapshot.entity].write(con, checked)
+            _log(con, checked.outcome.changes, by, source)
+    return checked.outcome
+
+
+def apply_edits(con: duckdb.DuckDBPyConnection, entity: str, edits: Iterable[Edit], *, by: access.Actor,
+                source: str = "ui", dry_run: bool = False, transaction: bool = True) -> Outcome:
+    """Check the edits of an entity ("client", "service", "team_member") and, unless `dry_run`, write them."""
+    access.require(by, access.EDIT)
+    checked = check_edits(read_edits(con, entity, edits))
+    if dry_run or not checked.rows:
+        return checked.outcome
+    return write_edits(con, checked, by=by, source=source, transaction=transaction)
+
+
 # --- clients ----------------------------------------------------------------------------------
 
 CLIENTS_CURRENT = """
@@ -421,19 +477,12 @@ CLIENT_TYPES = {"owner_id": pa.int32(), "tc1_option_id": TEXT, "tc2_option_id": 
 def apply_client_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: access.Actor, source: str = "ui",
                        dry_run: bool = False, transaction: bool = True) -> Outcome:
     """Edits keyed by contact ID with fields owner_id, tc1_option_id, tc2_option_id, consolidate."""
-    access.require(by, access.EDIT)
-    edits = list(edits)
-    current = {contact_id: (name, {"owner_id": owner, "tc1_option_id": tc1, "tc2_option_id": tc2, "consolidate": cons})
-               for contact_id, name, owner, tc1, tc2, cons
-               in _keys(con, CLIENTS_CURRENT, edits)}
-    outcome, rows = _apply(catalog(con), "client", CLIENT_FIELDS, edits, current,
-                           lambda key: f"There is no client with contact ID {quote(key)}.")
-    if rows and not dry_run:
-        with _writing(con, transaction):
-            _log(con, outcome.changes, by, source)
-            _with_columns(con, _columns("contact_id", rows, CLIENT_TYPES), CLIENTS_UPSERT)
-            rules.refresh_for(con, contact_ids=list(rows))
-    return outcome
+    return apply_edits(con, "client", edits, by=by, source=source, dry_run=dry_run, transaction=transaction)
+
+
+def _read_clients(con: duckdb.DuckDBPyConnection, edits: list[Edit]) -> dict[Any, tuple[str, dict[str, Any]]]:
+    return {contact_id: (name, {"owner_id": owner, "tc1_option_id": tc1, "tc2_option_id": tc2, "consolidate": cons})
+            for contact_id, name, owner, tc1, tc2, cons in _keys(con, CLIENTS_CURRENT, edits)}
 
 
 def set_client(con: duckdb.DuckDBPyConnection, contact_id: str, *, by: access.Actor, source: str = "ui",
@@ -481,18 +530,12 @@ SERVICE_TYPES = {"tc2_option_id": TEXT, "alignment_fee": pa.bool_()}
 def apply_service_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: access.Actor, source: str = "ui",
                         dry_run: bool = False, transaction: bool = True) -> Outcome:
     """Edits keyed by item code with fields tc2_option_id, alignment_fee; a service row is created when needed."""
-    access.require(by, access.EDIT)
-    edits = list(edits)
-    current = {code: (name, {"tc2_option_id": tc2, "alignment_fee": fee})
-               for code, name, tc2, fee in _keys(con, SERVICES_CURRENT, edits)}
-    outcome, rows = _apply(catalog(con), "service", SERVICE_FIELDS, edits, current,
-                           lambda key: f"There is no item with code {quote(key)}.")
-    if rows and not dry_run:
-        with _writing(con, transaction):
-            _log(con, outcome.changes, by, source)
-            _with_columns(con, _columns("item_code", rows, SERVICE_TYPES), SERVICES_UPSERT)
-            rules.refresh_for(con, item_codes=list(rows))
-    return outcome
+    return apply_edits(con, "service", edits, by=by, source=source, dry_run=dry_run, transaction=transaction)
+
+
+def _read_services(con: duckdb.DuckDBPyConnection, edits: list[Edit]) -> dict[Any, tuple[str, dict[str, Any]]]:
+    return {code: (name, {"tc2_option_id": tc2, "alignment_fee": fee})
+            for code, name, tc2, fee in _keys(con, SERVICES_CURRENT, edits)}
 
 
 def set_service(con: duckdb.DuckDBPyConnection, item_code: str, *, by: access.Actor, source: str = "ui",
@@ -525,12 +568,17 @@ NEW_MEMBER = {"name": None, "email": None, "tc2_option_id": None}
 def apply_team_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: access.Actor, source: str = "ui",
                      dry_run: bool = False, transaction: bool = True) -> Outcome:
     """Edits keyed by member id with fields name, email, tc2_option_id; key None adds a member."""
-    access.require(by, access.EDIT)
-    cat = catalog(con)
-    current = {member_id: (name, {"name": name, "email": email, "tc2_option_id": tc2})
-               for member_id, name, email, tc2 in con.execute(TEAM_CURRENT).fetchall()}
-    keyed = []
-    for number, edit in enumerate(edits, start=1):
+    return apply_edits(con, "team_member", edits, by=by, source=source, dry_run=dry_run, transaction=transaction)
+
+
+def _read_team(con: duckdb.DuckDBPyConnection, _: list[Edit]) -> dict[Any, tuple[str, dict[str, Any]]]:
+    return {member_id: (name, {"name": name, "email": email, "tc2_option_id": tc2})
+            for member_id, name, email, tc2 in con.execute(TEAM_CURRENT).fetchall()}
+
+
+def _check_team(snapshot: "Snapshot") -> tuple[Outcome, dict]:
+    cat, current, keyed = snapshot.catalog, snapshot.current, []
+    for number, edit in enumerate(snapshot.edits, start=1):
         if edit.key is None:  # a new member's stand-in id until it is written
             edit = Edit(-number, edit.fields, edit.row)
             current[edit.key] = ("" if _blank(name := edit.fields.get("name")) else str(name).strip(), NEW_MEMBER)
@@ -545,14 +593,16 @@ def apply_team_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, b
     outcome, rows = _apply(cat, "team_member", TEAM_FIELDS, keyed, current,
                            lambda k: f"There is no team member with ID {k}.", claim)
     outcome.rejections = [Rejection(r.row, None, r.message) if r.key < 0 else r for r in outcome.rejections]
-    if rows and not dry_run:
-        with _writing(con, transaction):
-            ids = {str(key): str(member_id) for key, member_id in _write_members(con, rows).items()}
-            outcome.changes = [Change(c.entity, ids[c.entity_id], c.name, c.field, c.old, c.new, c.row)
-                               for c in outcome.changes]
-            _log(con, outcome.changes, by, source)
-            rules.refresh_for(con, member_ids=[int(member_id) for member_id in ids.values()])
-    return outcome
+    return outcome, rows
+
+
+def _write_team(con: duckdb.DuckDBPyConnection, checked: "Checked") -> list[Change]:
+    """Writes the members and returns the changes with the new members' ids in place of their stand-ins."""
+    ids = {str(key): str(member_id) for key, member_id in _write_members(con, checked.rows).items() if key < 0}
+    changes = [Change(c.entity, ids[c.entity_id], c.name, c.field, c.old, c.new, c.row) if c.entity_id in ids else c
+               for c in checked.outcome.changes]
+    rules.refresh_for(con, member_ids=[key if key > 0 else int(ids[str(key)]) for key in checked.rows])
+    return changes
 
 
 def _name_problem(cat: Catalog, key: int, row: dict[str, Any]) -> str | None:
@@ -575,6 +625,38 @@ def _write_members(con: duckdb.DuckDBPyConnection, rows: dict[int, dict[str, Any
         named = dict(_with_columns(con, _columns("member_id", added, TEAM_TYPES, key_type=pa.int32()), TEAM_INSERT))
         ids.update({key: named[row["name"]] for key, row in added.items()})
     return ids
+
+
+@dataclass(frozen=True)
+class _Entity:
+    read: Callable[[duckdb.DuckDBPyConnection, list[Edit]], dict[Any, tuple[str, dict[str, Any]]]]
+    check: Callable[[Snapshot], tuple[Outcome, dict[Any, dict[str, Any]]]]
+    write: Callable[[duckdb.DuckDBPyConnection, Checked], list[Change]]  # the rows and the rules; the changes
+
+
+def _check_fields(entity: str, fields: dict[str, _Field], missing: Callable[[Any], str]
+                  ) -> Callable[[Snapshot], tuple[Outcome, dict[Any, dict[str, Any]]]]:
+    return lambda snapshot: _apply(snapshot.catalog, entity, fields, snapshot.edits, snapshot.current, missing)
+
+
+def _upsert(key: str, types: dict[str, pa.DataType], sql: str, scope: str
+            ) -> Callable[[duckdb.DuckDBPyConnection, Checked], list[Change]]:
+    """Write the rows in one statement and refresh the rules of the lines they touch (`rules.refresh_for`'s
+    `scope`, the rows' keys)."""
+    def write(con: duckdb.DuckDBPyConnection, checked: Checked) -> list[Change]:
+        _with_columns(con, _columns(key, checked.rows, types), sql)
+        rules.refresh_for(con, **{scope: list(checked.rows)})
+        return checked.outcome.changes
+    return write
+
+
+ENTITIES = {"client": _Entity(_read_clients,
+                              _check_fields("client", CLIENT_FIELDS, lambda k: f"There is no client with contact ID {quote(k)}."),
+                              _upsert("contact_id", CLIENT_TYPES, CLIENTS_UPSERT, "contact_ids")),
+            "service": _Entity(_read_services,
+                               _check_fields("service", SERVICE_FIELDS, lambda k: f"There is no item with code {quote(k)}."),
+                               _upsert("item_code", SERVICE_TYPES, SERVICES_UPSERT, "item_codes")),
+            "team_member": _Entity(_read_team, _check_team, _write_team)}
 
 
 def add_team_member(con: duckdb.DuckDBPyConnection, name: str, *, by: access.Actor, source: str = "ui",

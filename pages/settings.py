@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import autopilot, config, connection, demo, slots, ui
+from core import autopilot, config, connection, demo, retire, settings, slots, ui
 from core.xero import oauth
 
 ui.page("Settings")
@@ -204,3 +204,30 @@ with st.form("slot_map"):
                 st.success(f"Saved: Tracking Category 1 is {names[tc1]}, Tracking Category 2 is {names[tc2]}.")
             elif changed is False:
                 st.info("Nothing to save: that is already the slot map.")
+
+st.subheader("Retire an option")
+st.markdown("When an option goes (a partner leaves, a department closes), every client, service, team member and "
+            "line override that names it can name another option instead, and lines tagged with it by hand get an "
+            "override. Nothing is sent to Xero until you push: the Preview shows the changes first.")
+ui.show_flash("retire")
+slot_labels = ui.cached(settings.slot_names)
+retire_slot = st.radio("Slot", list(slot_labels), format_func=slot_labels.get, horizontal=True, key="retire_slot")
+retirable, successors = ui.cached(retire.choices, retire_slot)
+old = st.selectbox("Option to retire", retirable, index=None, key="retire_old")
+new = st.selectbox("Its clients, services, team members and lines go to", [s for s in successors if s != old],
+                   index=None, key="retire_new")
+if old and new and st.button("Show what would change", key="retire_check"):
+    st.session_state["retire_plan"] = ui.action(retire.retire_option, retire_slot, old, new, by=ui.actor(),
+                                                dry_run=True)
+plan = st.session_state.get("retire_plan")
+if plan is not None and (plan.slot, plan.old, plan.new) == (retire_slot, old, new):
+    st.info("\n\n".join(plan.summary()), icon=":material/preview:")
+    if plan.changes:
+        st.dataframe(plan.changes_table(), hide_index=True)
+        if st.button(f"Retire {old} into {new}", type="primary", icon=":material/move_down:", key="retire_apply"):
+            done = ui.action(retire.retire_option, retire_slot, old, new, by=ui.actor())
+            if done is not None:
+                del st.session_state["retire_plan"]
+                ui.flash_after_rerun("retire", "\n\n".join(done.summary()))
+                st.rerun()
+ui.page_link("pages/preview.py", "See the changes in the Preview")

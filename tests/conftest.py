@@ -188,6 +188,20 @@ def edit_practice(edit_practice_db, con):
     return con
 
 
+@pytest.fixture
+def seeded(con):
+    """`seeded(statements)`: `con` with the statements run and every line's rules computed, in one transaction."""
+    from core import rules
+
+    def seed(statements):
+        with store.transaction(con):
+            for sql in statements:
+                con.execute(sql)
+            rules.refresh(con)
+        return con
+    return seed
+
+
 EDITABLE_TABLES = ("client_settings", "services", "team_members", "line_overrides", "change_log", "line_rules",
                    "data_version")
 

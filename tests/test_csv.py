@@ -126,6 +126,40 @@ def test_dry_run_reports_the_same_and_writes_nothing(practice):
         ("ALIGN", "tax", True), ("BK", None, False)]
 
 
+def test_the_file_is_checked_without_holding_the_database(practice, tmp_path, monkeypatch):
+    """Two short reads, then (not in a dry run) the apply's transaction: the rows are checked in between."""
+    log = tmp_path / "holds.log"
+    monkeypatch.setenv(store.HOLD_LOG_VARIABLE, str(log))
+    text = "Team Member,Email,Tracking Category 2\nAlice,,Audit\nZoë New,zoe@example.com,Tax\n"
+    run(practice, "team", text, dry_run=True)
+    assert [hold.purpose for hold in store.holds(log)] == ["import: read the settings",
+                                                           "import: read the settings edited"]
+    log.unlink()
+    run(practice, "team", text)
+    assert [hold.purpose for hold in store.holds(log)] == ["import: read the settings",
+                                                           "import: read the settings edited", "import: apply"]
+
+
+def test_rows_checked_before_another_write_are_checked_again_when_applied(practice, monkeypatch):
+    """Bob is archived in Xero (a sync) after the file was checked, before it is applied: the row is refused."""
+    check = settings.check_edits
+
+    def archive_bob_after(snapshot):
+        checked = check(snapshot)
+        with store.connect() as con, store.transaction(con):
+            con.execute("UPDATE tracking_options SET status = 'ARCHIVED' WHERE option_id = 'bob'")
+        monkeypatch.setattr(settings, "check_edits", check)  # the apply's own check runs as it is
+        return checked
+
+    monkeypatch.setattr(settings, "check_edits", archive_bob_after)
+    result = run(practice, "clients", "Xero Contact ID,Xero Tracking Category 1,Consolidate Lines\n"
+                                      "acme,Bob,yes\nbeta,Carl,no\n")
+    assert rejections(result) == [(2, "'Bob' is archived in 'Partner'; choose an active option.")]
+    assert changes(result) == [(3, "=Beta Co", "Consolidate Lines", "yes", "no")]
+    assert practice.execute(CLIENTS_NOW).fetchall()[:2] == [
+        ("acme", 1, "ann", "tax", False), ("beta", None, "carl", None, False)]
+
+
 def test_an_absent_column_leaves_its_field_and_a_blank_cell_clears_it(practice):
     run(practice, "clients", "Client Name,Xero Tracking Category 2\nAcme Ltd,\n")
     assert practice.execute(CLIENTS_NOW).fetchall()[0] == ("acme", 1, "ann", None, False)

@@ -9,7 +9,7 @@ import sys
 
 from core import busy
 
-COMMANDS: list[str] = ["bench", "slots", "sync", "push", "csv", "set", "revenue", "preview", "autopilot", "demo"]
+COMMANDS: list[str] = ["bench", "slots", "sync", "push", "csv", "set", "retire", "revenue", "preview", "autopilot", "demo"]
 
 
 def build_parser() -> argparse.ArgumentParser:
