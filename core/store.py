@@ -28,10 +28,10 @@ from core import config
 LOCK_WAIT_SECONDS = 15.0
 HOLD_LOG_VARIABLE = "TRACKING_HOLD_LOG"
 # DuckDB's own default is 80% of the machine's memory; past this it spills joins and sorts to disk,
-# which keeps the dashboard under 1 GB with a million lines (the rules benchmark's peak memory).
+# which keeps a process under 512 MB with a million lines (`python -m core bench rules`; tests/test_memory.py).
 # Extensions are never fetched or loaded behind our back: opening an SQLite file would otherwise
 # download DuckDB's sqlite extension from the internet.
-DUCKDB_CONFIG = {"memory_limit": "768MB", "autoinstall_known_extensions": False,
+DUCKDB_CONFIG = {"memory_limit": "448MB", "autoinstall_known_extensions": False,
                  "autoload_known_extensions": False}
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 SQLITE_MAGIC = b"SQLite format 3\x00"

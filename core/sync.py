@@ -78,6 +78,7 @@ def sync(gw: Gateway, *, db: Path | str | None = None, full: bool = False,
         with _scratch(scratch, types) as stage:
             counts, calls = _read_all(stage, gw, since, held, progress or _no_progress)
             _refuse_repeated_keys(stage)
+            stage.execute(SQL["order_stage_lines"])
             if settings:
                 _build_rules(stage, settings)
         with store.connect(db, purpose="sync: merge") as con:
