@@ -20,6 +20,7 @@ import duckdb
 import pandas as pd
 
 from core import access, settings, store
+from core.push_words import plural
 from core.settings import Change, Edit, InvalidChange, quote
 
 SOURCE = "retire:{old} → {new}"  # the change log's source, read by core/history.py
@@ -73,24 +74,20 @@ class Retirement:
     def summary(self) -> list[str]:
         """The outcome in a few sentences: the settings, the open invoices, the locked ones."""
         verb = "would" if self.dry_run else "will"
-        settings_changed = ", ".join(_count(n, noun) for noun, n in self.counts().items())
+        settings_changed = ", ".join(plural(n, noun) for noun, n in self.counts().items())
         lines = [f"{'Would replace' if self.dry_run else 'Replaced'} {quote(self.old)} by {quote(self.new)} in "
                  f"{settings_changed}." if self.changes else f"No setting names {quote(self.old)}."]
         if self.open_lines:
-            lines.append(f"{_count(self.open_lines, 'line')} of open invoices carry {quote(self.old)}: the Preview "
+            lines.append(f"{plural(self.open_lines, 'line')} of open invoices carry {quote(self.old)}: the Preview "
                          f"{'would show' if self.dry_run else 'shows'} their change, which a push sends to Xero.")
         if self.locked_lines:
-            lines.append(f"{_count(self.locked_lines, 'line')} on {_count(self.locked_invoices, 'locked invoice')} "
+            lines.append(f"{plural(self.locked_lines, 'line')} on {plural(self.locked_invoices, 'locked invoice')} "
                          f"carry {quote(self.old)} and {verb} want {quote(self.new)}, which Xero's API cannot "
                          "write: they are in the Find & Recode worklist (Push page, Locked invoices, "
                          "\"Download the locked lines\").")
         if self.dry_run:
             lines.append("Dry run: nothing was changed.")
         return lines
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def choices(con: duckdb.DuckDBPyConnection, slot: int) -> tuple[list[str], list[str]]:

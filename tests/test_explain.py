@@ -1,7 +1,7 @@
 """The selected line's explanation: one sentence from the source labels the rules stored, worked by hand."""
 import pytest
 
-from core import explain, preview, rules, store
+from core import explain, preview, rules
 
 # Partner (slot 1) and Department (slot 2). Ann Smith (Tax) owns Acme; Bob Jones (no Department) owns Beta;
 # Cons Ltd consolidates its lines. TAX-RET is a service (Tax); ALIGN an alignment fee.
@@ -31,12 +31,8 @@ PRACTICE = [
 
 
 @pytest.fixture
-def practice(con):
-    with store.transaction(con):
-        for sql in PRACTICE:
-            con.execute(sql)
-        rules.refresh(con)
-    return con
+def practice(seeded):
+    return seeded(PRACTICE)
 
 
 @pytest.mark.parametrize(("line_id", "sources", "said"), [

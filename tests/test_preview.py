@@ -34,12 +34,8 @@ STATUS_OF = {"a1": "change", "a2": "same", "b1": "locked", "b2": "blocked"}
 
 
 @pytest.fixture
-def shown(con):
-    with store.transaction(con):
-        for sql in PRACTICE:
-            con.execute(sql)
-        rules.refresh(con)
-    return con
+def shown(seeded):
+    return seeded(PRACTICE)
 
 
 def line_ids(rows: list[dict]) -> list[str]:

@@ -124,14 +124,6 @@ def test_per_invoice_update_results(sandbox, xero_api, valid):
     assert [i["StatusAttributeString"] for i in body["Invoices"]] == ["OK", "ERROR"]
 
 
-def test_validation_error_body(sandbox, xero_api, valid):
-    with pytest.raises(AccountingBadRequestException) as caught:
-        xero_api.update_or_create_invoices("", _update(sandbox))
-    body = valid(caught.value.body, "Error")
-    assert body["Type"] == "ValidationException" and len(body["Elements"]) == 1
-    valid(body["Elements"][0], "Invoice")
-
-
 def test_idempotency_conflict_body(sandbox, xero_api, valid):
     update = _update(sandbox)
     xero_api.update_or_create_invoices("", update, summarize_errors=False, idempotency_key="key-1")
@@ -202,12 +194,16 @@ def test_credit_note_update_results(sandbox, xero_api, valid):
     assert [n["StatusAttributeString"] for n in body["CreditNotes"]] == ["OK", "ERROR"]
 
 
-def test_credit_note_validation_error_body(sandbox, xero_api, valid):
+@pytest.mark.parametrize(("update", "build", "element"), [
+    ("update_or_create_invoices", _update, "Invoice"),
+    ("update_or_create_credit_notes", _credit_note_update, "CreditNote"),
+])
+def test_validation_error_body(sandbox, xero_api, valid, update, build, element):
     with pytest.raises(AccountingBadRequestException) as caught:
-        xero_api.update_or_create_credit_notes("", _credit_note_update(sandbox))
+        getattr(xero_api, update)("", build(sandbox))
     body = valid(caught.value.body, "Error")
     assert body["Type"] == "ValidationException" and len(body["Elements"]) == 1
-    valid(body["Elements"][0], "CreditNote")
+    valid(body["Elements"][0], element)
 
 
 def test_rate_limit_body(sandbox, xero_api):
