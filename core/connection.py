@@ -3,8 +3,9 @@
 With no credentials configured, the demo organisation runs on the sandbox server, started once per
 process and database, its state kept in a JSON file beside the database so pushes survive a
 restart. Every process (the dashboard, the command line, a second dashboard) serves that one file
-under a file lock, so they are one Xero (core/xero/sandbox_file.py). On first use the demo database
-is synced and the demo's settings are seeded.
+under a file lock, so they are one Xero (core/sandbox/state_file.py). On first use the demo database
+is synced and the demo's settings are seeded. The sandbox and the demo practice (core/sandbox/) are
+loaded only when the demo is used, never at import.
 
 With `auth = "code"` the organisation is the one connected with "Connect to Xero" on Settings
 (core/xero/oauth.py); without a client id that flow runs against the local sandbox, to try it.
@@ -13,10 +14,14 @@ import dataclasses
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from core import config, demo, rules, store, sync
-from core.xero import oauth, sandbox
+from core import config, rules, store, sync
+from core.xero import oauth
 from core.xero.gateway import XERO_API_URL, Gateway
+
+if TYPE_CHECKING:
+    from core.sandbox.server import Sandbox
 
 DEMO_LABEL = "Demo organisation"
 
@@ -26,7 +31,7 @@ LAST_SYNC = "SELECT max(synced_at) FROM sync_state"
 SYNCED_BEFORE = "SELECT count(*) > 0 FROM sync_state"
 
 _lock = threading.RLock()
-_sandboxes: dict[Path, sandbox.Sandbox] = {}
+_sandboxes: dict[Path, "Sandbox"] = {}
 
 
 def is_demo() -> bool:
@@ -62,6 +67,8 @@ def fill_demo() -> sync.SyncResult | None:
     """On a demo database's first use: start the sandbox, sync it and seed the demo's settings.
 
     Returns the first sync's result, or None when the database was filled before."""
+    from core.sandbox import demo
+
     with _lock:
         with store.connect() as con:
             if con.execute(SYNCED_BEFORE).fetchone()[0]:
@@ -79,13 +86,24 @@ def demo_state_file() -> Path:
     return db.with_name(f"{db.stem}.sandbox.json")
 
 
-def demo_sandbox() -> sandbox.Sandbox:
+def demo_sandbox() -> "Sandbox":
     """The sandbox serving the demo organisation for this database: started once per process."""
+    from core.sandbox import server
+
     state_file = demo_state_file()
     with _lock:
         if state_file not in _sandboxes:
-            _sandboxes[state_file] = sandbox.start(state_file=state_file)
+            _sandboxes[state_file] = server.start(state_file=state_file)
         return _sandboxes[state_file]
+
+
+def create_demo_invoices(count: int) -> list[str]:
+    """Create `count` new draft invoices in the demo Xero (core/sandbox/demo.py); their numbers.
+
+    Only for the demo organisation: the caller checks `is_demo()`."""
+    from core.sandbox import demo
+
+    return demo.create_new_invoices(gateway(), count)
 
 
 def describe() -> dict[str, str]:
@@ -137,6 +155,6 @@ def _describe_code_flow(cfg: config.XeroConfig, *, on_sandbox: bool) -> dict[str
     return details
 
 
-def _sandbox_config(box: sandbox.Sandbox) -> config.XeroConfig:
+def _sandbox_config(box: "Sandbox") -> config.XeroConfig:
     return config.XeroConfig(box.client_id, box.client_secret, "", box.api_url, box.identity_url)
 

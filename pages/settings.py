@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import autopilot, config, connection, demo, retire, settings, slots, ui
+from core import autopilot, config, connection, retire, settings, slots, ui
 from core.xero import oauth
 
 ui.page("Settings")
@@ -134,7 +134,7 @@ if demo_organisation:
     new_count = count.number_input("New invoices", 1, 200, 10, key="demo_new_count")
     if create.button("Create new invoices in the demo Xero", icon=":material/note_add:", key="demo_new_invoices"):
         try:
-            numbers = demo.create_new_invoices(connection.gateway(), int(new_count))
+            numbers = connection.create_demo_invoices(int(new_count))
         except Exception as e:
             ui.show_error(e)
         else:

@@ -27,7 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from core import bench_rules, config, revenue, rules, store
+from core import config, revenue, rules, store
+from core.bench import rules as bench_rules
 
 PAGE = config.ROOT / "pages" / "revenue.py"
 OVERVIEW = config.ROOT / "pages" / "overview.py"

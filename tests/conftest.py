@@ -227,7 +227,7 @@ def wanted():
 @pytest.fixture
 def sandbox():
     """A running Xero sandbox serving the demo practice, stopped after the test."""
-    from core.xero import sandbox as xero_sandbox
+    from core.sandbox import server as xero_sandbox
     server = xero_sandbox.start()
     yield server
     server.stop()
@@ -236,7 +236,7 @@ def sandbox():
 @pytest.fixture
 def start_sandbox():
     """Start sandboxes on any state: `start_sandbox(state=None, state_file=None)`; all stopped after the test."""
-    from core.xero import sandbox as xero_sandbox
+    from core.sandbox import server as xero_sandbox
     started = []
 
     def start(state=None, **kwargs):

@@ -6,7 +6,7 @@ from test_push import ANN, BOB, OLD, NORTH, P, TAX, D, TESTER, gateway, practice
 from core import access, autopilot, push, run_lock, settings, store
 from core.__main__ import main
 from core.xero.gateway import TRIES, Gateway
-from core.xero.sandbox_writes import CREATE_ONLY_MESSAGE
+from core.sandbox.writes import CREATE_ONLY_MESSAGE
 
 EDITOR = access.Actor("Ed", "ed@practice.com", access.EDITOR)
 

@@ -62,7 +62,7 @@ def test_a_wrong_budget_is_refused_in_plain_words(streamlit_app, demo_db):
 def test_the_demo_xero_receives_new_draft_invoices_from_the_command_line(demo_db, capsys):
     from core import connection
     from core.__main__ import main
-    from core.xero import sandbox
+    from core.sandbox import server as sandbox
 
     before = len(sandbox.load(connection.demo_state_file())["Invoices"])
     assert main(["demo", "new-invoices", "3"]) == 0

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from core.xero.gateway import CREDIT_NOTE_IDS_PER_CALL, Call, Gateway, XeroError
-from core.xero.sandbox_credit_notes import LOCKED_MESSAGES
+from core.sandbox.credit_notes import LOCKED_MESSAGES
 from tests.test_gateway import api_calls, config_for
 
 
@@ -165,7 +165,8 @@ def test_invoices_and_credit_notes_read_and_updated_in_one_shape(gw, sandbox):
 @pytest.fixture
 def demo_org(db_path, sandbox):
     """The demo practice synced and seeded: its rules want changes on invoices and on credit notes."""
-    from core import demo, rules, store, sync
+    from core import rules, store, sync
+    from core.sandbox import demo
 
     gw = Gateway(config_for(sandbox), sleep=lambda seconds: None)
     sync.sync(gw, db=db_path, full=True)

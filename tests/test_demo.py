@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from core import demo
-from core.xero.sandbox_records import dec, iso_of, ms_from_xero
+from core.sandbox import demo
+from core.sandbox.records import dec, iso_of, ms_from_xero
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,8 @@ SHARE_OF_ROOM = 0.6
 
 BUILD = """
 import sys
-from core import bench_rules, store
+from core import store
+from core.bench import rules as bench_rules
 with store.connect(sys.argv[1]) as con:
     bench_rules.build(con, int(sys.argv[2]))
 """

@@ -17,7 +17,8 @@ import pytest
 
 from core import access, config, connection, store, sync
 from core.__main__ import main as command_line
-from core.xero import oauth, sandbox_identity, tokens
+from core.sandbox import identity as sandbox_identity
+from core.xero import oauth, tokens
 from core.xero.gateway import (Call, Gateway, NotConnected, ReconnectNeeded, XeroAuthError, XeroError)
 from tests.conftest import ADMIN, REDIRECT_URI
 

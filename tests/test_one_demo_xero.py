@@ -9,9 +9,9 @@ from types import SimpleNamespace
 
 from core import config, connection, push, store
 from core.config import XeroConfig
-from core.xero import sandbox as xero_sandbox
+from core.sandbox import server as xero_sandbox
 from core.xero.gateway import Gateway
-from core.xero.sandbox_records import ms_from_xero
+from core.sandbox.records import ms_from_xero
 
 LANDING_INVOICES = """
 SELECT DISTINCT i.number FROM invoices i
@@ -124,7 +124,7 @@ def test_a_later_change_in_another_sandbox_is_dated_later(start_sandbox, tmp_pat
 
 OTHER_PROCESS = """
 import sys
-from core.xero import sandbox
+from core.sandbox import server as sandbox
 box = sandbox.start(state_file=sys.argv[1])
 print(box.invoice(sys.argv[2]).get("Reference"))
 box.edit_invoice(sys.argv[3], lambda invoice: invoice.update(Reference="from the other process"))

@@ -12,8 +12,8 @@ from core import access, preview, push, push_plan, rules, store, sync
 from core.__main__ import main
 from core.config import XeroConfig
 from core.xero.gateway import Gateway
-from core.xero.sandbox_records import date_fields, settle, updated_fields
-from core.xero.sandbox_writes import ARCHIVED_READINGS
+from core.sandbox.records import date_fields, settle, updated_fields
+from core.sandbox.writes import ARCHIVED_READINGS
 
 P, D, OLD = "cat-partner", "cat-department", "cat-region"
 ANN, BOB, GONE = "opt-ann", "opt-bob", "opt-gone"

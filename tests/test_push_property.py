@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core import push, push_plan, rules, store
-from core.xero import sandbox
+from core.sandbox import server as sandbox
 from test_push import ANN, AUDIT, BOB, D, P, TAX, Org, invoice, practice, tag, xero_except_tracking
 
 OPTIONS = {P: [ANN, BOB], D: [TAX, AUDIT]}

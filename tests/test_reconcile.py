@@ -20,7 +20,7 @@ def month_end(first: date) -> date:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """The demo practice in a sandbox, synced into a database: (sandbox, gateway, database path)."""
-    from core.xero import sandbox as xero_sandbox
+    from core.sandbox import server as xero_sandbox
 
     box = xero_sandbox.start()
     db = tmp_path_factory.mktemp("reconcile") / "tracking.duckdb"

@@ -13,8 +13,8 @@ from xero_python.api_client import ApiClient, Configuration
 from xero_python.api_client.oauth2 import OAuth2Token, TokenApi
 from xero_python.exceptions import AccountingBadRequestException, HTTPStatusException, RateLimitException
 
-from core.xero import sandbox as xero_sandbox
-from core.xero.sandbox_records import ms_from_xero
+from core.sandbox import server as xero_sandbox
+from core.sandbox.records import ms_from_xero
 
 LOCKED = ["Invoice not of valid status for modification",
           "This document cannot be edited as it has a payment or credit note allocated to it."]

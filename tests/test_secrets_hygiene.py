@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest  # imported before capfd: Streamlit's l
 
 from core import config, connection, csv_templates, history, preview, push, revenue, store
 from core.__main__ import main
-from core.xero import sandbox
+from core.sandbox import server as sandbox
 
 A_SERVICE = """
 SELECT i.code, coalesce(s.alignment_fee, false) FROM items i LEFT JOIN services s ON s.item_code = i.code

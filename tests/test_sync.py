@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from core import config, demo, rules, store
+from core import config, rules, store
 from core import sync as core_sync
 from core.__main__ import main
+from core.sandbox import demo
 from core.sync import OtherOrganisation, sync
 from core.xero.gateway import Gateway, XeroAuthError, XeroBadResponse, XeroUnavailable, parse_day
 
@@ -46,7 +47,7 @@ def big_sandbox(paging_state, start_sandbox):
 @pytest.fixture(scope="module")
 def demo_mirror(tmp_path_factory):
     """A database file holding one full sync of the demo practice (the demo is the same every time)."""
-    from core.xero import sandbox as sandbox_module
+    from core.sandbox import server as sandbox_module
 
     path = tmp_path_factory.mktemp("mirror") / "demo.duckdb"
     box = sandbox_module.start()

@@ -1,4 +1,4 @@
-"""`python -m core bench sync|rules|push|lock|csv`: the benchmarks, each in its own `core/bench_*.py`.
+"""`python -m core bench sync|rules|push|lock|csv`: the benchmarks, each in its own `core/bench/*.py`.
 
 A benchmark module has `add_arguments(parser)` and `run(args) -> int`; it prints its figures
 as ratios against a simple baseline measured in the same run. The Revenue page's render time,
@@ -25,7 +25,7 @@ def register(subparsers) -> None:
     bench = subparsers.add_parser("bench", help="measure speed and memory against a baseline")
     kinds = bench.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     for name in BENCHMARKS:
-        module = importlib.import_module(f"core.bench_{name}")
+        module = importlib.import_module(f"core.bench.{name}")
         parser = kinds.add_parser(name, help=(module.__doc__ or "").strip().splitlines()[0])
         module.add_arguments(parser)
         parser.set_defaults(handler=module.run)

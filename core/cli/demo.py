@@ -1,7 +1,7 @@
 """`python -m core demo new-invoices N`: new draft sales invoices in the demo Xero, for autopilot to tag."""
 import sys
 
-from core import connection, demo
+from core import connection
 from core.xero.gateway import XeroError
 
 USAGE_ERROR = 2
@@ -26,7 +26,7 @@ def run_new_invoices(args) -> int:
         return USAGE_ERROR
     try:
         connection.fill_demo()
-        numbers = demo.create_new_invoices(connection.gateway(), args.count)
+        numbers = connection.create_demo_invoices(args.count)
     except XeroError as error:
         print(f"error: {error}", file=sys.stderr)
         return USAGE_ERROR

@@ -4,12 +4,12 @@ The demo runs on it, and every test of Xero traffic drives the real xero-python 
 it. It speaks Xero's shapes and semantics (XERO_NOTES.md): client-credentials tokens,
 paged reads with line items only when paged, If-Modified-Since, POST /Invoices with full
 line replacement, refusals, summarizeErrors, Idempotency-Key, and the rate-limit headers.
-The read side lives in `sandbox_reads`, the update rules in `sandbox_writes`, and the
+The read side lives in `reads`, the update rules in `writes`, and the
 "Connect to Xero" identity service (authorize, code and refresh grants, revocation,
-connections) in `sandbox_identity`.
+connections) in `identity`.
 
 A sandbox given a state file shares it with every other process serving that file, as one Xero
-(`sandbox_file`): everything Xero would remember lives in the state (records, grants and tokens
+(`state_file`): everything Xero would remember lives in the state (records, grants and tokens
 of Connect to Xero, idempotency keys), while each process keeps its own request log, rate-limit
 counters, client-credentials tokens and test hooks.
 """
@@ -31,12 +31,10 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import parse_qs, unquote, unquote_plus, urlsplit
 
-from core import demo
-from core.xero import sandbox_credit_notes as credit_notes, sandbox_identity, sandbox_reads as reads
-from core.xero import sandbox_reports as reports
-from core.xero.sandbox_file import StateFile, load, write_json  # load: read a saved state, for callers
-from core.xero.sandbox_records import ms_from_xero, settle, updated_fields
-from core.xero.sandbox_writes import ARCHIVED_READINGS, Book, apply_invoices
+from core.sandbox import credit_notes, demo, identity, reads, reports
+from core.sandbox.state_file import StateFile, load, write_json  # load: read a saved state, for callers
+from core.sandbox.records import ms_from_xero, settle, updated_fields
+from core.sandbox.writes import ARCHIVED_READINGS, Book, apply_invoices
 
 API_PREFIX = "/api.xro/2.0"
 TOKEN_PATH = "/connect/token"
@@ -140,7 +138,7 @@ class Sandbox:
         self._window_start = 0.0
         self._window_calls = 0
         self._day_calls = 0
-        self.identity = sandbox_identity.Identity(state, self.client_id, self.client_secret, on_change=self._changed)
+        self.identity = identity.Identity(state, self.client_id, self.client_secret, on_change=self._changed)
         self._server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
@@ -204,7 +202,7 @@ class Sandbox:
 
     def set_archived_reading(self, reading: str) -> None:
         """How Xero treats an archived option on a line it is sent (unconfirmed, so both are played):
-        "refuse" any line carrying one, or "keep" it where the line already had it (sandbox_writes)."""
+        "refuse" any line carrying one, or "keep" it where the line already had it (writes)."""
         if reading not in ARCHIVED_READINGS:
             raise ValueError(f"reading must be one of {ARCHIVED_READINGS}")
         with self._lock:
@@ -343,7 +341,7 @@ class Sandbox:
     def handle(self, method: str, target: str, headers, body: bytes) -> _Reply:
         """Answer one HTTP request (called by the handler threads)."""
         path = urlsplit(target).path
-        token_call = path.lower() in (TOKEN_PATH, *sandbox_identity.PATHS)
+        token_call = path.lower() in (TOKEN_PATH, *identity.PATHS)
         with self._lock:
             delay = self._take(self._delays, path, token_call=token_call)
         if delay:
@@ -615,7 +613,7 @@ def start(state: dict | None = None, *, port: int = 0, state_file: Path | None =
     The state comes from `state`, else from `state_file` when it exists, else the demo
     practice (`demo.demo_state()`). The sandbox owns the dict it is given: pass a copy to keep
     yours. With `state_file`, the state is written there now (unless it was read from it), and
-    the sandbox shares the file with every other process serving it (`sandbox_file`).
+    the sandbox shares the file with every other process serving it (`state_file`).
     """
     if state_file is None:
         return Sandbox(state if state is not None else demo.demo_state(), None, port)._start()

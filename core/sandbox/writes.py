@@ -14,7 +14,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable
 
-from core.xero.sandbox_records import date_fields, iso_of, ms_from_xero, settle, unit_amount, updated_fields
+from core.sandbox.records import date_fields, iso_of, ms_from_xero, settle, unit_amount, updated_fields
 
 LOCKED_MESSAGES = ["Invoice not of valid status for modification",
                    "This document cannot be edited as it has a payment or credit note allocated to it."]

@@ -37,8 +37,7 @@ def run(args) -> int:
 
 
 def _serve(invoices: int, pipe) -> None:
-    from core import demo
-    from core.xero import sandbox
+    from core.sandbox import demo, server as sandbox
 
     state = demo.scaled_state(invoices)
     box = sandbox.start(state)

@@ -4,7 +4,7 @@ import re
 import time
 import uuid
 
-from core.xero.sandbox_records import ms_from_xero, parse_http_moment, unit_amount
+from core.sandbox.records import ms_from_xero, parse_http_moment, unit_amount
 
 PROVIDER_NAME = "Tracking Desk Sandbox"
 DEFAULT_PAGE_SIZE = 100

@@ -4,7 +4,7 @@ GET /CreditNotes lists them in their stored order: paged with page/pageSize (lin
 paged, as for invoices), If-Modified-Since and `where` — Xero's spec gives this endpoint no `IDs`
 parameter, so re-reading a set of credit notes is a `where` of `CreditNoteID==Guid("…")` clauses
 joined by OR, which the sandbox reads too. GET /CreditNotes/{id} returns one with its lines.
-POST /CreditNotes updates them with the invoices' rules (sandbox_writes: the sent lines replace
+POST /CreditNotes updates them with the invoices' rules (writes: the sent lines replace
 the held ones, omitted fields are cleared). Which credit notes Xero lets an app edit is
 unconfirmed; the sandbox takes the strict reading: PAID, VOIDED or DELETED ones, and any with
 an allocation or a refund, are refused.
@@ -12,9 +12,9 @@ an allocation or a refund, are refused.
 import json
 from collections.abc import Callable
 
-from core.xero import sandbox_reads as reads
-from core.xero.sandbox_records import settle_credit_note, updated_fields
-from core.xero.sandbox_writes import Book, _changed, _dates, _lines
+from core.sandbox import reads
+from core.sandbox.records import settle_credit_note, updated_fields
+from core.sandbox.writes import Book, _changed, _dates, _lines
 
 KEY = "CreditNotes"
 ID = "CreditNoteID"

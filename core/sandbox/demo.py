@@ -19,9 +19,9 @@ import time
 import uuid
 
 from core import store
+from core.sandbox.records import (date_fields, iso_of, money, ms_from_xero, ms_of, settle, settle_credit_note,
+                                  updated_fields, xero_date)
 from core.xero.gateway import INVOICES_PER_UPDATE
-from core.xero.sandbox_records import (date_fields, iso_of, money, ms_from_xero, ms_of, settle, settle_credit_note,
-                                       updated_fields, xero_date)
 
 NAMESPACE = uuid.UUID("5b0b6a3c-7f55-4d9c-9a51-2f3c6f0d7e11")
 FIRST_MONTH, MONTHS = dt.date(2025, 5, 1), 18

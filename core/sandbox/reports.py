@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterator
 from decimal import ROUND_HALF_UP, Decimal
 from typing import NamedTuple
 
-from core.xero import sandbox_reads as reads
-from core.xero.sandbox_records import CENT, ZERO, date_fields, dec, ms_from_xero, xero_date
-from core.xero.sandbox_writes import _tracking
+from core.sandbox import reads
+from core.sandbox.records import CENT, ZERO, date_fields, dec, ms_from_xero, xero_date
+from core.sandbox.writes import _tracking
 
 UNASSIGNED = "Unassigned"
 TOTAL = "Total"

@@ -17,8 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from core import demo, push, rules, store
+from core import push, rules, store
 from core.cli.bench import count
+from core.sandbox import demo
 
 USAGE_ERROR = 2
 NO_RATE_LIMIT = 1_000_000
@@ -66,7 +67,7 @@ def _invalid(args) -> str | None:
 
 
 def _serve(invoices: int, editable: int, delay: float, pipe) -> None:
-    from core.xero import sandbox
+    from core.sandbox import server as sandbox
 
     state = _organisation(invoices, editable)
     box = sandbox.start(state)

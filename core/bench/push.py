@@ -14,11 +14,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from core import access, demo, push, rules, store, sync
+from core import access, push, rules, store, sync
 from core.cli.bench import count
 from core.config import XeroConfig
-from core.xero import sandbox
-from core.xero.sandbox_records import settle
+from core.sandbox import demo, server as sandbox
+from core.sandbox.records import settle
 from core.xero.gateway import IDS_PER_CALL, INVOICES_PER_UPDATE, Gateway
 
 XERO_CALLS_PER_MINUTE = 60
