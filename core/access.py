@@ -19,14 +19,32 @@ the plain values to `signed_in`.
 import getpass
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 
 from core.config import ConfigError
 
-VIEWER, EDITOR, ADMIN = "viewer", "editor", "admin"
-ROLES = (VIEWER, EDITOR, ADMIN)  # each may do everything the ones before it may
+
+
+class Role(StrEnum):
+    """A person's role; the value is what `[roles]` says. Each may do everything the ones before it may."""
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    VIEW = "view"
+    HISTORY = "history"
+    EDIT = "edit"
+    PUSH = "push"
+    ADMINISTER = "administer"
+
+
+VIEWER, EDITOR, ADMIN = Role  # the members by their short names, as every caller spells them
+ROLES = tuple(Role)
+VIEW, HISTORY, EDIT, PUSH, ADMINISTER = Permission
 
 # Permission → the least role that has it.
-VIEW, HISTORY, EDIT, PUSH, ADMINISTER = "view", "history", "edit", "push", "administer"
 NEEDS = {VIEW: VIEWER, HISTORY: EDITOR, EDIT: EDITOR, PUSH: ADMIN, ADMINISTER: ADMIN}
 DOING = {VIEW: "see the tracking", HISTORY: "see the change history",
          EDIT: "change assignments or import CSV files", PUSH: "push to Xero or undo a push",
@@ -44,7 +62,7 @@ class Actor:
     """Who is acting: `role` is None for a signed-in address without a role."""
     name: str
     email: str | None
-    role: str | None
+    role: Role | str | None  # a Role, or a machine's (AUTOPILOT_ROLE)
 
     @property
     def who(self) -> str:
@@ -63,13 +81,16 @@ def command_line() -> Actor:
     return Actor(f"command line ({getpass.getuser()})", None, ADMIN)
 
 
-def may(actor: Actor, permission: str) -> bool:
+def may(actor: Actor, permission: Permission | None) -> bool:
+    """Whether `actor` has `permission`; None (a permission nobody named) is had by nobody."""
+    if permission is None:
+        return False
     if actor.role in MACHINE_PERMISSIONS:
         return permission in MACHINE_PERMISSIONS[actor.role]
     return actor.role in ROLES and ROLES.index(actor.role) >= ROLES.index(NEEDS[permission])
 
 
-def require(actor: Actor, permission: str) -> None:
+def require(actor: Actor, permission: Permission) -> None:
     """Raise Forbidden unless `actor` has `permission`; every write calls this before writing."""
     if not isinstance(actor, Actor):
         raise Forbidden(f"Say who is acting: {actor!r} is not a person signed in to Tracking Desk.")
@@ -79,17 +100,17 @@ def require(actor: Actor, permission: str) -> None:
         raise Forbidden(f"Your role ({actor.role}) cannot {DOING[permission]}. Ask an admin if you need to.")
 
 
-def roles_table(section: Mapping) -> dict[str, str]:
+def roles_table(section: Mapping) -> dict[str, Role]:
     """The `[roles]` table with addresses in lower case; ConfigError names a role that does not exist."""
     table = {str(key).strip().lower(): str(role).strip().lower() for key, role in section.items()}
     wrong = sorted(key for key, role in table.items() if role not in ROLES)
     if wrong:
         raise ConfigError(f"[roles] in .streamlit/secrets.toml: {', '.join(wrong)} must be one of "
                           f"{', '.join(ROLES)}.")
-    return table
+    return {key: Role(role) for key, role in table.items()}
 
 
-def role_for(email: str | None, roles: Mapping[str, str]) -> str | None:
+def role_for(email: str | None, roles: Mapping[str, Role]) -> Role | None:
     """The address's role: listed itself, else its domain ("@example.com"), else `default`, else none."""
     address = (email or "").strip().lower()
     if not address:

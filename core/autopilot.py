@@ -356,7 +356,7 @@ def _judge_and_push(gw, db, current: Policy, used: int, calls_before: int, resul
             return
         outcome = _push(gw, db, [invoice["invoice_id"] for invoice in batch])
         _take_push(db, outcome, batch, result)
-        if outcome.outcome == "stopped":
+        if outcome.outcome == push.RunOutcome.STOPPED:
             result.outcome = "partial"
             result.waiting += sum(map(len, batches[number + 1:]))
             result.why_waiting = outcome.message

@@ -7,6 +7,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,13 @@ class ConfigError(Exception):
 SECRETS_FIX = "write it as in .streamlit/secrets.toml.example, or remove it to run the demo."
 
 
-CLIENT_CREDENTIALS, CODE = "client_credentials", "code"
+class AuthMode(StrEnum):
+    """How the app reaches Xero; the value is what XERO_AUTH (or [xero] auth) says."""
+    CLIENT_CREDENTIALS = "client_credentials"
+    CODE = "code"
+
+
+CLIENT_CREDENTIALS, CODE = AuthMode  # the members by their short names, as every caller spells them
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,7 @@ class XeroConfig:
     tenant_id: str = ""
     api_url: str | None = None
     identity_url: str | None = None
-    auth: str = CLIENT_CREDENTIALS
+    auth: AuthMode = CLIENT_CREDENTIALS
     login_url: str | None = None
     redirect_uri: str | None = None
     token_file: Path | None = None
@@ -94,7 +101,7 @@ def xero_config() -> XeroConfig | None:
         return os.environ.get(f"XERO_{key.upper()}") or str(setting or "")
 
     auth = value("auth").strip().lower() or CLIENT_CREDENTIALS
-    if auth not in (CLIENT_CREDENTIALS, CODE):
+    if auth not in tuple(AuthMode):
         raise ConfigError(f"XERO_AUTH (or [xero] auth) is {auth!r}: use {CODE!r} for Connect to Xero, "
                           f"or {CLIENT_CREDENTIALS!r} (the default) for a custom connection.")
     client_id, client_secret = value("client_id"), value("client_secret")

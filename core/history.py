@@ -125,7 +125,7 @@ def events(con: duckdb.DuckDBPyConnection, kind: str | None = None, person: str 
             if (kind is None or row["kind"] == kind) and (person is None or row["pushed_by"] == person):
                 found.append({"when": row["started_at"], "who": row["pushed_by"], "source": "",
                               "what": PUSH_KINDS.get(row["kind"], row["kind"]),
-                              "name": push_words.title(row["kind"], row["push_id"], row["undo_of"]),
+                              "name": row["title"],
                               "change": push.history_words(row), "push_id": row["push_id"]})
     return sorted(found, key=lambda e: e["when"] or datetime.min, reverse=True)[:limit]
 

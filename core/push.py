@@ -33,6 +33,8 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Literal
 
 import duckdb
 import pandas as pd
@@ -45,10 +47,37 @@ from core.xero.gateway import INVOICES_PER_UPDATE, DayLimitReached, XeroError, X
 
 Progress = Callable[[str, int, int], None]
 
-RESULTS = ("landed", "conflict", "locked", "failed", "not sent", "in doubt", "not landed")
-PROBLEMS = {"push": ("conflict", "failed", "not sent", "in doubt", "not landed"),
-            "undo": ("conflict", "failed", "not sent", "in doubt", "not landed", "locked")}  # an undo skips no line
-IN_FLIGHT = {"planned": "not sent", "sending": "in doubt"}  # how a run that is still going (or died) reads
+
+
+class Result(StrEnum):
+    """What happened to a line (`push_lines.result`) and so to its invoice; the value is what the log stores."""
+    PLANNED = "planned"  # logged, not sent yet
+    SENDING = "sending"  # its batch is being sent
+    LANDED = "landed"
+    CONFLICT = "conflict"
+    LOCKED = "locked"
+    FAILED = "failed"
+    NOT_SENT = "not sent"
+    IN_DOUBT = "in doubt"  # Xero's answer was lost; the next push, undo or sync asks Xero
+    NOT_LANDED = "not landed"  # answer lost, and Xero, asked again, did not have it
+
+
+class RunOutcome(StrEnum):
+    """How a push or undo ended (`pushes.outcome`)."""
+    NOTHING_TO_DO = "nothing to do"  # never logged: no push row
+    RUNNING = "running"
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+    STOPPED = "stopped"
+    INTERRUPTED = "interrupted"
+
+
+Kind = Literal["push", "undo"]
+PROBLEMS = {"push": (Result.CONFLICT, Result.FAILED, Result.NOT_SENT, Result.IN_DOUBT, Result.NOT_LANDED),
+            "undo": (Result.CONFLICT, Result.FAILED, Result.NOT_SENT, Result.IN_DOUBT, Result.NOT_LANDED,
+                     Result.LOCKED)}  # an undo skips no line
+# How a run that is still going (or died) reads.
+IN_FLIGHT = {Result.PLANNED: Result.NOT_SENT, Result.SENDING: Result.IN_DOUBT}
 LOCK_WAIT_SECONDS = 3.0  # a sync settling in-doubt batches holds the run lock for a moment
 ANSWER_LOST = ("Xero's answer was lost ({why}); the next push, undo or sync asks Xero whether it landed. "
                "Nothing is sent again until then.")
@@ -120,28 +149,27 @@ SELECT count(DISTINCT invoice_id) FILTER (WHERE eligible) AS invoices,
        count(*) FILTER (WHERE eligible AND undo_problem IS NOT NULL) AS irreversible_changes
 FROM ({PLAN_ROWS})
 """
-# The changes a push would make that undo could not reverse, for people.
+# The changes a push would make that undo could not reverse (push_words.IRREVERSIBLE_HEADERS names the columns).
 IRREVERSIBLE = f"""
-SELECT number AS "Invoice", document AS "Document", contact AS "Client", position + 1 AS "Line",
+SELECT number AS invoice, document, contact AS client, position + 1 AS line,
        coalesce(category_name, 'category') || ': ' || coalesce(current_name, '(none)') || ' → '
-       || coalesce(wanted_name, '(none)') AS "Change",
-       upper(undo_problem[1]) || undo_problem[2:] AS "Why undo could not reverse it"
+       || coalesce(wanted_name, '(none)') AS change,
+       upper(undo_problem[1]) || undo_problem[2:] AS why
 FROM ({PLAN_ROWS})
 WHERE eligible AND undo_problem IS NOT NULL
 ORDER BY number, invoice_id, position, slot
 LIMIT $limit
 """
-# One row per line, for people: old → new for each slot; a line that will change but that Xero may refuse
-# (core/refusals.py), and what undo could not reverse.
+# One row per line: old → new for each slot; a line that will change but that Xero may refuse
+# (core/refusals.py), and what undo could not reverse (push_words.PLAN_HEADERS names the columns).
 PLAN_TABLE = f"""
-SELECT number AS "Invoice", document AS "Document", contact AS "Client", position + 1 AS "Line",
-       description AS "Description",
-       coalesce(max(change) FILTER (WHERE slot = 1), '') AS "Tracking Category 1",
-       coalesce(max(change) FILTER (WHERE slot = 2), '') AS "Tracking Category 2",
+SELECT number AS invoice, document, contact AS client, position + 1 AS line, description,
+       coalesce(max(change) FILTER (WHERE slot = 1), '') AS tc1,
+       coalesce(max(change) FILTER (WHERE slot = 2), '') AS tc2,
        CASE WHEN bool_and(eligible) AND m.reason IS NOT NULL THEN 'may be refused'
-            ELSE any_value(state) END AS "State",
-       CASE WHEN NOT bool_and(eligible) THEN max(p.reason) ELSE coalesce(m.reason, '') END AS "Reason",
-       coalesce(string_agg(undo_problem, '; ' ORDER BY slot), '') AS "Undo"
+            ELSE any_value(state) END AS state,
+       CASE WHEN NOT bool_and(eligible) THEN max(p.reason) ELSE coalesce(m.reason, '') END AS reason,
+       coalesce(string_agg(undo_problem, '; ' ORDER BY slot), '') AS undo
 FROM (SELECT *, coalesce(category_name, 'category') || ': ' || coalesce(current_name, '(none)') || ' → '
                 || coalesce(wanted_name, '(none)') AS change
       FROM ({PLAN_ROWS})) p
@@ -299,7 +327,8 @@ INVOICE_RESULT = pa.schema([("invoice_id", pa.string()), ("result", pa.string())
 LINE_SETTLED = pa.schema([("push_id", pa.int64()), ("line_id", pa.string()), ("slot", pa.int32()),
                           ("result", pa.string()), ("message", pa.string())])
 # Worst first: how an invoice's result is chosen from its lines', and the order invoices are listed in.
-RESULT_ORDER = ["failed", "in doubt", "sending", "not landed", "not sent", "planned", "conflict", "landed", "locked"]
+RESULT_ORDER = [Result.FAILED, Result.IN_DOUBT, Result.SENDING, Result.NOT_LANDED, Result.NOT_SENT, Result.PLANNED,
+                Result.CONFLICT, Result.LANDED, Result.LOCKED]
 INVOICE_UPDATED = pa.schema([("invoice_id", pa.string()), ("updated_utc", pa.timestamp("us"))])
 LINE_IDS = pa.schema([("line_id", pa.string())])
 LINE_TRACKING = pa.schema([("line_id", pa.string()), ("category_id", pa.string()), ("option_id", pa.string()),
@@ -315,7 +344,7 @@ class InvoiceOutcome:
     invoice_id: str
     number: str | None
     contact: str | None
-    result: str  # one of RESULTS
+    result: Result
     lines: int
     message: str | None
     document: str = "Invoice"  # or "Credit note"
@@ -343,8 +372,8 @@ class Settled:
 @dataclass
 class PushResult:
     push_id: int | None
-    kind: str
-    outcome: str  # 'nothing to do', 'complete', 'partial', 'stopped'
+    kind: Kind
+    outcome: RunOutcome
     message: str | None
     invoices: list[InvoiceOutcome] = field(default_factory=list)
     read_calls: int = 0
@@ -354,8 +383,9 @@ class PushResult:
     settled: Settled = field(default_factory=Settled)
     locked: int = 0  # locked invoices a push left alone, counted only (not in `invoices`)
 
-    def count(self, result: str) -> int:
-        return sum(outcome.result == result for outcome in self.invoices) + (self.locked if result == "locked" else 0)
+    def count(self, result: Result) -> int:
+        return (sum(outcome.result == result for outcome in self.invoices)
+                + (self.locked if result == Result.LOCKED else 0))
 
     @property
     def problems(self) -> list[InvoiceOutcome]:
@@ -364,26 +394,27 @@ class PushResult:
         return [o for o in self.invoices if o.result in PROBLEMS[self.kind]]
 
     def table(self) -> pd.DataFrame:
-        """One row per invoice: what happened to it and Xero's message."""
-        return pd.DataFrame([{"Invoice": o.number, "Document": o.document, "Client": o.contact,
-                              "Result": IN_FLIGHT.get(o.result, o.result), "Lines": o.lines,
-                              "Xero's message": o.message or ""} for o in self.invoices],
-                            columns=["Invoice", "Document", "Client", "Result", "Lines", "Xero's message"])
+        """One row per invoice: what happened to it and Xero's message (push_words.RESULT_HEADERS says the
+        columns for people)."""
+        return pd.DataFrame([{"invoice": o.number, "document": o.document, "client": o.contact,
+                              "result": str(IN_FLIGHT.get(o.result, o.result)), "lines": o.lines,
+                              "message": o.message or ""} for o in self.invoices],
+                            columns=list(push_words.RESULT_HEADERS))
 
     def counts(self) -> push_words.Counts:
-        landed = [o for o in self.invoices if o.result == "landed"]
-        return push_words.Counts(landed=len(landed), lines=sum(o.lines for o in landed), locked=self.count("locked"),
-                                 conflicts=self.count("conflict"), failed=self.count("failed"),
-                                 not_sent=self.count("not sent"), in_doubt=self.count("in doubt"),
-                                 not_landed=self.count("not landed"))
+        landed = [o for o in self.invoices if o.result == Result.LANDED]
+        return push_words.Counts(landed=len(landed), lines=sum(o.lines for o in landed),
+                                 locked=self.count(Result.LOCKED), conflicts=self.count(Result.CONFLICT),
+                                 failed=self.count(Result.FAILED), not_sent=self.count(Result.NOT_SENT),
+                                 in_doubt=self.count(Result.IN_DOUBT), not_landed=self.count(Result.NOT_LANDED))
 
     def summary(self) -> str:
         """In plain words, e.g. "Push 3: Xero now has the new tracking on 160 invoices (459 lines). …", after
         what was settled of earlier pushes whose answer from Xero was lost."""
         settled = (self.settled.summary() + " ") if self.settled.summary() else ""
         if self.push_id is None:
-            return settled + push_words.nothing_to_push(self.count("locked"))
-        stopped = self.message if self.outcome == "stopped" else None
+            return settled + push_words.nothing_to_push(self.count(Result.LOCKED))
+        stopped = self.message if self.outcome == RunOutcome.STOPPED else None
         return (f"{settled}{push_words.title(self.kind, self.push_id)}: "
                 f"{push_words.result(self.kind, self.counts(), stopped=stopped)}")
 
@@ -409,7 +440,8 @@ def plan_counts(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str
 
 def plan_table(con: duckdb.DuckDBPyConnection, limit: int | None = None, locked: bool | None = None, *,
                invoice_numbers: Iterable[str] = ()) -> pd.DataFrame:
-    """One row per line that wants a change: invoice, line, old → new for each slot, will change or locked.
+    """One row per line that wants a change: invoice, line, old → new for each slot (tc1, tc2), its state
+    (will change, may be refused, locked, blocked); push_words.PLAN_HEADERS says them for people.
 
     `locked` False: only the lines a push sends (as many as `plan_counts`' lines); True: only the locked ones.
     """
@@ -421,7 +453,7 @@ def irreversible(con: duckdb.DuckDBPyConnection, limit: int | None = None, *,
                  invoice_numbers: Iterable[str] = ()) -> pd.DataFrame:
     """The changes a push would make that undo could not reverse: the option a line has now is archived or
     deleted in Xero, and Xero takes no such option on a line it is sent (as many as `plan_counts`'
-    irreversible_changes)."""
+    irreversible_changes); push_words.IRREVERSIBLE_HEADERS says the columns for people."""
     return con.execute(IRREVERSIBLE, {"numbers": _known_numbers(con, invoice_numbers), "limit": limit}).df()
 
 
@@ -543,14 +575,14 @@ def _synced(con, rows: list[dict]) -> dict[str, dict]:
     return {r["invoice_id"]: r for r in _dicts(con.execute(SYNCED, {"ids": ids}))}
 
 
-def _run(gw, db, rows: list[dict], synced: dict[str, dict], *, kind: str, undo_of: int | None, by: access.Actor,
+def _run(gw, db, rows: list[dict], synced: dict[str, dict], *, kind: Kind, undo_of: int | None, by: access.Actor,
          progress: Progress | None, settled: "Settled", locked: tuple[int, int] = (0, 0),
          inactive: frozenset[str] = frozenset()) -> PushResult:
     """Log and send `rows`; `locked`: the invoices and lines the plan left out as locked, recorded as counts;
     `inactive`: the options not ACTIVE in the mirror, to tell a refusal for them (kept by a push, not an undo)."""
     started, first_call = time.monotonic(), len(gw.calls)
     if not any(r["eligible"] for r in rows):
-        return PushResult(None, kind, "nothing to do", None, _locked_outcomes(rows), settled=settled,
+        return PushResult(None, kind, RunOutcome.NOTHING_TO_DO, None, _locked_outcomes(rows), settled=settled,
                           locked=locked[0])
     push_id, key_prefix = _start(db, rows, locked, kind=kind, undo_of=undo_of, by=by)
     run = _Run(gw, db, push_id, key_prefix, rows, synced, progress or (lambda stage, done, total: None), inactive)
@@ -560,7 +592,8 @@ def _run(gw, db, rows: list[dict], synced: dict[str, dict], *, kind: str, undo_o
         with store.transaction(con):
             con.execute(UNSENT, {"push_id": push_id, "message": stopped or "Not sent."})
             results = {r for (r,) in con.execute(RESULTS_SO_FAR, [push_id]).fetchall()}
-            outcome = "stopped" if stopped else "partial" if results & set(PROBLEMS[kind]) else "complete"
+            outcome = (RunOutcome.STOPPED if stopped else RunOutcome.PARTIAL if results & set(PROBLEMS[kind])
+                       else RunOutcome.COMPLETE)
             con.execute(FINISH, {"push_id": push_id, "finished_at": _utc_now(), "outcome": outcome,
                                  "message": stopped, "api_calls": api_calls})
             con.execute(COUNT, {"push_ids": [push_id]})
@@ -572,10 +605,10 @@ def _run(gw, db, rows: list[dict], synced: dict[str, dict], *, kind: str, undo_o
                       api_calls=api_calls, seconds=time.monotonic() - started, settled=settled, locked=locked[0])
 
 
-def _start(db, rows: list[dict], locked: tuple[int, int], *, kind: str, undo_of: int | None,
+def _start(db, rows: list[dict], locked: tuple[int, int], *, kind: Kind, undo_of: int | None,
            by: access.Actor) -> tuple[int, str]:
     """The push row and all its lines (eligible: 'planned', others: 'locked'), in their own transaction."""
-    log = [{**r, "result": "planned" if r["eligible"] else "locked",
+    log = [{**r, "result": Result.PLANNED if r["eligible"] else Result.LOCKED,
             "message": None if r["eligible"] else r["reason"]} for r in rows]
     with store.connect(db, purpose=f"{kind}: log the plan") as con, store.transaction(con):
         push_id, started_at = con.execute(START, [kind, undo_of, _utc_now(), by.who,
@@ -637,7 +670,7 @@ class _Run:
                 invoice = credit_notes.read_one(self.gw, invoice_id, self.types[invoice_id])
                 problem = self._conflict(invoice, synced_utc, self.expected[invoice_id])
             if problem:
-                conflicts.append({"invoice_id": invoice_id, "result": "conflict", "message": problem})
+                conflicts.append({"invoice_id": invoice_id, "result": Result.CONFLICT, "message": problem})
             else:
                 ready[invoice_id] = invoice
         if conflicts:
@@ -667,19 +700,19 @@ class _Run:
     def _send(self, number: int, kind: str, batch: list[tuple[str, tuple[dict, dict]]]) -> None:
         """One batch of one kind of document: POST /Invoices, or POST /CreditNotes."""
         updates = [update for _, (_, update) in batch]
-        self._record([{"invoice_id": i, "result": "sending", "message": None} for i, _ in batch], [],
+        self._record([{"invoice_id": i, "result": Result.SENDING, "message": None} for i, _ in batch], [],
                      purpose="push: batch sending")
         try:
             answers = credit_notes.update(self.gw, updates, kind, idempotency_key=self._key(number, updates))
         except DayLimitReached as e:
-            self._record([{"invoice_id": i, "result": "not sent", "message": str(e)} for i, _ in batch], [])
+            self._record([{"invoice_id": i, "result": Result.NOT_SENT, "message": str(e)} for i, _ in batch], [])
             raise
         except XeroUnavailable as e:
-            self._record([{"invoice_id": i, "result": "in doubt", "message": ANSWER_LOST.format(why=e)}
+            self._record([{"invoice_id": i, "result": Result.IN_DOUBT, "message": ANSWER_LOST.format(why=e)}
                           for i, _ in batch], [])
             raise
         except XeroError as e:
-            self._record([{"invoice_id": i, "result": "failed", "message": str(e)} for i, _ in batch], [])
+            self._record([{"invoice_id": i, "result": Result.FAILED, "message": str(e)} for i, _ in batch], [])
             raise
         by_id = {a.get("InvoiceID"): a for a in answers}
         results, landed, refused = [], [], []
@@ -688,10 +721,10 @@ class _Run:
             problems = (push_plan.verify(sent, before, answer) if answer is not None
                         else ["Xero's answer did not include this invoice."])
             if problems:
-                results.append({"invoice_id": invoice_id, "result": "failed", "message": "; ".join(problems)})
+                results.append({"invoice_id": invoice_id, "result": Result.FAILED, "message": "; ".join(problems)})
                 refused += self._refusal(invoice_id, sent, answer)
             else:
-                results.append({"invoice_id": invoice_id, "result": "landed",
+                results.append({"invoice_id": invoice_id, "result": Result.LANDED,
                                 "message": push_plan.xero_message(answer) or None})
                 landed.append(answer)
         self._record(results, landed)
@@ -744,8 +777,8 @@ def settle_in_doubt(gw, *, db: Path | str | None = None) -> Settled:
     types = {d["invoice_id"]: d["type"] for d in doubts}
     xero = {invoice["InvoiceID"]: invoice for page in credit_notes.read(gw, _by_type(ids, types)) for invoice in page}
     settled = [_settle_line(d, xero.get(d["invoice_id"])) for d in doubts]
-    landed_invoices = {d["invoice_id"] for d, s in zip(doubts, settled) if s["result"] == "landed"}
-    wholly = landed_invoices - {d["invoice_id"] for d, s in zip(doubts, settled) if s["result"] != "landed"}
+    landed_invoices = {d["invoice_id"] for d, s in zip(doubts, settled) if s["result"] == Result.LANDED}
+    wholly = landed_invoices - {d["invoice_id"] for d, s in zip(doubts, settled) if s["result"] != Result.LANDED}
     # A partly landed invoice was changed by someone else too: its tracking is mirrored, its date not,
     # so the next push still sees that change as a conflict.
     answers = [xero[i] if i in wholly else {**xero[i], "UpdatedDateUTC": None} for i in landed_invoices]
@@ -770,12 +803,12 @@ def _settle_line(doubt: dict, invoice: dict | None) -> dict:
     """Landed when Xero's copy of the line carries what was sent in its category."""
     key = {k: doubt[k] for k in ("push_id", "line_id", "slot")}
     if invoice is None:
-        return {**key, "result": "not landed",
+        return {**key, "result": Result.NOT_LANDED,
                 "message": "Xero's answer was lost, and Xero no longer returns this invoice."}
     line = next((l for l in invoice.get("LineItems") or [] if l.get("LineItemID") == doubt["line_id"]), None)
     if line is not None and push_plan.tracking_of(line).get(doubt["category_id"]) == doubt["after_option_id"]:
-        return {**key, "result": "landed", "message": "Xero's answer was lost; Xero was asked again: it landed."}
-    return {**key, "result": "not landed",
+        return {**key, "result": Result.LANDED, "message": "Xero's answer was lost; Xero was asked again: it landed."}
+    return {**key, "result": Result.NOT_LANDED,
             "message": "Xero's answer was lost; Xero was asked again: it did not land (not sent again)."}
 
 
@@ -797,19 +830,16 @@ def _mirror(con, answers: list[dict]) -> None:
 
 def history(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict]:
     """The latest pushes and undos, newest first: the columns of `pushes`, the latest undo of each
-    (`undone_by`, `undo_outcome`), a one-line `summary` for people, whether it `can_undo`: a push
-    with landed lines that no undo has fully undone (an interrupted push included), and whether it
-    `can_retry`: its latest undo left lines it could not put back (`undo(..., retry=True)`)."""
-    return [{**row, "summary": _history_line(row),
-             "can_undo": row["kind"] == "push" and bool(row["lines_changed"]) and row["undo_outcome"] != "complete",
-             "can_retry": row["kind"] == "push" and row["undo_outcome"] in ("partial", "stopped", "interrupted")}
+    (`undone_by`, `undo_outcome`), its `title` ("Push 3") and a plain-words `summary` of what it did, whether
+    it `can_undo`: a push with landed lines that no undo has fully undone (an interrupted push included), and
+    whether it `can_retry`: its latest undo left lines it could not put back (`undo(..., retry=True)`)."""
+    return [{**row, "title": push_words.title(row["kind"], row["push_id"], row["undo_of"]),
+             "summary": history_words(row) + (f" Undone by undo {row['undone_by']}." if row["undone_by"] else ""),
+             "can_undo": (row["kind"] == "push" and bool(row["lines_changed"])
+                          and row["undo_outcome"] != RunOutcome.COMPLETE),
+             "can_retry": row["kind"] == "push" and row["undo_outcome"] in (RunOutcome.PARTIAL, RunOutcome.STOPPED,
+                                                                           RunOutcome.INTERRUPTED)}
             for row in _dicts(con.execute(HISTORY, [limit]))]
-
-
-def _history_line(row: dict) -> str:
-    undone = f" Undone by undo {row['undone_by']}." if row["undone_by"] else ""
-    return (f"**{push_words.title(row['kind'], row['push_id'], row['undo_of'])}** · "
-            f"{row['started_at']:%d %b %Y %H:%M} UTC · {row['pushed_by']} · {history_words(row)}{undone}")
 
 
 def history_words(row: dict) -> str:
@@ -821,8 +851,9 @@ def history_words(row: dict) -> str:
                                failed=row["invoices_failed"] - row["invoices_not_sent"],
                                not_sent=row["invoices_not_sent"], in_doubt=row["invoices_in_doubt"],
                                not_landed=row["invoices_not_landed"])
-    return push_words.result(row["kind"], counts, stopped=row["message"] if row["outcome"] == "stopped" else None,
-                             interrupted=row["outcome"] == "interrupted")
+    return push_words.result(row["kind"], counts,
+                             stopped=row["message"] if row["outcome"] == RunOutcome.STOPPED else None,
+                             interrupted=row["outcome"] == RunOutcome.INTERRUPTED)
 
 
 def invoice_results(con: duckdb.DuckDBPyConnection, push_id: int) -> list[InvoiceOutcome]:
@@ -836,7 +867,7 @@ def _locked_outcomes(rows: list[dict]) -> list[InvoiceOutcome]:
     by_invoice: dict[str, list[dict]] = {}
     for r in rows:
         by_invoice.setdefault(r["invoice_id"], []).append(r)
-    return [InvoiceOutcome(i, rs[0]["number"], rs[0]["contact"], "locked", len({r["line_id"] for r in rs}),
+    return [InvoiceOutcome(i, rs[0]["number"], rs[0]["contact"], Result.LOCKED, len({r["line_id"] for r in rs}),
                            rs[0]["reason"], rs[0]["document"]) for i, rs in by_invoice.items()]
 
 

@@ -1,7 +1,19 @@
 """A push's or undo's result in plain words, e.g. "Xero now has the new tracking on 160 invoices (459 lines).
 181 paid, credited or voided invoices were left alone. 0 failed." Used for a push just run (core/push.py
-PushResult) and for the pushes in the history (core/history.py), so both read the same."""
+PushResult) and for the pushes in the history (core/history.py), so both read the same. Also the headers people
+read over core/push.py's tables, on the Push page and on the command line alike."""
 from dataclasses import dataclass
+
+# push.plan_table's columns, for people.
+PLAN_HEADERS = {"invoice": "Invoice", "document": "Document", "client": "Client", "line": "Line",
+                "description": "Description", "tc1": "Tracking Category 1", "tc2": "Tracking Category 2",
+                "state": "State", "reason": "Reason", "undo": "Undo"}
+# push.irreversible's columns, for people.
+IRREVERSIBLE_HEADERS = {"invoice": "Invoice", "document": "Document", "client": "Client", "line": "Line",
+                        "change": "Change", "why": "Why undo could not reverse it"}
+# PushResult.table's columns, for people.
+RESULT_HEADERS = {"invoice": "Invoice", "document": "Document", "client": "Client", "result": "Result",
+                  "lines": "Lines", "message": "Xero's message"}
 
 
 @dataclass(frozen=True)

@@ -105,9 +105,10 @@ PAGES = [
     ("pages/history.py", "History", ":material/history:", "Admin"),
     ("pages/settings.py", "Settings", ":material/settings:", "Admin"),
 ]
-# What opening a page needs (see core/access.py); the other pages need access.VIEW.
-PAGE_NEEDS = {"Push": access.PUSH, "Clients": access.EDIT, "Services": access.EDIT, "Team": access.EDIT,
-              "Import CSV": access.EDIT, "History": access.HISTORY, "Settings": access.ADMINISTER}
+# What opening each page needs (see core/access.py). A page without an entry cannot be opened (`may_open`).
+PAGE_NEEDS = {"Overview": access.VIEW, "Preview": access.VIEW, "Push": access.PUSH, "Revenue": access.VIEW,
+              "Clients": access.EDIT, "Services": access.EDIT, "Team": access.EDIT, "Import CSV": access.EDIT,
+              "History": access.HISTORY, "Settings": access.ADMINISTER}
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ def page(title: str) -> None:
         st.info(DEMO_BANNER, icon=":material/science:")
     sidebar(demo, person)
     st.title(title)
-    if not access.may(person, PAGE_NEEDS.get(title, access.VIEW)):
+    if not may_open(person, title):
         st.error(f"Your role ({person.role}) cannot open this page.", icon=":material/block:")
         st.stop()
 
@@ -155,7 +156,12 @@ def menu(person: access.Actor) -> None:
 def _pages_for(person: access.Actor, *, everything_before_sign_in: bool = False) -> list[tuple]:
     if person.role is None:
         return PAGES if everything_before_sign_in else []
-    return [p for p in PAGES if access.may(person, PAGE_NEEDS.get(p[1], access.VIEW))]
+    return [p for p in PAGES if may_open(person, p[1])]
+
+
+def may_open(person: access.Actor, title: str) -> bool:
+    """Whether `person` may open the page `title`; never a page PAGE_NEEDS does not name (fails closed)."""
+    return access.may(person, PAGE_NEEDS.get(title))
 
 
 def _actor_or_nobody() -> access.Actor:
@@ -179,7 +185,7 @@ def actor() -> access.Actor:
     return access.signed_in(st.user, _secrets("roles"))
 
 
-def may(permission: str) -> bool:
+def may(permission: access.Permission) -> bool:
     return access.may(actor(), permission)
 
 

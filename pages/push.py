@@ -2,7 +2,7 @@ import functools
 
 import streamlit as st
 
-from core import connection, push, ui
+from core import connection, push, push_words, ui
 
 ui.page("Push")
 
@@ -28,10 +28,10 @@ def run(action, *args) -> None:
 
 def show_result(result) -> None:
     """A push's or undo's result in plain words; Xero's API calls and each invoice's result on request."""
-    (st.warning if result.problems or result.outcome == "stopped" else st.success)(result.summary())
+    (st.warning if result.problems or result.outcome == push.RunOutcome.STOPPED else st.success)(result.summary())
     with st.expander("Details: each invoice, and the calls to Xero's API"):
         st.caption(result.api_detail())
-        st.dataframe(result.table(), hide_index=True, width="stretch")
+        st.dataframe(result.table().rename(columns=push_words.RESULT_HEADERS), hide_index=True, width="stretch")
 
 
 @st.dialog("Push to Xero?")
@@ -43,8 +43,8 @@ def confirm_push(counts: dict) -> None:
         st.warning(f"Undo could not reverse **{counts['irreversible_changes']:,}** of these changes: the option "
                    "the line has now is archived or deleted in Xero, and Xero takes no such option on a line.",
                    icon=":material/warning:")
-        st.dataframe(ui.cached(push.irreversible, SHOWN_LINES), hide_index=True, width="stretch",
-                     key="push_irreversible")
+        st.dataframe(ui.cached(push.irreversible, SHOWN_LINES).rename(columns=push_words.IRREVERSIBLE_HEADERS),
+                     hide_index=True, width="stretch", key="push_irreversible")
     yes, no = st.columns(2)
     if yes.button("Push", type="primary", key="push_confirmed", width="stretch"):
         st.session_state.update(push_confirming=False, push_now=True)
@@ -83,8 +83,8 @@ if result is not None:
 
 def plan_lines(count: int, locked: bool) -> None:
     """The lines a push sends (or the locked ones): as many rows as the figure above says."""
-    st.dataframe(ui.cached(push.plan_table, SHOWN_LINES, locked), hide_index=True, width="stretch",
-                 key=f"push_plan_{'locked' if locked else 'sent'}")
+    st.dataframe(ui.cached(push.plan_table, SHOWN_LINES, locked).rename(columns=push_words.PLAN_HEADERS),
+                 hide_index=True, width="stretch", key=f"push_plan_{'locked' if locked else 'sent'}")
     if count > SHOWN_LINES:
         st.caption(f"Showing the first {SHOWN_LINES:,} of {count:,} lines.")
 
@@ -130,7 +130,8 @@ if not pushes:
     st.caption("No pushes yet.")
 for row in pushes:
     text, button = st.columns([5, 1], vertical_alignment="center")
-    text.markdown(row["summary"])
+    text.markdown(f"**{row['title']}** · {row['started_at']:%d %b %Y %H:%M} UTC · {row['pushed_by']} · "
+                  f"{row['summary']}")
     if row["can_retry"]:
         if button.button("Retry the failures", key=f"undo_retry_{row['push_id']}", icon=":material/replay:"):
             st.session_state["undo_confirming"] = (row["push_id"], True)

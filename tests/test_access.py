@@ -58,6 +58,15 @@ def test_what_each_role_may_do(actor, allowed):
     assert {permission for permission in access.NEEDS if access.may(actor, permission)} == allowed
 
 
+def test_a_page_without_an_entry_in_page_needs_cannot_be_opened_by_anyone():
+    """Page permissions fail closed: a renamed page is nobody's until PAGE_NEEDS names it."""
+    assert {title for _, title, *_ in ui.PAGES} == set(ui.PAGE_NEEDS)
+    assert all(ui.may_open(VIEWER, title) for title in ("Overview", "Preview", "Revenue"))
+    for person in (VIEWER, EDITOR, ADMIN, access.LOCAL_USER, access.AUTOPILOT):
+        assert not ui.may_open(person, "Overview (renamed)")
+        assert not access.may(person, None)
+
+
 def test_refusals_say_why_in_plain_words():
     with pytest.raises(access.Forbidden, match=r"^Your role \(viewer\) cannot push to Xero or undo a push\."):
         access.require(VIEWER, access.PUSH)

@@ -198,7 +198,7 @@ def test_the_plan_holds_editable_credit_notes_and_names_the_locked_ones(demo_org
                and not by_status[i]["Payments"] for i in eligible)
     assert all(reason.startswith("Credit note ") for reason in locked.values())
     assert {by_status[i]["Status"] for i in locked} >= {"PAID", "VOIDED"}
-    assert set(table.loc[table["Invoice"].str.startswith("CN-"), "Document"]) == {"Credit note"}
+    assert set(table.loc[table["invoice"].str.startswith("CN-"), "document"]) == {"Credit note"}
 
 
 def test_a_credit_note_is_pushed_through_credit_notes_logged_and_undone(demo_org, sandbox):

@@ -283,15 +283,15 @@ def test_the_plan_lists_eligible_and_locked_changes_with_old_and_new_options(org
         ("INV-0003", "3a", 1, "Bob", "Ann", False), ("INV-0004", "4a", 1, None, "Ann", False),
         ("INV-0004", "4a", 2, None, "Tax", False), ("INV-0007", "7a", 1, None, "Ann", False)}
     table = push.plan_table(org.con).to_dict("records")
-    assert table[0] == {"Invoice": "INV-0001", "Document": "Invoice", "Client": "Acme", "Line": 1, "Description": "Audit — year end",
-                        "Tracking Category 1": "Partner: Bob → Ann", "Tracking Category 2": "",
-                        "State": "will change", "Reason": "", "Undo": ""}
-    assert table[2] == {"Invoice": "INV-0002", "Document": "Invoice", "Client": "Beta", "Line": 1, "Description": "Payroll: März",
-                        "Tracking Category 1": "Partner: Gone → Ann",
-                        "Tracking Category 2": "Department: (none) → Tax",
-                        "State": "will change", "Reason": "",
-                        "Undo": "undo could not put back 'Gone': it is archived in Xero"}
-    assert [r["State"] for r in table].count("locked") == 3
+    assert table[0] == {"invoice": "INV-0001", "document": "Invoice", "client": "Acme", "line": 1, "description": "Audit — year end",
+                        "tc1": "Partner: Bob → Ann", "tc2": "",
+                        "state": "will change", "reason": "", "undo": ""}
+    assert table[2] == {"invoice": "INV-0002", "document": "Invoice", "client": "Beta", "line": 1, "description": "Payroll: März",
+                        "tc1": "Partner: Gone → Ann",
+                        "tc2": "Department: (none) → Tax",
+                        "state": "will change", "reason": "",
+                        "undo": "undo could not put back 'Gone': it is archived in Xero"}
+    assert [r["state"] for r in table].count("locked") == 3
     assert len(push.plan_table(org.con, 2)) == 2
 
 
@@ -473,7 +473,7 @@ def test_an_archived_option_on_another_line_is_marked_may_be_refused_and_sent(or
     keep_north_on_line_3(org)
     may = "Xero may refuse this invoice: line 3 keeps option 'North' of the archived category 'Region'"
     table = push.plan_table(org.con, invoice_numbers=["INV-0001"]).to_dict("records")
-    assert [(r["Line"], r["State"], r["Reason"]) for r in table] == [(1, "may be refused", may),
+    assert [(r["line"], r["state"], r["reason"]) for r in table] == [(1, "may be refused", may),
                                                                       (2, "may be refused", may)]
     shown = preview.lines(org.con, preview.Filters(invoice_number="INV-0001"))
     assert [(r["position"] + 1, r["status"], r["may_be_refused"], r["reason"]) for r in shown] == [
@@ -496,8 +496,8 @@ def test_a_refused_invoice_is_not_sent_again_until_it_changes_in_xero(org, readi
     counts = push.plan_counts(org.con)
     assert (counts["invoices"], counts["refused_invoices"]) == (0, refused)
     if refused:
-        assert {(r["Invoice"], r["State"]) for r in push.plan_table(org.con, locked=True).to_dict("records")
-                if r["State"] == "blocked"} == {("INV-0001", "blocked")}
+        assert {(r["invoice"], r["state"]) for r in push.plan_table(org.con, locked=True).to_dict("records")
+                if r["state"] == "blocked"} == {("INV-0001", "blocked")}
     requests = len(org.box.requests)
     again = org.push()
     assert (again.push_id, again.api_calls, len(org.box.requests)) == (None, 0, requests)
@@ -530,8 +530,8 @@ def test_a_line_whose_own_wanted_option_is_archived_is_blocked_before_sending(or
 
 def test_the_changes_undo_could_not_reverse_are_listed_before_the_push(org):
     assert push.irreversible(org.con).to_dict("records") == [
-        {"Invoice": "INV-0002", "Document": "Invoice", "Client": "Beta", "Line": 1, "Change": "Partner: Gone → Ann",
-         "Why undo could not reverse it": "Undo could not put back 'Gone': it is archived in Xero"}]
+        {"invoice": "INV-0002", "document": "Invoice", "client": "Beta", "line": 1, "change": "Partner: Gone → Ann",
+         "why": "Undo could not put back 'Gone': it is archived in Xero"}]
 
 
 def test_an_answer_that_does_not_match_is_an_error_not_a_silent_success(org, monkeypatch):

@@ -15,7 +15,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from core import access, config, connection, push
+from core import access, config, connection, push, push_words
 from core.cli import read_database
 from core.csv_templates import neutralise
 from core.settings import shorten
@@ -58,12 +58,12 @@ def _dry_run(numbers: list[str]) -> int:
         print(f"error: {error}", file=sys.stderr)
         return CONFIGURATION_ERROR
     if not table.empty:
-        print(table.fillna("").to_string(index=False))
+        print(table.rename(columns=push_words.PLAN_HEADERS).fillna("").to_string(index=False))
     print(_plan_summary(counts))
     if counts["irreversible_changes"]:
         print(f"Undo could not reverse {counts['irreversible_changes']} of these changes (the option a line has now "
               "is archived or deleted in Xero, and Xero takes no such option on a line):")
-        print(irreversible.to_string(index=False))
+        print(irreversible.rename(columns=push_words.IRREVERSIBLE_HEADERS).to_string(index=False))
     return 0
 
 
