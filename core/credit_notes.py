@@ -1,4 +1,4 @@
-"""Sales credit notes (ACCRECCREDIT) in the invoice's shape, and back (XERO_NOTES §10).
+"""Sales credit notes (ACCRECCREDIT) in the invoice's shape, and back (docs/xero-behaviours.md).
 
 The mirror keeps credit notes in `invoices` beside the invoices (migration 0009_credit_notes), so
 the sync, the rules, the preview and the push read one shape. A credit note differs from an invoice

@@ -1,7 +1,7 @@
 """One line's verdict in words: which rule decided each slot, and what the line's status means.
 
 The rules themselves live in core/rules.py; this module only puts into words the source label
-each slot carries in `line_rules` (the table in DESIGN.md "The rules"), with the names that
+each slot carries in `line_rules` (the table in docs/rules.md), with the names that
 label points at (the client, its owner, the line's service) read from `preview.line_detail`.
 """
 from collections.abc import Mapping

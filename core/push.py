@@ -1,4 +1,4 @@
-"""Push the rules' changes to Xero without losing a line, a cent or someone else's edit (DESIGN.md "Push protocol").
+"""Push the rules' changes to Xero without losing a line, a cent or someone else's edit (docs/push-protocol.md).
 
 `plan` lists every (line, slot) the rules want changed: eligible ones on editable invoices, `locked`
 ones on invoices Xero's API cannot change (never sent). `push` re-reads the eligible invoices from
@@ -7,11 +7,11 @@ returned it with only the tracking changed, 50 invoices per call, checks Xero's 
 every line it sends in `push_lines`; the locked ones it only counts on the push (`invoices_locked`,
 `lines_locked`): the Push page lists them from the plan. `undo` pushes a push's before-values back under
 the same protocol, logging its locked lines too (an undo that cannot restore a line has not undone it).
-Sales credit notes follow the same protocol (DESIGN.md "Push protocol" 11) in the invoice's shape
+Sales credit notes follow the same protocol (docs/push-protocol.md §1) in the invoice's shape
 (core/credit_notes.py): re-read through GET /CreditNotes, sent in batches of their own through
 POST /CreditNotes, logged, undone and settled like invoices.
 
-No connection to the database is open while Xero is called (DESIGN.md "Push protocol" 8): the plan is
+No connection to the database is open while Xero is called (docs/push-protocol.md §6): the plan is
 read in one short connection, then the push and all its lines are logged (`planned`), each batch is
 marked `sending` before its call, and the batch's results, the mirror of the landed invoices and their
 rules are written after it, each in a short transaction of its own. A push or undo holds the run lock

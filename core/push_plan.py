@@ -1,7 +1,7 @@
 """One invoice update, built from the invoice exactly as Xero just returned it, and the check of Xero's answer.
 
 Pure functions over Xero-shaped dicts (PascalCase keys, money as Decimal). Xero deletes every line an
-update leaves out and recreates every line sent without its LineItemID (XERO_NOTES §3), so an update
+update leaves out and recreates every line sent without its LineItemID (docs/xero-behaviours.md), so an update
 carries every line with its LineItemID and all its fields, and only `Tracking` differs from what Xero
 holds. `wanted` maps a line's LineItemID to {TrackingCategoryID: TrackingOptionID, or None to remove
 that category's entry}; categories not named there keep their entries untouched.
@@ -90,7 +90,7 @@ def conflicts(invoice: dict, expected: Wanted) -> list[str]:
 def verify(sent: dict, before: dict, answer: dict) -> list[str]:
     """What is wrong with Xero's answer to `sent` (built from `before`); empty when the update landed intact.
 
-    Xero can answer 200 and still drop tracking or recreate lines (XERO_NOTES §2-3), so the tracking,
+    Xero can answer 200 and still drop tracking or recreate lines (docs/xero-behaviours.md), so the tracking,
     the line set, every sent field of every line and the invoice totals are compared.
     """
     if answer.get("HasErrors") or answer.get("StatusAttributeString") == "ERROR":

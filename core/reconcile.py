@@ -4,7 +4,7 @@ For a period and a slot, Xero's Profit and Loss split by the slot's tracking cat
 income of every option (the SummaryRow of each section titled "… Income": Income, Trading Income,
 Other Income). Beside it stands the dashboard's "as in Xero" figure: `revenue.summary` with the
 statuses the report counts on the accruals basis (AUTHORISED, PAID), every client and currency,
-invoices less credit notes. The report's headings are read, never assumed (XERO_NOTES §10): a
+invoices less credit notes. The report's headings are read, never assumed (docs/xero-behaviours.md): a
 heading that names an option of the category is that option, "Total" is the total, and the one
 heading left is the untagged column.
 

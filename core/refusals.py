@@ -1,7 +1,7 @@
-"""Try, then believe Xero, on archived options (DESIGN.md "Push protocol" 10).
+"""Try, then believe Xero, on archived options (docs/push-protocol.md §6).
 
 Whether Xero takes back a line that keeps an archived option, when the push re-sends it unchanged,
-is unconfirmed (XERO_NOTES.md §2). So such an invoice is not blocked on a guess: the preview and the
+is unconfirmed (docs/xero-behaviours.md). So such an invoice is not blocked on a guess: the preview and the
 push plan mark it **may be refused** (`may_be_refused`, worked out when read, from the mirror), and
 the push sends it. When Xero refuses an invoice that carries an option the mirror holds as not
 ACTIVE, the refusal is believed: `record` keeps it, in Xero's own words, and the rules block that

@@ -50,7 +50,7 @@ def base_amount_sql(amount: str, rate: str) -> str:
 
     Xero documents CurrencyRate as the rate from the base currency to the invoice's currency:
     1 unit of base currency = `rate` units of the invoice's currency, so
-    base amount = amount / rate. (XERO_NOTES §5: the direction is not confirmed against a real
+    base amount = amount / rate. (docs/xero-behaviours.md: the direction is not confirmed against a real
     organisation; this function is the one place to change if it is the other way round.)
     Base-currency invoices carry a rate of 1; a missing or zero rate is read as 1.
 

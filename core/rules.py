@@ -238,8 +238,8 @@ FROM (SELECT *, (NOT tc1_apply OR tc1_current_option_id IS NOT DISTINCT FROM tc1
 # entries, less the slots the push rewrites on `change` lines (`tcS_apply`), plus what it writes.
 # Only entries that are not ACTIVE, or of a category beyond the two slots, can cause it, so only
 # those are looked at. An archived option kept on a line blocks nothing: whether Xero takes it back
-# is unconfirmed (XERO_NOTES.md §2), so the push tries and believes Xero's answer (DESIGN.md "Push
-# protocol" 10). The preview marks such an invoice "may be refused" (core/refusals.py); a refusal
+# is unconfirmed (docs/xero-behaviours.md), so the push tries and believes Xero's answer (docs/push-protocol.md
+# §6). The preview marks such an invoice "may be refused" (core/refusals.py); a refusal
 # blocks it (`refusals` above) until it changes in Xero or the options are ACTIVE again.
 BLOCK_UNRETURNABLE = "WITH" + SLOT_MAP + """,
 fine AS (  -- the tags Xero takes back without a word: ACTIVE options of the slots' ACTIVE categories

@@ -1,7 +1,7 @@
 """Streamlit glue: the page guard, cached queries, errors in plain words, the sidebar.
 
 The only module under `core/` that imports Streamlit. A `pages/` folder sits beside app.py, so a
-cold deep link runs a page file without app.py (STREAMLIT_NOTES §1.1): `page()`, called first in
+cold deep link runs a page file without app.py (docs/architecture.md, "Streamlit facts"): `page()`, called first in
 every page file, therefore does everything a page needs on its own.
 """
 import json

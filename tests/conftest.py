@@ -250,7 +250,7 @@ def start_sandbox():
 
 @pytest.fixture
 def xero_api(sandbox, monkeypatch):
-    """The real xero-python AccountingApi, signed in to `sandbox` (XERO_NOTES.md §8)."""
+    """The real xero-python AccountingApi, signed in to `sandbox` (docs/xero-behaviours.md)."""
     from xero_python.accounting import AccountingApi
     from xero_python.api_client import ApiClient, Configuration
     from xero_python.api_client.oauth2 import OAuth2Token, TokenApi

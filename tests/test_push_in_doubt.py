@@ -1,4 +1,4 @@
-"""In-doubt batches (DESIGN.md "Push protocol" 8-9): the command-line push killed with -9 at each point of
+"""In-doubt batches (docs/push-protocol.md §6-7): the command-line push killed with -9 at each point of
 its run, and every retry of a batch timed out; each time the next push settles what Xero holds, and the
 log, Xero and undo agree line by line."""
 import os

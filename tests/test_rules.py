@@ -1,4 +1,4 @@
-"""The rule table of DESIGN.md "The rules", row by row, on hand-worked examples.
+"""The rule table of docs/rules.md, row by row, on hand-worked examples.
 
 Slots: Partner (cat-p, slot 1), Department (cat-d, slot 2). Team: Ann (TC2 Audit), Bob (no TC2).
 A verdict is (TC1 wanted, TC1 source, TC1 apply, TC2 wanted, TC2 source, TC2 apply, status, reason).

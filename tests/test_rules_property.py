@@ -1,4 +1,4 @@
-"""The SQL rules agree with an obviously-correct Python reading of DESIGN.md "The rules" on random practices."""
+"""The SQL rules agree with an obviously-correct Python reading of docs/rules.md on random practices."""
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st

@@ -1,4 +1,4 @@
-"""The sandbox behaves like Xero (XERO_NOTES.md), driven through the real xero-python SDK."""
+"""The sandbox behaves like Xero (docs/xero-behaviours.md), driven through the real xero-python SDK."""
 import base64
 import datetime as dt
 import json

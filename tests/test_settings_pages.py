@@ -1,6 +1,6 @@
 """AppTest of the Clients, Services, Team and History pages on the hand-made EDIT_PRACTICE.
 
-A grid row is selected by seeding the grid's selection (what a click does in the browser, STREAMLIT_NOTES §2);
+A grid row is selected by seeding the grid's selection (what a click does in the browser, docs/architecture.md, "Streamlit facts");
 its form's fields are then set and Save is clicked as a person would.
 """
 import pytest

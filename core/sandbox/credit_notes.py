@@ -1,4 +1,4 @@
-"""The sandbox's sales credit notes (XERO_NOTES.md §10), as pure functions over the sandbox's state.
+"""The sandbox's sales credit notes (docs/xero-behaviours.md), as pure functions over the sandbox's state.
 
 GET /CreditNotes lists them in their stored order: paged with page/pageSize (lines only when
 paged, as for invoices), If-Modified-Since and `where` — Xero's spec gives this endpoint no `IDs`

@@ -1,6 +1,6 @@
 """The sandbox's identity service for "Connect to Xero": authorize, token, revocation and connections.
 
-It behaves as XERO_NOTES.md §7 describes Xero's: a consent page whose Approve button sends the
+It behaves as docs/xero-behaviours.md describes Xero's: a consent page whose Approve button sends the
 browser back to the app's redirect_uri with a code (single use, five minutes) and the state; the
 token endpoint's authorization_code grant checks the redirect_uri and the PKCE S256 verifier; the
 refresh_token grant rotates the refresh token every time (the old one keeps working for a

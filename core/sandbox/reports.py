@@ -1,4 +1,4 @@
-"""The sandbox's ledger reports: GET /Reports/ProfitAndLoss and GET /ManualJournals (XERO_NOTES.md §10).
+"""The sandbox's ledger reports: GET /Reports/ProfitAndLoss and GET /ManualJournals (docs/xero-behaviours.md).
 
 The Profit and Loss is computed from the sandbox's own records, on the accruals basis: sales
 invoices and bills, sales credit notes (AUTHORISED or PAID, dated in the period) and POSTED

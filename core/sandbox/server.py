@@ -1,7 +1,7 @@
 """A local Xero: the subset of the Accounting API this project uses, over loopback HTTP.
 
 The demo runs on it, and every test of Xero traffic drives the real xero-python SDK against
-it. It speaks Xero's shapes and semantics (XERO_NOTES.md): client-credentials tokens,
+it. It speaks Xero's shapes and semantics (docs/xero-behaviours.md): client-credentials tokens,
 paged reads with line items only when paged, If-Modified-Since, POST /Invoices with full
 line replacement, refusals, summarizeErrors, Idempotency-Key, and the rate-limit headers.
 The read side lives in `reads`, the update rules in `writes`, and the
@@ -43,7 +43,7 @@ DAY_LIMIT = 5000
 MINUTE_LIMIT = 60
 APP_MINUTE_LIMIT = 10000
 SCOPE = "accounting.invoices accounting.settings.read accounting.contacts.read"
-IDEMPOTENCY_SECONDS = 24 * 3600  # how long Xero keeps a key is unconfirmed (XERO_NOTES.md §4)
+IDEMPOTENCY_SECONDS = 24 * 3600  # how long Xero keeps a key is unconfirmed (docs/xero-behaviours.md)
 
 
 class Request(NamedTuple):

@@ -1,11 +1,11 @@
-"""The sandbox's write side: POST /Invoices with Xero's update semantics (XERO_NOTES.md §2–4).
+"""The sandbox's write side: POST /Invoices with Xero's update semantics (docs/xero-behaviours.md).
 
 Where Xero's behaviour is unconfirmed the sandbox picks the stricter reading, so the app is
 forced to be careful: every field omitted on a sent line is cleared (not kept), an omitted
 `LineAmountTypes` falls back to Xero's default `Exclusive`, lines sent without a LineItemID
 are recreated with new IDs and placed before the ID'd lines (Xero-NetStandard#374).
 
-What Xero does with an archived option on a line it is sent is unconfirmed (XERO_NOTES.md §2), so
+What Xero does with an archived option on a line it is sent is unconfirmed (docs/xero-behaviours.md), so
 the sandbox plays either reading (`Book.archived`): "refuse" (the default) refuses any line that
 carries an archived option (or an option of an archived category); "keep" keeps such an option on a
 line that already carried it and refuses only a line newly given one.

@@ -1,4 +1,4 @@
-"""The only door to Xero: the official xero-python SDK with the traps of XERO_NOTES.md §8–9 handled.
+"""The only door to Xero: the official xero-python SDK with the traps of docs/xero-behaviours.md handled.
 
 Reads ask the SDK for the raw response (`_preload_content=False`) and parse the JSON body
 here, so records are plain dicts in Xero's own shape (money as Decimal). That keeps an enum
@@ -56,7 +56,7 @@ IDS_PER_CALL = 50
 INVOICES_PER_UPDATE = 50
 SALES_INVOICES = 'Type=="ACCREC"'
 SALES_CREDIT_NOTES = 'Type=="ACCRECCREDIT"'
-# GET /CreditNotes has no IDs parameter (XERO_NOTES §10): a re-read asks by a `where` of OR-ed
+# GET /CreditNotes has no IDs parameter (docs/xero-behaviours.md): a re-read asks by a `where` of OR-ed
 # CreditNoteID clauses, 25 a call (about 1,800 characters of URL, under the length 50 IDs take).
 CREDIT_NOTE_IDS_PER_CALL = 25
 POSTED_JOURNALS = 'Status=="POSTED"'
