@@ -8,7 +8,7 @@ A file whose rows disagree on the encoding (some UTF-8, some not) is refused who
 way, some of its names would come out garbled.
 
 This module turns cells into edits (names → ids) and refuses rows it cannot place; the checks
-and the writing are `core.settings`' `read_edits`, `check_edits` and `write_edits`, one transaction
+and the writing are `core.edits`' `read_edits`, `check_edits` and `write_edits`, one transaction
 for the whole file. Every step is a dictionary lookup per row, so a file of N rows takes time in
 proportion to N. The database is opened briefly twice to read what rows are checked against, and
 then only for the apply's transaction; the file is read and checked without holding it.
@@ -27,16 +27,16 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from core import access, settings, store
+from core import access, catalog, edits, store
 from core.csv_templates import TEMPLATES, un_neutralise
-from core.settings import Edit, InvalidChange, Rejection, quote
+from core.catalog import InvalidChange, quote
+from core.edits import Edit, Rejection
 
 MAX_MB = 20
 MAX_BYTES = MAX_MB * 1024 * 1024
 FIRST_DATA_ROW = 2
 NONE = "(none)"
-YES = {"yes", "y", "true", "1"}
-NO = {"no", "n", "false", "0", ""}
+OPTION_FIELDS = {"tc1_option_id": 1, "tc2_option_id": 2}  # the fields naming an option, and their slot
 
 CONTACTS = "SELECT contact_id, name FROM contacts"
 ITEMS = "SELECT DISTINCT code FROM items"
@@ -55,20 +55,20 @@ DEFAULTS = {"owner_id": None, "tc1_option_id": None, "tc2_option_id": None, "con
             "alignment_fee": False, "email": None}
 KEY_COLUMNS = {"clients": ("Xero Contact ID", "Client Name"), "services": ("Item Code",), "team": ("Team Member",)}
 XERO_ID_LENGTH = 36  # Xero's ids are UUIDs
-# The longest text each text column may hold (core.settings has Xero's field lengths). A yes/no cell is
+# The longest text each text column may hold (core/catalog.py has Xero's field lengths). A yes/no cell is
 # checked as one; Service Name is there for people and not read.
-COLUMN_LIMITS = {"Client Name": settings.CONTACT_NAME_MAX, "Xero Contact ID": XERO_ID_LENGTH,
-                 "Client Owner": settings.MEMBER_NAME_MAX, "Xero Tracking Category 1": settings.OPTION_NAME_MAX,
-                 "Xero Tracking Category 2": settings.OPTION_NAME_MAX, "Tracking Category 2": settings.OPTION_NAME_MAX,
-                 "Item Code": settings.ITEM_CODE_MAX,
-                 "Team Member": settings.MEMBER_NAME_MAX, "Email": settings.EMAIL_MAX}
+COLUMN_LIMITS = {"Client Name": catalog.CONTACT_NAME_MAX, "Xero Contact ID": XERO_ID_LENGTH,
+                 "Client Owner": catalog.MEMBER_NAME_MAX, "Xero Tracking Category 1": catalog.OPTION_NAME_MAX,
+                 "Xero Tracking Category 2": catalog.OPTION_NAME_MAX, "Tracking Category 2": catalog.OPTION_NAME_MAX,
+                 "Item Code": catalog.ITEM_CODE_MAX,
+                 "Team Member": catalog.MEMBER_NAME_MAX, "Email": catalog.EMAIL_MAX}
 UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
 ROWS_NAMED = 10
 # "Did you mean": difflib compares the misspelt name with each candidate, so only the first few misspelt
 # names get a suggestion, and only from names with the same first letter and about the same length.
 SUGGESTIONS_MAX, CANDIDATES_MAX, LENGTH_SLACK = 20, 500, 3
-ENTITIES = {"clients": "client", "services": "service", "team": "team_member"}  # core.settings' entities
-# The change log's field names (core.settings) as the template's columns call them.
+ENTITIES = {"clients": "client", "services": "service", "team": "team_member"}  # core/edits.py's entities
+# The change log's field names (core/edits.py) as the template's columns call them.
 FIELD_COLUMNS = {
     "clients": {"owner": "Client Owner", "tc1": "Xero Tracking Category 1", "tc2": "Xero Tracking Category 2",
                 "consolidate": "Consolidate Lines"},
@@ -86,7 +86,7 @@ class ImportResult:
     template: str
     rows: int
     dry_run: bool
-    changes: list[settings.Change] = field(default_factory=list)
+    changes: list[edits.Change] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
 
     @property
@@ -116,7 +116,7 @@ class ImportResult:
     def rejections_table(self) -> pd.DataFrame:
         return pd.DataFrame([(r.row, r.message) for r in self.rejections], columns=["Row", "Reason"])
 
-    def column(self, change: settings.Change) -> str:
+    def column(self, change: edits.Change) -> str:
         return FIELD_COLUMNS[self.template].get(change.field, change.field)
 
 
@@ -135,15 +135,15 @@ def import_csv(template: str, data: bytes, *, file_name: str, by: access.Actor, 
     with _collector_paused():
         table = read_csv(data, template)
         with store.connect(database, purpose="import: read the settings") as con:
-            catalog, (identify, current) = settings.catalog(con), LOOKUPS[template](con)
-        edits, rejections = _edits(catalog, table, template, identify, current)
+            cat, (identify, current) = catalog.read(con), LOOKUPS[template](con)
+        row_edits, rejections = _edits(cat, table, template, identify, current)
         with store.connect(database, purpose="import: read the settings edited") as con:
-            snapshot = settings.read_edits(con, ENTITIES[template], edits)
-        checked = settings.check_edits(snapshot)
+            snapshot = edits.read_edits(con, ENTITIES[template], row_edits)
+        checked = edits.check_edits(snapshot)
         outcome = checked.outcome
         if checked.rows and not dry_run:
-            with store.connect(database, purpose="import: apply") as con:
-                outcome = settings.write_edits(con, checked, by=by, source=f"import:{Path(file_name).name}")
+            with store.connect(database, purpose="import: apply") as con, store.transaction(con):
+                outcome = edits.write_edits(con, checked, by=by, source=f"import:{Path(file_name).name}")
     by_row = attrgetter("row")
     return ImportResult(template, len(table), dry_run, sorted(outcome.changes, key=by_row),
                         sorted(rejections + outcome.rejections, key=by_row))
@@ -340,7 +340,7 @@ def _team_lookups(con: duckdb.DuckDBPyConnection) -> tuple[Identify, dict[Any, d
     return identify, current
 
 
-def _edits(catalog: settings.Catalog, table: pd.DataFrame, template: str, identify: Identify,
+def _edits(cat: catalog.Catalog, table: pd.DataFrame, template: str, identify: Identify,
            current: dict[Any, dict[str, Any]]) -> tuple[list[Edit], list[Rejection]]:
     """One edit per row with the fields that differ from `current`; a row that cannot be placed is rejected.
     A new team member's edit has no key and its name among the fields."""
@@ -371,7 +371,7 @@ def _edits(catalog: settings.Catalog, table: pd.DataFrame, template: str, identi
             name, cell = FIELDS[template][column], rows[row][column]
             was = old.get(name, DEFAULTS[name])
             if (name, cell, was) not in values:
-                values[name, cell, was] = _value(catalog, suggest, column, name, cell, was)
+                values[name, cell, was] = _value(cat, suggest, column, name, cell, was)
             value = values[name, cell, was]
             if isinstance(value, InvalidChange):
                 problems.append(str(value))
@@ -391,7 +391,7 @@ def _check_cells(cells: dict[str, str]) -> None:
     """Every text cell fits its column and holds no control character or bidirectional override."""
     for column, cell in cells.items():
         if column in COLUMN_LIMITS:
-            settings.check_text(column, cell, COLUMN_LIMITS[column])
+            catalog.check_text(column, cell, COLUMN_LIMITS[column])
 
 
 def _rows(table: pd.DataFrame) -> dict[int, dict[str, str]]:
@@ -401,34 +401,31 @@ def _rows(table: pd.DataFrame) -> dict[int, dict[str, str]]:
     return {row: dict(zip(columns, values)) for row, values in zip(table.index.tolist(), cells)}
 
 
-def _value(catalog: settings.Catalog, suggest: "_Suggestions", column: str, name: str, cell: str, was: Any) -> Any:
+def _value(cat: catalog.Catalog, suggest: "_Suggestions", column: str, name: str, cell: str, was: Any) -> Any:
     """The cell as the settings field's value, or the problem with it (an InvalidChange). A changed
     option is checked here, to suggest a close active name when it is misspelt or archived; an
     unchanged one passes even if archived since."""
     try:
-        return _checked(catalog, suggest, column, name, cell, was)
+        return _checked(cat, suggest, column, name, cell, was)
     except InvalidChange as e:
         return e
 
 
-def _checked(catalog: settings.Catalog, suggest: "_Suggestions", column: str, name: str, cell: str, was: Any) -> Any:
-    if name in ("tc1_option_id", "tc2_option_id"):
-        slot = int(name[2])
-        try:
-            option = catalog.option_id(slot, cell)
-            return option if option == was else catalog.check_option(slot, option)
-        except InvalidChange as e:
-            raise InvalidChange(f"{column}: {e}{suggest(cell, name, catalog.active_options(slot))}") from None
-    if name == "owner_id":
-        try:
-            return catalog.member_id(cell)
-        except InvalidChange as e:
-            raise InvalidChange(f"Unknown owner. {e}{suggest(cell, name, catalog.members.values())}") from None
-    if name in ("consolidate", "alignment_fee"):
-        if cell.casefold() in YES | NO:
-            return cell.casefold() in YES
-        raise InvalidChange(f"{column} must be Yes or No, not {quote(cell)}.")
-    return cell or None
+def _checked(cat: catalog.Catalog, suggest: "_Suggestions", column: str, name: str, cell: str, was: Any) -> Any:
+    try:
+        value = catalog.value_of(cat, name, cell)
+        if name in OPTION_FIELDS and value != was:
+            return cat.check_option(OPTION_FIELDS[name], value)
+        return value
+    except InvalidChange as e:
+        if name in OPTION_FIELDS:
+            choices = cat.active_options(OPTION_FIELDS[name])
+            raise InvalidChange(f"{column}: {e}{suggest(cell, name, choices)}") from None
+        if name == "owner_id":
+            raise InvalidChange(f"Unknown owner. {e}{suggest(cell, name, cat.members.values())}") from None
+        if name in ("consolidate", "alignment_fee"):
+            raise InvalidChange(f"{column} must be Yes or No, not {quote(cell)}.") from None
+        raise
 
 
 class _Suggestions:

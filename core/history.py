@@ -13,7 +13,7 @@ from core.csv_templates import neutralise
 
 ENTITIES = {"client": "Client", "service": "Service", "team_member": "Team member", "line": "Line override",
             "slot": "Slot map"}
-# The change log's field names (core/settings.py, core/slots.py) in words; tc1/tc2 get their category's name.
+# The change log's field names (core/edits.py, core/slots.py) in words; tc1/tc2 get their category's name.
 FIELD_WORDS = {"owner": "Owner", "consolidate": "Consolidate lines", "alignment_fee": "Alignment fee",
                "name": "Name", "email": "Email", "note": "Note", "Tracking category": "Tracking category"}
 PUSH_KINDS = {"push": "Push", "undo": "Undo"}

@@ -3,7 +3,7 @@ choices, what a draft would change, and which rule really decides a client's lin
 
 A dropdown offers "None" and the active options; an option a record still carries after it was
 archived in Xero is offered too, by name with "(archived)", so the form shows what is set (saving
-it unchanged keeps it; core/settings.py refuses to set it anew). A client's effective rules are
+it unchanged keeps it; core/edits.py refuses to set it anew). A client's effective rules are
 read from the source labels the rules stored for its lines (`line_rules`), not worked out again.
 """
 from collections.abc import Mapping
@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from core import settings
+from core import catalog, edits, settings_tables
 from core.push_words import plural
 
 RECORDS = {
@@ -55,9 +55,9 @@ def record(con: duckdb.DuckDBPyConnection, kind: str, key: Any) -> dict | None:
 
 def option_choices(con: duckdb.DuckDBPyConnection, slot: int, current: str | None = None) -> dict[str, str | None]:
     """Label → option id for a slot's dropdown: "None", the active options, and `current` if it is not active."""
-    choices = settings.slot_options(con, slot)
+    choices = settings_tables.slot_options(con, slot)
     if current is not None and current not in choices.values():
-        _, name, status = settings.catalog(con).options.get(current, (None, current, "DELETED"))
+        _, name, status = catalog.read(con).options.get(current, (None, current, "DELETED"))
         choices[f"{name} ({status.lower()})"] = current
     return choices
 
@@ -97,7 +97,7 @@ def client_rules(con: duckdb.DuckDBPyConnection, contact_id: str, slot_names: Ma
                          for source, option, service, lines in mine) + "."
         own = saved.get(f"tc{slot}_option_id")
         if own is not None and not any(source == "client" for source, *_ in mine):
-            name = settings.catalog(con).option_name(own)
+            name = catalog.read(con).option_name(own)
             text += f" The client's own {slot_names[slot]} ({name}) decides none of its lines."
         said[slot] = text
     return said

@@ -2,7 +2,7 @@
 
 The case: "Partner F left; her clients and open invoices go to Partner A". In the retired option's
 slot, the clients' option, the services' and team members' TC2 (slot 2) and the line overrides
-that name it take the successor, through `core.settings`' own edits (their checks, one change-log
+that name it take the successor, through core/edits.py's own edits (their checks, one change-log
 row per change, the rules refreshed), all in one transaction. A line that carries the old option
 in Xero with no setting deciding its slot (tagged by hand) gets a line override to the successor,
 so that no open invoice keeps the old option after the next push.
@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 import duckdb
 import pandas as pd
 
-from core import access, settings, store
+from core import access, catalog, edits, store
 from core.push_words import plural
-from core.settings import Change, Edit, InvalidChange, quote
+from core.catalog import InvalidChange, quote
+from core.edits import Change, Edit
 
 SOURCE = "retire:{old} → {new}"  # the change log's source, read by core/history.py
 ENTITY_NOUNS = {"client": "client", "service": "service", "team_member": "team member", "line": "line override"}
@@ -67,8 +68,8 @@ class Retirement:
 
     def changes_table(self) -> pd.DataFrame:
         """The changes as the page lists them: what, its name, the field, old → new."""
-        return pd.DataFrame([(ENTITY_NOUNS.get(c.entity, c.entity), c.name, c.old or settings.NONE_CHOICE,
-                              c.new or settings.NONE_CHOICE) for c in self.changes],
+        return pd.DataFrame([(ENTITY_NOUNS.get(c.entity, c.entity), c.name, c.old or catalog.NONE_CHOICE,
+                              c.new or catalog.NONE_CHOICE) for c in self.changes],
                             columns=["Setting", "Name", "Old", "New"])
 
     def summary(self) -> list[str]:
@@ -93,7 +94,7 @@ class Retirement:
 def choices(con: duckdb.DuckDBPyConnection, slot: int) -> tuple[list[str], list[str]]:
     """The options of the slot's category that can be retired (archived ones too) and those that can take
     their place (the active ones), by name."""
-    cat = settings.catalog(con)
+    cat = catalog.read(con)
     retirable = sorted((name for category, name, _ in cat.options.values() if category == cat.slots[slot]),
                        key=str.lower)
     return retirable, list(cat.active_options(slot))
@@ -106,9 +107,9 @@ def retire_option(con: duckdb.DuckDBPyConnection, slot: int, old_name: str, new_
     InvalidChange, in plain words, for an unknown option, a successor that is archived or of the other
     category, or an option retired into itself."""
     access.require(by, access.EDIT)
-    if slot not in settings.SLOT_LABELS:
+    if slot not in catalog.SLOT_LABELS:
         raise InvalidChange(f"There is no slot {slot}: choose slot 1 or 2.")
-    cat = settings.catalog(con)
+    cat = catalog.read(con)
     old, new = _options(cat, slot, old_name, new_name)
     retirement = Retirement(slot, cat.option_name(old), cat.option_name(new), dry_run)
     edits = _edits(con, slot, old, new)
@@ -117,14 +118,14 @@ def retire_option(con: duckdb.DuckDBPyConnection, slot: int, old_name: str, new_
     source = SOURCE.format(old=retirement.old, new=retirement.new)
     with nullcontext() if dry_run or not edits else store.transaction(con):
         for apply, entity_edits in edits.items():
-            outcome = apply(con, entity_edits, by=by, source=source, dry_run=dry_run, transaction=False)
+            outcome = apply(con, entity_edits, by=by, source=source, dry_run=dry_run)
             if outcome.rejections:  # the successor was checked above: only a setting changed meanwhile
                 raise InvalidChange(f"Nothing was retired: {outcome.rejections[0].message}")
             retirement.changes += outcome.changes
     return retirement
 
 
-def _options(cat: settings.Catalog, slot: int, old_name: str, new_name: str) -> tuple[str, str]:
+def _options(cat: catalog.Catalog, slot: int, old_name: str, new_name: str) -> tuple[str, str]:
     """The ids of the option retired (of the slot's category, active or not) and of its successor (active)."""
     old = cat.option_id(slot, old_name)
     if old is None:
@@ -149,17 +150,17 @@ def _options(cat: settings.Catalog, slot: int, old_name: str, new_name: str) -> 
 
 
 def _edits(con: duckdb.DuckDBPyConnection, slot: int, old: str, new: str) -> dict:
-    """The settings edits of the retirement, by the `core.settings` function that applies them."""
+    """The settings edits of the retirement, by the core/edits.py function that applies them."""
     named = {"option": old}
     clients = [Edit(contact_id, {f"tc{slot}_option_id": new})
                for (contact_id,) in con.execute(CLIENTS_NAMING.format(slot=slot), named).fetchall()]
     lines = [Edit(line_id, {f"tc{slot}": new}) for line_id in sorted(
         line_id for sql in (OVERRIDES_NAMING, UNDECIDED_CARRYING)
         for (line_id,) in con.execute(sql.format(slot=slot), named).fetchall())]
-    edits = {settings.apply_client_edits: clients, settings.apply_line_edits: lines}
+    by_apply = {edits.apply_client_edits: clients, edits.apply_line_edits: lines}
     if slot == 2:
-        edits[settings.apply_service_edits] = [
+        by_apply[edits.apply_service_edits] = [
             Edit(code, {"tc2_option_id": new}) for (code,) in con.execute(SERVICES_NAMING, named).fetchall()]
-        edits[settings.apply_team_edits] = [
+        by_apply[edits.apply_team_edits] = [
             Edit(member_id, {"tc2_option_id": new}) for (member_id,) in con.execute(MEMBERS_NAMING, named).fetchall()]
-    return {apply: entity_edits for apply, entity_edits in edits.items() if entity_edits}
+    return {apply: entity_edits for apply, entity_edits in by_apply.items() if entity_edits}

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import streamlit as st
 from streamlit.errors import StreamlitPageNotFoundError
 
-from core import access, busy, config, connection, record_forms, settings, store, sync
+from core import access, busy, config, connection, edits, record_forms, store, sync
 
 DEMO_BANNER = ("This is the demo organisation on a local Xero sandbox. "
                "To connect your own Xero organisation, see Settings.")
@@ -83,7 +83,7 @@ PLAIN_WORD_ERRORS = {
     "core.access.Forbidden",
     "core.store.DatabaseBusy",
     "core.xero.gateway.XeroError",
-    "core.settings.InvalidChange",
+    "core.catalog.InvalidChange",
     "core.slots.InvalidSlots",
     "core.csv_io.CsvError",
     "core.push.PushError",
@@ -280,6 +280,19 @@ def action(fn: Callable, *args: Any, **kwargs: Any) -> Any:
         with _connect() as con:
             return fn(con, *args, **kwargs)
     return attempt(on_a_connection)
+
+
+def write(fn: Callable, *args: Any, **kwargs: Any) -> Any:
+    """`action` in one transaction: `fn(con, *args, **kwargs)` writes all or nothing (core/edits.py)."""
+    def in_a_transaction(con, *args: Any, **kwargs: Any) -> Any:
+        with store.transaction(con):
+            return fn(con, *args, **kwargs)
+    return action(in_a_transaction, *args, **kwargs)
+
+
+def outcome_tone(outcome: edits.Outcome) -> str:
+    """How to show a save: "warning" when edits were rejected, "success" when saved, "info" when nothing changed."""
+    return "warning" if outcome.rejections else "success" if outcome.changes else "info"
 
 
 def attempt(fn: Callable, *args: Any, **kwargs: Any) -> Any:
@@ -494,11 +507,11 @@ def record_grid(key: str, table, **config: Any):
 
 
 def save_form(form: str, key: Any, name: str, changed: dict, apply: Callable, noun: str) -> None:
-    """Save a record form's changed fields with `apply` (a core/settings.py `apply_*_edits`), say how it went
+    """Save a record form's changed fields with `apply` (a core/edits.py `apply_*_edits`), say how it went
     after the rerun (`show_flash(form)`), and show the saved values; a rejected edit keeps its draft."""
-    outcome = action(apply, [settings.Edit(key, changed, name)], by=actor())
+    outcome = write(apply, [edits.Edit(key, changed, name)], by=actor())
     if outcome is not None:
-        flash_after_rerun(form, settings.describe(outcome, noun), outcome.tone)
+        flash_after_rerun(form, edits.describe(outcome, noun), outcome_tone(outcome))
         if not outcome.rejections:
             forget_form(form, key)
         st.rerun()

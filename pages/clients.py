@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import record_forms, settings, slots, ui
+from core import edits, record_forms, settings_tables, slots, ui
 
 ui.page("Clients")
 
@@ -10,8 +10,8 @@ ui.show_flash(FORM)
 st.caption("Select a client to edit its owner, Tracking Category 1 and 2 and whether its invoice lines are "
            "consolidated. Only options active in Xero can be chosen.")
 search = st.text_input("Search clients by name", key="clients_search")
-table = ui.cached(settings.clients_table, search)
-total = ui.cached(settings.client_count, search)
+table = ui.cached(settings_tables.clients_table, search)
+total = ui.cached(settings_tables.client_count, search)
 slot_names = ui.cached(slots.names)
 names = dict(zip(table["contact_id"], table["client"]))
 
@@ -33,7 +33,7 @@ with form:
     with st.container(border=True, key="client_form_panel"):
         st.subheader(f"Edit client: {saved['name']}")
         changed = ui.record_form(FORM, contact_id, saved["name"], [
-            ui.FormField("owner_id", "Client owner", saved["owner_id"], ui.cached(settings.owner_options)),
+            ui.FormField("owner_id", "Client owner", saved["owner_id"], ui.cached(settings_tables.owner_options)),
             *(ui.FormField(f"tc{slot}_option_id", f"Tracking Category {slot} ({slot_names[slot]})",
                            saved[f"tc{slot}_option_id"],
                            ui.cached(record_forms.option_choices, slot, saved[f"tc{slot}_option_id"]))
@@ -43,4 +43,4 @@ with form:
         rules_now = ui.cached(record_forms.client_rules, contact_id, slot_names)
         st.markdown("\n".join(f"- **{slot_names[slot]}:** {rules_now[slot]}" for slot in slots.SLOTS))
     if changed:
-        ui.save_form(FORM, contact_id, saved["name"], changed, settings.apply_client_edits, "client")
+        ui.save_form(FORM, contact_id, saved["name"], changed, edits.apply_client_edits, "client")

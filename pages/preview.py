@@ -4,7 +4,7 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from core import access, explain, history, preview, rules, settings, slots, ui
+from core import access, edits, explain, history, preview, rules, settings_tables, slots, ui
 
 ui.page("Preview")
 
@@ -139,10 +139,10 @@ with by_line:
     elif not selected_line_ids:
         st.caption("Select lines in the table above to set or clear their override.")
     else:
-        choices = {slot: ui.cached(settings.override_options, slot) for slot in slots.SLOTS}
+        choices = {slot: ui.cached(settings_tables.override_options, slot) for slot in slots.SLOTS}
         with st.form("preview_override"):
             st.caption(f"{len(selected_line_ids)} line(s) selected. An override beats every rule for its slot; "
-                       f"“{settings.CLEAR_CHOICE}” empties the slot in Xero.")
+                       f"“{settings_tables.CLEAR_CHOICE}” empties the slot in Xero.")
             tc1, tc2 = (st.selectbox(f"Tracking Category {slot} ({slot_names[slot]})", list(choices[slot]),
                                      key=f"preview_override_tc{slot}") for slot in slots.SLOTS)
             note = st.text_input("Note (optional)", key="preview_override_note")
@@ -150,12 +150,12 @@ with by_line:
             clear_override = st.form_submit_button("Clear override")
         outcome = None
         if set_override:
-            outcome = ui.action(settings.set_line_overrides, selected_line_ids, by=ui.actor(),
-                                tc1=choices[1][tc1], tc2=choices[2][tc2], note=note or None)
+            outcome = ui.write(edits.set_line_overrides, selected_line_ids, by=ui.actor(),
+                               tc1=choices[1][tc1], tc2=choices[2][tc2], note=note or None)
         elif clear_override:
-            outcome = ui.action(settings.clear_line_overrides, selected_line_ids, by=ui.actor())
+            outcome = ui.write(edits.clear_line_overrides, selected_line_ids, by=ui.actor())
         if outcome is not None:
-            ui.flash_after_rerun("preview_overrides", settings.describe(outcome, "line"), outcome.tone)
+            ui.flash_after_rerun("preview_overrides", edits.describe(outcome, "line"), ui.outcome_tone(outcome))
             st.rerun()
 
 with by_invoice:

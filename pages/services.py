@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import record_forms, settings, slots, ui
+from core import edits, record_forms, settings_tables, slots, ui
 
 ui.page("Services")
 
@@ -11,7 +11,7 @@ st.caption("A service's Tracking Category 2 applies to every invoice line of its
            "An alignment-fee service takes the client owner's Tracking Category 2 instead, or none. "
            "Select a service to edit it.")
 search = st.text_input("Search services by code or name", key="services_search")
-table = ui.cached(settings.services_table, search)
+table = ui.cached(settings_tables.services_table, search)
 slot_names = ui.cached(slots.names)
 names = dict(zip(table["item_code"], table["service"]))
 
@@ -34,4 +34,4 @@ with form:
                          ui.cached(record_forms.option_choices, 2, saved["tc2_option_id"])),
             ui.FormField("alignment_fee", "Alignment fee (takes the client owner's instead)", saved["alignment_fee"])])
     if changed:
-        ui.save_form(FORM, item_code, saved["name"], changed, settings.apply_service_edits, "service")
+        ui.save_form(FORM, item_code, saved["name"], changed, edits.apply_service_edits, "service")

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import autopilot, config, connection, retire, settings, slots, ui
+from core import autopilot, config, connection, retire, slots, ui
 from core.xero import oauth
 
 ui.page("Settings")
@@ -210,7 +210,9 @@ st.markdown("When an option goes (a partner leaves, a department closes), every 
             "line override that names it can name another option instead, and lines tagged with it by hand get an "
             "override. Nothing is sent to Xero until you push: the Preview shows the changes first.")
 ui.show_flash("retire")
-slot_labels = ui.cached(settings.slot_names)
+slot_names = ui.cached(slots.names)
+slot_labels = {slot: f"Tracking Category {slot}" + (f" ({name})" if name else "")
+               for slot, name in slot_names.items()}
 retire_slot = st.radio("Slot", list(slot_labels), format_func=slot_labels.get, horizontal=True, key="retire_slot")
 retirable, successors = ui.cached(retire.choices, retire_slot)
 old = st.selectbox("Option to retire", retirable, index=None, key="retire_old")

@@ -1,6 +1,6 @@
 import streamlit as st
 
-from core import record_forms, settings, slots, ui
+from core import edits, record_forms, settings_tables, slots, ui
 
 ui.page("Team")
 
@@ -9,9 +9,9 @@ FORM = "team_form"
 ui.show_flash(FORM)
 st.caption("Team members own clients. An owner's Tracking Category 2 applies to their clients' lines when "
            "neither the service nor the client sets one, and to alignment fees. Select a member to edit them.")
-table = ui.cached(settings.team_table)
+table = ui.cached(settings_tables.team_table)
 slot_names = ui.cached(slots.names)
-tc2_options = ui.cached(settings.slot_options, 2)
+tc2_options = ui.cached(settings_tables.slot_options, 2)
 names = dict(zip(table["member_id"].tolist(), table["name"]))
 
 grid, form = st.columns([3, 2], gap="medium")
@@ -36,7 +36,7 @@ with form:
                 ui.FormField("tc2_option_id", f"Tracking Category 2 ({slot_names[2]})", saved["tc2_option_id"],
                              ui.cached(record_forms.option_choices, 2, saved["tc2_option_id"]))])
         if changed:
-            ui.save_form(FORM, member_id, saved["name"], changed, settings.apply_team_edits, "team member")
+            ui.save_form(FORM, member_id, saved["name"], changed, edits.apply_team_edits, "team member")
 
 add, remove = st.columns(2)
 with add.form("team_add", clear_on_submit=True):
@@ -45,7 +45,7 @@ with add.form("team_add", clear_on_submit=True):
     email = st.text_input("Email (optional)", key="team_add_email")
     tc2 = st.selectbox(f"Tracking Category 2 ({slot_names[2]})", list(tc2_options), key="team_add_tc2")
     if st.form_submit_button("Add"):
-        member = ui.action(settings.add_team_member, name, by=ui.actor(), email=email or None,
+        member = ui.write(edits.add_team_member, name, by=ui.actor(), email=email or None,
                            tc2_option_id=tc2_options[tc2])
         if member is not None:
             ui.flash_after_rerun(FORM, f"{name.strip()} added.")
@@ -54,6 +54,6 @@ with remove.form("team_remove"):
     st.markdown("**Remove a team member**")
     member = st.selectbox("Team member", list(names), format_func=names.get, index=None, key="team_remove_member")
     if st.form_submit_button("Remove") and member is not None:
-        if ui.action(settings.remove_team_member, member, by=ui.actor()) is not None:
+        if ui.write(edits.remove_team_member, member, by=ui.actor()) is not None:
             ui.flash_after_rerun(FORM, f"{names[member]} removed.")
             st.rerun()

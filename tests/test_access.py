@@ -2,7 +2,7 @@
 the pages (AppTest with a signed-in user of each role, `at.user`; [auth] and [roles] through `at.secrets`)."""
 import pytest
 
-from core import access, config, csv_io, push, settings, slots, store, ui
+from core import access, config, csv_io, edits, push, slots, store, ui
 from tests.test_secrets_hygiene import rendered
 
 VIEWER = access.Actor("Vera Viewer", "vera@practice.com", access.VIEWER)
@@ -86,11 +86,11 @@ def test_the_logs_name_a_person_by_address_else_by_name():
 
 def refused_writes():
     return {
-        "set a client": lambda con: settings.set_client(con, "acme", by=VIEWER, tc1_option_id="bob"),
-        "save a service": lambda con: settings.set_service(con, "ALIGN", by=VIEWER, alignment_fee=True),
-        "add a team member": lambda con: settings.add_team_member(con, "Cy", by=VIEWER),
-        "remove a team member": lambda con: settings.remove_team_member(con, 2, by=VIEWER),
-        "override a line": lambda con: settings.set_line_override(con, "L1", by=VIEWER, tc1="bob"),
+        "set a client": lambda con: edits.set_client(con, "acme", by=VIEWER, tc1_option_id="bob"),
+        "save a service": lambda con: edits.set_service(con, "ALIGN", by=VIEWER, alignment_fee=True),
+        "add a team member": lambda con: edits.add_team_member(con, "Cy", by=VIEWER),
+        "remove a team member": lambda con: edits.remove_team_member(con, 2, by=VIEWER),
+        "override a line": lambda con: edits.set_line_override(con, "L1", by=VIEWER, tc1="bob"),
         "import a CSV": lambda con: csv_io.import_csv("services", b"Item Code,Alignment Fee\nALIGN,yes\n",
                                                       file_name="s.csv", by=VIEWER),
         "push (viewer)": lambda con: push.push(None, by=VIEWER),
@@ -111,7 +111,7 @@ def test_core_refuses_a_role_without_the_permission_and_writes_nothing(edit_prac
 
 
 def test_the_change_log_records_the_signed_in_address(edit_practice):
-    settings.set_client(edit_practice, "acme", by=EDITOR, tc1_option_id="bob")
+    edits.set_client(edit_practice, "acme", by=EDITOR, tc1_option_id="bob")
     slots.save(edit_practice, "cat-d", "cat-p", by=ADMIN)
     assert edit_practice.execute("SELECT DISTINCT entity, changed_by FROM change_log ORDER BY 1").fetchall() == [
         ("client", EDITOR.email), ("slot", ADMIN.email)]

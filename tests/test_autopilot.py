@@ -3,7 +3,7 @@ a person winning, the limits, and the command line."""
 import pytest
 from test_push import ANN, BOB, OLD, NORTH, P, TAX, D, TESTER, gateway, practice, start_org, tag
 
-from core import access, autopilot, push, run_lock, settings, store
+from core import access, autopilot, edits, push, run_lock, store
 from core.__main__ import main
 from core.xero.gateway import TRIES, Gateway
 from core.sandbox.writes import CREATE_ONLY_MESSAGE
@@ -129,7 +129,7 @@ def test_autopilot_tags_an_invoice_once_and_a_person_wins(pilot):
     pilot.box.edit_invoice(in_xero["InvoiceID"], lambda i: i["LineItems"][0].update(Tracking=[tag(P, BOB)]))
     line_id = overridden["LineItems"][0]["LineItemID"]
     with store.connect(pilot.db) as con:
-        settings.set_line_override(con, line_id, tc1=ANN, by=TESTER)
+        edits.set_line_override(con, line_id, tc1=ANN, by=TESTER)
 
     result = pilot.run()
 

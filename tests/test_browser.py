@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from core import access, config, connection, explain, preview, push, rules, settings, store, ui
+from core import access, config, connection, edits, explain, preview, push, rules, store, ui
 from core.xero import tokens
 
 pytestmark = pytest.mark.e2e
@@ -228,7 +228,7 @@ def preview_demo(demo_db, tmp_path):
             ORDER BY i.date DESC LIMIT 1""").fetchone()[0]
         tc1_option = con.execute("SELECT tc1_wanted_option_id FROM line_rules WHERE tc1_wanted_option_id IS NOT NULL "
                                  "LIMIT 1").fetchone()[0]
-        settings.set_line_override(con, first_line, by=access.LOCAL_USER, tc1=tc1_option)
+        edits.set_line_override(con, first_line, by=access.LOCAL_USER, tc1=tc1_option)
         first_rows = {source: preview.page(con, preview.Filters(source=source), 1)[0] for source in rules.SOURCES}
         said = {source: explain.sentence(preview.line_detail(con, row["line_id"])) for source, row in first_rows.items()}
         page_one = preview.page(con, preview.Filters(), 1)

@@ -3,7 +3,7 @@ import string
 
 import pytest
 
-from core import access, config, csv_io, csv_templates, settings, store
+from core import access, catalog, config, csv_io, csv_templates, edits, store
 from core.__main__ import main
 
 PAT = access.Actor("Pat", None, access.EDITOR)
@@ -142,16 +142,16 @@ def test_the_file_is_checked_without_holding_the_database(practice, tmp_path, mo
 
 def test_rows_checked_before_another_write_are_checked_again_when_applied(practice, monkeypatch):
     """Bob is archived in Xero (a sync) after the file was checked, before it is applied: the row is refused."""
-    check = settings.check_edits
+    check = edits.check_edits
 
     def archive_bob_after(snapshot):
         checked = check(snapshot)
         with store.connect() as con, store.transaction(con):
             con.execute("UPDATE tracking_options SET status = 'ARCHIVED' WHERE option_id = 'bob'")
-        monkeypatch.setattr(settings, "check_edits", check)  # the apply's own check runs as it is
+        monkeypatch.setattr(edits, "check_edits", check)  # the apply's own check runs as it is
         return checked
 
-    monkeypatch.setattr(settings, "check_edits", archive_bob_after)
+    monkeypatch.setattr(edits, "check_edits", archive_bob_after)
     result = run(practice, "clients", "Xero Contact ID,Xero Tracking Category 1,Consolidate Lines\n"
                                       "acme,Bob,yes\nbeta,Carl,no\n")
     assert rejections(result) == [(2, "'Bob' is archived in 'Partner'; choose an active option.")]
@@ -370,7 +370,7 @@ def test_command_line_refuses_a_mixed_file_in_one_line(practice, tmp_path, capsy
 # --- names and text ---------------------------------------------------------------------------
 
 def test_names_up_to_xeros_lengths_are_accepted_and_longer_ones_rejected_per_row(practice):
-    longest, too_long = "N" * settings.MEMBER_NAME_MAX, "L" * (settings.MEMBER_NAME_MAX + 1)
+    longest, too_long = "N" * catalog.MEMBER_NAME_MAX, "L" * (catalog.MEMBER_NAME_MAX + 1)
     result = run(practice, "team", f"Team Member,Email\n{longest},\n{too_long},\nCara,\n{'M' * 1_000_000},\n")
     assert [(row, new) for row, _, column, _, new in changes(result) if column == "Team Member"] == [
         (2, longest), (4, "Cara")]
@@ -415,11 +415,11 @@ def test_reports_quote_at_most_80_characters_of_a_value(practice, db_path, tmp_p
 
 def test_the_settings_edits_use_the_same_check(practice):
     for name in ["A\u202eB", "x" * 256]:
-        with pytest.raises(settings.InvalidChange, match="Name (holds a bidirectional override|is 256 characters)"):
-            settings.add_team_member(practice, name, by=PAT)
-    with pytest.raises(settings.InvalidChange, match="Email holds a control character"):
-        settings.set_team_member(practice, 1, by=PAT, email="alice@exa\x00mple.com")
-    assert settings.add_team_member(practice, "y" * 255, by=PAT) == 3
+        with pytest.raises(catalog.InvalidChange, match="Name (holds a bidirectional override|is 256 characters)"):
+            edits.add_team_member(practice, name, by=PAT)
+    with pytest.raises(catalog.InvalidChange, match="Email holds a control character"):
+        edits.set_team_member(practice, 1, by=PAT, email="alice@exa\x00mple.com")
+    assert edits.add_team_member(practice, "y" * 255, by=PAT) == 3
 
 
 def test_the_command_line_edits_use_the_same_check(practice, capsys):

@@ -6,7 +6,7 @@ the page a real UploadedFile, so these tests go through the page exactly as a pe
 """
 import pytest
 
-from core import access, settings, store
+from core import access, catalog, store
 
 PAGE = "pages/import_csv.py"
 CLIENT_TC2 = """
@@ -21,10 +21,10 @@ def edit(demo_db):
     """A one-row clients file moving the first configured client to another Tracking Category 2 option."""
     with store.connect(demo_db) as con:
         contact_id, name, option_id = con.execute(CLIENT_TC2).fetchone()
-        catalog = settings.catalog(con)
-    new = next(name for name, option in catalog.active_options(2).items() if option != option_id)
+        cat = catalog.read(con)
+    new = next(name for name, option in cat.active_options(2).items() if option != option_id)
     text = f"Xero Contact ID,Client Name,Xero Tracking Category 2\n{contact_id},{name},{new}\n"
-    return contact_id, name, catalog.option_name(option_id), new, text.encode()
+    return contact_id, name, cat.option_name(option_id), new, text.encode()
 
 
 def client_tc2(contact_id: str) -> str | None:

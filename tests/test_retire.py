@@ -6,7 +6,7 @@ import pytest
 
 from core import access, history, push, retire, rules, store
 from core.__main__ import main
-from core.settings import InvalidChange
+from core.catalog import InvalidChange
 
 EDITOR = access.Actor("eve", "eve@example.com", access.EDITOR)
 VIEWER = access.Actor("val", "val@example.com", access.VIEWER)

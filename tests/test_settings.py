@@ -4,9 +4,10 @@ import io
 import pandas as pd
 import pytest
 
-from core import access, history, settings, store
+from core import access, catalog, edits, history, settings_tables, slots, store, ui
 from core.__main__ import main
-from core.settings import Edit, InvalidChange
+from core.catalog import InvalidChange
+from core.edits import Edit
 
 ANN, BOB, X = (access.Actor(name, None, access.EDITOR) for name in ("ann", "bob", "x"))
 
@@ -26,8 +27,9 @@ def test_practice_starts_from_the_rules(edit_practice, wanted):
 def test_set_client_writes_the_row_the_log_and_the_rules(edit_practice, wanted):
     con = edit_practice
     version = store.data_version(con)
-    changes = settings.set_client(con, "acme", by=ANN, owner_id=2, tc1_option_id="bob", tc2_option_id="audit",
-                                  consolidate=True)
+    with store.transaction(con):
+        changes = edits.set_client(con, "acme", by=ANN, owner_id=2, tc1_option_id="bob", tc2_option_id="audit",
+                                   consolidate=True)
     assert [(c.field, c.old, c.new) for c in changes] == [
         ("owner", "Ann Smith", "Bob Jones"), ("tc1", "Ann", "Bob"), ("tc2", None, "Audit"),
         ("consolidate", "no", "yes")]
@@ -45,7 +47,7 @@ def test_set_client_writes_the_row_the_log_and_the_rules(edit_practice, wanted):
 
 def test_set_client_creates_the_settings_row_of_a_client_without_one(edit_practice, wanted):
     con = edit_practice
-    settings.set_client(con, "beta", by=BOB, source="cli", tc2_option_id="audit")
+    edits.set_client(con, "beta", by=BOB, source="cli", tc2_option_id="audit")
     assert con.execute("SELECT * FROM client_settings WHERE contact_id = 'beta'").fetchall() == [
         ("beta", None, None, "audit", False)]
     assert log(con) == [("bob", "cli", "client", "beta", "tc2", None, "Audit")]
@@ -54,7 +56,7 @@ def test_set_client_creates_the_settings_row_of_a_client_without_one(edit_practi
 
 def test_clearing_a_client_option_with_none(edit_practice, wanted):
     con = edit_practice
-    settings.set_client(con, "acme", by=ANN, tc1_option_id=None)
+    edits.set_client(con, "acme", by=ANN, tc1_option_id=None)
     assert con.execute("SELECT tc1_option_id FROM client_settings WHERE contact_id = 'acme'").fetchone() == (None,)
     assert log(con) == [("ann", "ui", "client", "acme", "tc1", "Ann", None)]
     assert wanted(con, "L1")["L1"][:2] == (None, "none")
@@ -63,7 +65,7 @@ def test_clearing_a_client_option_with_none(edit_practice, wanted):
 def test_an_edit_that_changes_nothing_writes_nothing(edit_practice, snapshot):
     con = edit_practice
     before = snapshot(con)
-    assert settings.set_client(con, "acme", by=ANN, owner_id=1, tc1_option_id="ann", consolidate=False) == []
+    assert edits.set_client(con, "acme", by=ANN, owner_id=1, tc1_option_id="ann", consolidate=False) == []
     assert snapshot(con) == before
 
 
@@ -82,7 +84,7 @@ def test_an_invalid_client_edit_is_refused_and_nothing_is_written(edit_practice,
     con = edit_practice
     before = snapshot(con)
     with pytest.raises(InvalidChange) as error:
-        settings.set_client(con, "acme", by=ANN, **fields)
+        edits.set_client(con, "acme", by=ANN, **fields)
     assert str(error.value) == message
     assert snapshot(con) == before
 
@@ -90,7 +92,7 @@ def test_an_invalid_client_edit_is_refused_and_nothing_is_written(edit_practice,
 def test_an_unknown_client_is_refused(edit_practice, snapshot):
     before = snapshot(edit_practice)
     with pytest.raises(InvalidChange, match="There is no client with contact ID 'zeta'."):
-        settings.set_client(edit_practice, "zeta", by=ANN, tc1_option_id="bob")
+        edits.set_client(edit_practice, "zeta", by=ANN, tc1_option_id="bob")
     assert snapshot(edit_practice) == before
 
 
@@ -100,14 +102,14 @@ def test_an_option_needs_a_mapped_active_slot(edit_practice, snapshot):
         con.execute("INSERT INTO slots VALUES (1, 'cat-r'), (2, 'cat-d')")
     before = snapshot(con)
     with pytest.raises(InvalidChange, match=r"Tracking Category 1 \(Region\) is archived in Xero; map an active"):
-        settings.set_client(con, "acme", by=ANN, tc1_option_id="north")
+        edits.set_client(con, "acme", by=ANN, tc1_option_id="north")
     assert snapshot(con) == before
 
 
 def test_an_edit_says_who_made_it(edit_practice, snapshot):
     before = snapshot(edit_practice)
     with pytest.raises(access.Forbidden, match="Say who is acting"):
-        settings.set_client(edit_practice, "acme", by=" ", tc1_option_id="bob")
+        edits.set_client(edit_practice, "acme", by=" ", tc1_option_id="bob")
     assert snapshot(edit_practice) == before
 
 
@@ -116,12 +118,13 @@ def test_an_edit_says_who_made_it(edit_practice, snapshot):
 def test_bulk_edits_apply_the_valid_rows_in_one_transaction(edit_practice, wanted):
     con = edit_practice
     version = store.data_version(con)
-    outcome = settings.apply_client_edits(con, [
-        Edit("acme", {"tc1_option_id": "bob"}, row=2),
-        Edit("beta", {"tc1_option_id": "old"}, row=3),
-        Edit("zeta", {"tc1_option_id": "bob"}, row=4),
-        Edit("beta", {"owner_id": 2, "consolidate": True}, row=5),
-    ], by=ANN, source="import:clients.csv")
+    with store.transaction(con):
+        outcome = edits.apply_client_edits(con, [
+            Edit("acme", {"tc1_option_id": "bob"}, row=2),
+            Edit("beta", {"tc1_option_id": "old"}, row=3),
+            Edit("zeta", {"tc1_option_id": "bob"}, row=4),
+            Edit("beta", {"owner_id": 2, "consolidate": True}, row=5),
+        ], by=ANN, source="import:clients.csv")
     assert [(c.row, c.name, c.field, c.old, c.new) for c in outcome.changes] == [
         (2, "Acme Ltd", "tc1", "Ann", "Bob"), (5, "Beta LLC", "owner", None, "Bob Jones"),
         (5, "Beta LLC", "consolidate", "no", "yes")]
@@ -140,18 +143,18 @@ def test_bulk_edits_apply_the_valid_rows_in_one_transaction(edit_practice, wante
 def test_a_dry_run_says_what_would_change_and_writes_nothing(edit_practice, snapshot):
     con = edit_practice
     before = snapshot(con)
-    outcome = settings.apply_client_edits(con, [Edit("acme", {"owner_id": 2})], by=ANN, dry_run=True)
+    outcome = edits.apply_client_edits(con, [Edit("acme", {"owner_id": 2})], by=ANN, dry_run=True)
     assert [(c.entity_id, c.field, c.old, c.new) for c in outcome.changes] == [
         ("acme", "owner", "Ann Smith", "Bob Jones")]
     assert snapshot(con) == before
 
 
-def test_a_caller_holding_a_transaction_passes_transaction_false(edit_practice):
+def test_the_writes_run_in_the_callers_transaction(edit_practice):
     con = edit_practice
     with pytest.raises(RuntimeError):
         with store.transaction(con):
-            settings.set_client(con, "acme", by=ANN, tc1_option_id="bob", transaction=False)
-            settings.set_service(con, "ALIGN", by=ANN, alignment_fee=True, transaction=False)
+            edits.set_client(con, "acme", by=ANN, tc1_option_id="bob")
+            edits.set_service(con, "ALIGN", by=ANN, alignment_fee=True)
             assert con.execute("SELECT count(*) FROM change_log").fetchone()[0] == 2
             raise RuntimeError("the caller fails later")
     assert log(con) == []
@@ -164,7 +167,7 @@ def test_ten_thousand_client_edits_are_one_statement_per_table(con):
                     "('cat-d', 'Department', 'ACTIVE', 1)")
         con.execute("INSERT INTO tracking_options VALUES ('ann', 'cat-p', 'Ann', 'ACTIVE')")
         con.execute("INSERT INTO contacts (contact_id, name) SELECT 'c' || i, 'Client ' || i FROM range(10000) t(i)")
-    outcome = settings.apply_client_edits(con, [Edit(f"c{i}", {"tc1_option_id": "ann"}) for i in range(10000)],
+    outcome = edits.apply_client_edits(con, [Edit(f"c{i}", {"tc1_option_id": "ann"}) for i in range(10000)],
                                           by=ANN, source="import:big.csv")
     assert outcome.saved == 10000 and not outcome.rejections
     assert con.execute("SELECT count(*) FROM client_settings WHERE tc1_option_id = 'ann'").fetchone() == (10000,)
@@ -175,8 +178,8 @@ def test_ten_thousand_client_edits_are_one_statement_per_table(con):
 
 def test_set_service_creates_the_service_and_moves_its_lines(edit_practice, wanted):
     con = edit_practice
-    settings.set_service(con, "TAX-RET", by=ANN, tc2_option_id="audit")
-    settings.set_service(con, "ALIGN", by=ANN, alignment_fee=True)
+    edits.set_service(con, "TAX-RET", by=ANN, tc2_option_id="audit")
+    edits.set_service(con, "ALIGN", by=ANN, alignment_fee=True)
     assert con.execute("SELECT * FROM services ORDER BY item_code").fetchall() == [
         ("ALIGN", None, True), ("TAX-RET", "audit", False)]
     assert log(con) == [("ann", "ui", "service", "TAX-RET", "tc2", None, "Audit"),
@@ -194,7 +197,7 @@ def test_set_service_creates_the_service_and_moves_its_lines(edit_practice, want
 def test_an_invalid_service_edit_is_refused(edit_practice, snapshot, code, fields, message):
     before = snapshot(edit_practice)
     with pytest.raises(InvalidChange) as error:
-        settings.set_service(edit_practice, code, by=ANN, **fields)
+        edits.set_service(edit_practice, code, by=ANN, **fields)
     assert str(error.value) == message
     assert snapshot(edit_practice) == before
 
@@ -203,11 +206,11 @@ def test_an_invalid_service_edit_is_refused(edit_practice, snapshot, code, field
 
 def test_add_rename_and_remove_a_team_member(edit_practice):
     con = edit_practice
-    member = settings.add_team_member(con, " Cy Young ", by=ANN, email="cy@example.com", tc2_option_id="audit")
+    member = edits.add_team_member(con, " Cy Young ", by=ANN, email="cy@example.com", tc2_option_id="audit")
     assert con.execute("SELECT * FROM team_members WHERE member_id = ?", [member]).fetchall() == [
         (member, "Cy Young", "cy@example.com", "audit")]
-    settings.set_team_member(con, member, by=ANN, name="Cyril Young", email=None)
-    settings.remove_team_member(con, member, by=ANN)
+    edits.set_team_member(con, member, by=ANN, name="Cyril Young", email=None)
+    edits.remove_team_member(con, member, by=ANN)
     assert con.execute("SELECT count(*) FROM team_members WHERE member_id = ?", [member]).fetchone() == (0,)
     m = str(member)
     assert log(con) == [
@@ -222,7 +225,7 @@ def test_add_rename_and_remove_a_team_member(edit_practice):
 
 def test_an_owners_tc2_moves_the_lines_of_the_clients_they_own(edit_practice, wanted):
     con = edit_practice
-    settings.set_team_member(con, 1, by=ANN, tc2_option_id="audit")
+    edits.set_team_member(con, 1, by=ANN, tc2_option_id="audit")
     assert wanted(con, "L1", "L2") == {"L1": ("Ann", "client", "Audit", "owner"),
                                        "L2": ("Ann", "client", "Audit", "owner")}
     assert log(con) == [("ann", "ui", "team_member", "1", "tc2", "Tax", "Audit")]
@@ -230,26 +233,26 @@ def test_an_owners_tc2_moves_the_lines_of_the_clients_they_own(edit_practice, wa
 
 def test_removing_an_owner_still_assigned_to_clients_is_refused(edit_practice, snapshot):
     con = edit_practice
-    settings.set_client(con, "beta", by=ANN, owner_id=1)
+    edits.set_client(con, "beta", by=ANN, owner_id=1)
     before = snapshot(con)
     with pytest.raises(InvalidChange) as error:
-        settings.remove_team_member(con, 1, by=ANN)
+        edits.remove_team_member(con, 1, by=ANN)
     assert str(error.value) == "Ann Smith still owns 2 clients: Acme Ltd, Beta LLC. Give them another owner first."
     assert snapshot(con) == before
 
 
 @pytest.mark.parametrize(("call", "message"), [
-    (lambda con: settings.add_team_member(con, "ann smith", by=X),
+    (lambda con: edits.add_team_member(con, "ann smith", by=X),
      "There is already a team member called 'ann smith'."),
-    (lambda con: settings.add_team_member(con, "  ", by=X), "A team member needs a name."),
-    (lambda con: settings.add_team_member(con, "Di", by=X, email="di at example"),
+    (lambda con: edits.add_team_member(con, "  ", by=X), "A team member needs a name."),
+    (lambda con: edits.add_team_member(con, "Di", by=X, email="di at example"),
      "'di at example' is not an email address."),
-    (lambda con: settings.add_team_member(con, "Di", by=X, tc2_option_id="bob"),
+    (lambda con: edits.add_team_member(con, "Di", by=X, tc2_option_id="bob"),
      "'Bob' is an option of 'Partner', not of Tracking Category 2 (Department)."),
-    (lambda con: settings.set_team_member(con, 2, by=X, name="Ann Smith"),
+    (lambda con: edits.set_team_member(con, 2, by=X, name="Ann Smith"),
      "There is already a team member called 'Ann Smith'."),
-    (lambda con: settings.set_team_member(con, 7, by=X, name="Zed"), "There is no team member with ID 7."),
-    (lambda con: settings.remove_team_member(con, 7, by=X), "There is no team member with ID 7."),
+    (lambda con: edits.set_team_member(con, 7, by=X, name="Zed"), "There is no team member with ID 7."),
+    (lambda con: edits.remove_team_member(con, 7, by=X), "There is no team member with ID 7."),
 ])
 def test_an_invalid_team_edit_is_refused(edit_practice, snapshot, call, message):
     before = snapshot(edit_practice)
@@ -261,7 +264,7 @@ def test_an_invalid_team_edit_is_refused(edit_practice, snapshot, call, message)
 
 def test_bulk_team_edits_add_members_and_keep_names_unique(edit_practice):
     con = edit_practice
-    outcome = settings.apply_team_edits(con, [Edit(None, {"name": "Di"}, row=2), Edit(None, {"name": "di"}, row=3),
+    outcome = edits.apply_team_edits(con, [Edit(None, {"name": "Di"}, row=2), Edit(None, {"name": "di"}, row=3),
                                               Edit(2, {"email": "bob@example.com"}, row=4)], by=ANN)
     assert [(r.row, r.message) for r in outcome.rejections] == [(3, "There is already a team member called 'di'.")]
     assert con.execute("SELECT name, email FROM team_members ORDER BY member_id").fetchall() == [
@@ -274,7 +277,7 @@ def test_bulk_team_edits_add_members_and_keep_names_unique(edit_practice):
 
 def test_a_line_override_beats_the_rules_and_none_clears_the_slot(edit_practice, wanted):
     con = edit_practice
-    settings.set_line_override(con, "L1", by=ANN, tc1="bob", tc2=None, note="agreed with Bob")
+    edits.set_line_override(con, "L1", by=ANN, tc1="bob", tc2=None, note="agreed with Bob")
     assert con.execute("SELECT * FROM line_overrides").fetchall() == [
         ("L1", True, "bob", True, None, "agreed with Bob")]
     assert wanted(con, "L1", "L2") == {"L1": ("Bob", "line", None, "line"), "L2": ("Ann", "client", "Tax", "owner")}
@@ -286,16 +289,16 @@ def test_a_line_override_beats_the_rules_and_none_clears_the_slot(edit_practice,
 
 def test_an_override_of_one_slot_keeps_the_other(edit_practice, wanted):
     con = edit_practice
-    settings.set_line_override(con, "L1", by=ANN, tc1="bob")
-    settings.set_line_override(con, "L1", by=ANN, tc2="audit")
+    edits.set_line_override(con, "L1", by=ANN, tc1="bob")
+    edits.set_line_override(con, "L1", by=ANN, tc2="audit")
     assert con.execute("SELECT * FROM line_overrides").fetchall() == [("L1", True, "bob", True, "audit", None)]
     assert wanted(con, "L1") == {"L1": ("Bob", "line", "Audit", "line")}
 
 
 def test_clearing_an_override_gives_the_line_back_to_the_rules(edit_practice, wanted):
     con = edit_practice
-    settings.set_line_overrides(con, ["L1", "L3"], by=ANN, tc2="audit", note="n")
-    outcome = settings.clear_line_overrides(con, ["L1", "L3"], by=BOB)
+    edits.set_line_overrides(con, ["L1", "L3"], by=ANN, tc2="audit", note="n")
+    outcome = edits.clear_line_overrides(con, ["L1", "L3"], by=BOB)
     assert outcome.saved == 2
     assert con.execute("SELECT count(*) FROM line_overrides").fetchone() == (0,)
     assert wanted(con, "L1", "L3") == {"L1": ("Ann", "client", "Tax", "owner"), "L3": (None, "none", None, "none")}
@@ -312,7 +315,7 @@ def test_clearing_an_override_gives_the_line_back_to_the_rules(edit_practice, wa
 def test_an_invalid_line_override_is_refused(edit_practice, snapshot, line, fields, message):
     before = snapshot(edit_practice)
     with pytest.raises(InvalidChange) as error:
-        settings.set_line_override(edit_practice, line, by=ANN, **fields)
+        edits.set_line_override(edit_practice, line, by=ANN, **fields)
     assert str(error.value) == message
     assert snapshot(edit_practice) == before
 
@@ -320,7 +323,7 @@ def test_an_invalid_line_override_is_refused(edit_practice, snapshot, line, fiel
 # --- names, tables and messages ---------------------------------------------------------------
 
 def test_names_resolve_within_the_slots_category(edit_practice):
-    cat = settings.catalog(edit_practice)
+    cat = catalog.read(edit_practice)
     assert cat.option_id(1, " bob ") == "bob"
     assert cat.option_id(2, "None") is None and cat.option_id(2, "") is None
     assert cat.option_id(2, "Bob") == "bob"  # found elsewhere: the check then says where it belongs
@@ -329,23 +332,23 @@ def test_names_resolve_within_the_slots_category(edit_practice):
     assert cat.member_id("bob jones") == 2
     with pytest.raises(InvalidChange, match="There is no team member called 'Zed'."):
         cat.member_id("Zed")
-    assert settings.slot_options(edit_practice, 1) == {"None": None, "Ann": "ann", "Bob": "bob"}
-    assert settings.override_options(edit_practice, 2) == {
-        "Keep as it is": settings.UNSET, "None (clears it in Xero)": None, "Audit": "audit", "Tax": "tax"}
-    assert settings.owner_options(edit_practice) == {"None": None, "Ann Smith": 1, "Bob Jones": 2}
+    assert settings_tables.slot_options(edit_practice, 1) == {"None": None, "Ann": "ann", "Bob": "bob"}
+    assert settings_tables.override_options(edit_practice, 2) == {
+        "Keep as it is": catalog.UNSET, "None (clears it in Xero)": None, "Audit": "audit", "Tax": "tax"}
+    assert settings_tables.owner_options(edit_practice) == {"None": None, "Ann Smith": 1, "Bob Jones": 2}
 
 
 def test_the_clients_table_names_an_archived_option_as_archived(edit_practice):
     con = edit_practice
     con.execute("UPDATE client_settings SET tc1_option_id = 'old' WHERE contact_id = 'acme'")  # archived in Xero since
-    assert settings.clients_table(con).to_dict("records") == [
+    assert settings_tables.clients_table(con).to_dict("records") == [
         {"contact_id": "acme", "client": "Acme Ltd", "owner": "Ann Smith", "tc1": "Old Partner (archived)",
          "tc2": "None", "consolidate": False},
         {"contact_id": "beta", "client": "Beta LLC", "owner": "None", "tc1": "None", "tc2": "None",
          "consolidate": False},
         {"contact_id": "cogs", "client": "Cogs & Co", "owner": "None", "tc1": "None", "tc2": "None",
          "consolidate": False}]
-    assert settings.clients_table(con, "acme")["client"].tolist() == ["Acme Ltd"]
+    assert settings_tables.clients_table(con, "acme")["client"].tolist() == ["Acme Ltd"]
 
 
 @pytest.mark.parametrize(("changes", "rejections", "message"), [
@@ -354,25 +357,25 @@ def test_the_clients_table_names_an_archived_option_as_archived(edit_practice):
     ([("a", "tc1"), ("a", "tc2"), ("b", "tc1")], [], "2 clients saved."),
 ])
 def test_describe(changes, rejections, message):
-    outcome = settings.Outcome([settings.Change("client", key, key, field, None, "x") for key, field in changes],
+    outcome = edits.Outcome([edits.Change("client", key, key, field, None, "x") for key, field in changes],
                                rejections)
-    assert settings.describe(outcome, "client") == message
-    assert outcome.tone == ("success" if changes else "info")
-    assert settings.Outcome(outcome.changes, [settings.Rejection(2, "x", "no")]).tone == "warning"
+    assert edits.describe(outcome, "client") == message
+    assert ui.outcome_tone(outcome) == ("success" if changes else "info")
+    assert ui.outcome_tone(edits.Outcome(outcome.changes, [edits.Rejection(2, "x", "no")])) == "warning"
 
 
 def test_tables_for_the_pages(edit_practice):
     con = edit_practice
-    assert settings.services_table(con).to_dict("records") == [
+    assert settings_tables.services_table(con).to_dict("records") == [
         {"item_code": "ALIGN", "service": "Alignment fee", "tc2": "None", "alignment_fee": False},
         {"item_code": "TAX-RET", "service": "Tax return", "tc2": "None", "alignment_fee": False}]
-    assert settings.team_table(con).to_dict("records") == [
+    assert settings_tables.team_table(con).to_dict("records") == [
         {"member_id": 1, "name": "Ann Smith", "email": "ann@example.com", "tc2": "Tax", "clients": 1},
         {"member_id": 2, "name": "Bob Jones", "email": "", "tc2": "None", "clients": 0}]
-    lines = settings.client_lines(con, "acme")
+    lines = settings_tables.client_lines(con, "acme")
     assert lines[["invoice_number", "description", "tc1_wanted_name", "tc1_source", "status"]].values.tolist() == [
         ["INV-001", "Tax return 2025", "Ann", "client", "change"], ["INV-001", "Alignment", "Ann", "client", "change"]]
-    assert settings.slot_names(con) == {1: "Tracking Category 1 (Partner)", 2: "Tracking Category 2 (Department)"}
+    assert slots.names(con) == {1: "Partner", 2: "Department"}
     assert isinstance(lines, pd.DataFrame)
 
 
@@ -380,10 +383,10 @@ def test_tables_for_the_pages(edit_practice):
 
 def test_history_names_each_entity_newest_first(edit_practice):
     con = edit_practice
-    settings.set_client(con, "acme", by=ANN, tc1_option_id="bob")
-    settings.set_service(con, "ALIGN", by=BOB, source="cli", alignment_fee=True)
-    settings.set_team_member(con, 2, by=BOB, tc2_option_id="audit")
-    settings.set_line_override(con, "L2", by=ANN, tc2=None)
+    edits.set_client(con, "acme", by=ANN, tc1_option_id="bob")
+    edits.set_service(con, "ALIGN", by=BOB, source="cli", alignment_fee=True)
+    edits.set_team_member(con, 2, by=BOB, tc2_option_id="audit")
+    edits.set_line_override(con, "L2", by=ANN, tc2=None)
     log = history.changes(con)
     assert log[["changed_by", "source", "entity", "name", "field", "old_value", "new_value"]].values.tolist() == [
         ["ann", "ui", "line", "INV-001 line 2", "tc2", "", "None"],
@@ -399,7 +402,7 @@ def test_history_names_each_entity_newest_first(edit_practice):
 
 def test_history_csv_neutralises_formulas(edit_practice):
     con = edit_practice
-    settings.add_team_member(con, "=HYPERLINK(\"http://x\")", by=access.Actor("@admin", None, access.EDITOR),
+    edits.add_team_member(con, "=HYPERLINK(\"http://x\")", by=access.Actor("@admin", None, access.EDITOR),
                              email="-x@example.com")
     data = history.csv_bytes(con)
     assert data.startswith("\ufeff".encode())

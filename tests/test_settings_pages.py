@@ -5,7 +5,7 @@ its form's fields are then set and Save is clicked as a person would.
 """
 import pytest
 
-from core import access, settings, store
+from core import access, edits, settings_tables, store
 
 PERSON = access.LOCAL_USER.who
 
@@ -139,8 +139,8 @@ def test_an_archived_option_is_offered_only_to_the_record_that_carries_it(form):
 
 def test_the_client_form_states_its_effective_rules(form):
     with db() as con:
-        settings.set_service(con, "TAX-RET", by=access.LOCAL_USER, tc2_option_id="tax")
-        settings.set_client(con, "acme", by=access.LOCAL_USER, tc2_option_id="audit")
+        edits.set_service(con, "TAX-RET", by=access.LOCAL_USER, tc2_option_id="tax")
+        edits.set_client(con, "acme", by=access.LOCAL_USER, tc2_option_id="audit")
     at = form("clients", "clients_grid", 0)
     assert at.main.markdown[-1].value == (
         "- **Partner:** every line → Ann (client).\n"
@@ -226,8 +226,8 @@ def test_the_team_form_rejects_a_duplicate_name(form):
 
 def test_history_page_lists_changes_newest_first_in_words_with_filters(page):
     with db() as con:
-        settings.set_client(con, "acme", by=access.Actor("ann", None, access.EDITOR), tc1_option_id="bob")
-        settings.set_service(con, "ALIGN", by=access.Actor("bob", None, access.EDITOR), source="cli", alignment_fee=True)
+        edits.set_client(con, "acme", by=access.Actor("ann", None, access.EDITOR), tc1_option_id="bob")
+        edits.set_service(con, "ALIGN", by=access.Actor("bob", None, access.EDITOR), source="cli", alignment_fee=True)
     at = page("history")
     table = at.dataframe[0].value
     assert table[["who", "source", "what", "name", "change"]].values.tolist() == [
@@ -263,7 +263,7 @@ def test_preview_overrides_the_selected_lines_and_clears_them(practice_db, wante
     assert at.dataframe(key="preview_lines").value["description"].tolist() == [
         "Tax return", "Tax return 2025", "Alignment"]
     at.selectbox(key="preview_override_tc1").select("Bob")
-    at.selectbox(key="preview_override_tc2").select(settings.CLEAR_CHOICE)
+    at.selectbox(key="preview_override_tc2").select(settings_tables.CLEAR_CHOICE)
     at.text_input(key="preview_override_note").input("agreed with Bob")
     button(at, "Set override").click().run()
     assert not at.exception

@@ -6,7 +6,7 @@ Exit codes: 0 every row applied (or no changes), 1 some rows rejected (the other
 import sys
 from pathlib import Path
 
-from core import access, csv_io, csv_templates, settings
+from core import access, catalog, csv_io, csv_templates
 from core.cli import read_database
 
 USAGE_ERROR = 2
@@ -49,7 +49,7 @@ def report(result: csv_io.ImportResult) -> str:
 
 
 def shown(value: str | None) -> str:
-    return csv_io.NONE if value is None else settings.shorten(value)
+    return csv_io.NONE if value is None else catalog.shorten(value)
 
 
 def run_export(args) -> int:

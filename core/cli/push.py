@@ -18,7 +18,7 @@ from pathlib import Path
 from core import access, config, connection, push, push_words
 from core.cli import read_database
 from core.csv_templates import neutralise
-from core.settings import shorten
+from core.catalog import shorten
 from core.xero.gateway import XeroError
 
 PARTIAL, CONFIGURATION_ERROR = 1, 2

@@ -4,8 +4,8 @@ Exit 0 when done (or, --dry-run, when it could be done), 2 when refused, with th
 """
 import sys
 
-from core import access, retire, settings, store
-from core.settings import InvalidChange
+from core import access, catalog, retire, store
+from core.catalog import InvalidChange
 
 USAGE_ERROR = 2
 BY = access.command_line()  # the command line acts as an admin (core/access.py)
@@ -13,7 +13,7 @@ BY = access.command_line()  # the command line acts as an admin (core/access.py)
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser("retire-option", help="replace a tracking option by another in every setting")
-    parser.add_argument("--slot", type=int, choices=sorted(settings.SLOT_LABELS), required=True,
+    parser.add_argument("--slot", type=int, choices=sorted(catalog.SLOT_LABELS), required=True,
                         help="the slot whose option is retired: 1 or 2")
     parser.add_argument("old", metavar="OLD", help="the option to retire, by name (it may be archived in Xero)")
     parser.add_argument("--to", dest="new", metavar="NEW", required=True,
@@ -31,7 +31,7 @@ def run(args) -> int:
             return USAGE_ERROR
     for change in retirement.changes:
         noun = retire.ENTITY_NOUNS.get(change.entity, change.entity)
-        print(f"{noun} {settings.shorten(change.name)}: {change.field} {settings.shorten(change.old or '(none)')} → "
-              f"{settings.shorten(change.new or '(none)')}")
+        print(f"{noun} {catalog.shorten(change.name)}: {change.field} {catalog.shorten(change.old or '(none)')} → "
+              f"{catalog.shorten(change.new or '(none)')}")
     print("\n".join(retirement.summary()))
     return 0

@@ -5,13 +5,13 @@ Exit 0 when the edit is made (or changes nothing), 2 when it is refused, with th
 """
 import sys
 
-from core import access, settings, store
-from core.settings import UNSET, InvalidChange
+from core import access, catalog, edits, store
+from core.catalog import UNSET, InvalidChange
 
 USAGE_ERROR = 2
 SOURCE = "cli"
 BY = access.command_line()  # the command line acts as an admin (core/access.py)
-YES_NO = {"yes": True, "no": False}
+YES_NO = ("yes", "no")
 
 
 def register(subparsers) -> None:
@@ -51,64 +51,64 @@ def register(subparsers) -> None:
 def run(args) -> int:
     with store.connect() as con:
         try:
-            changes = args.edit(con, args)
+            with store.transaction(con):
+                changes = args.edit(con, args)
         except InvalidChange as e:
             print(f"error: {e}", file=sys.stderr)
             return USAGE_ERROR
     for change in changes:
         blank = "(no override)" if change.entity == "line" else "(none)"
-        print(f"{settings.shorten(change.name)}: {change.field} {settings.shorten(change.old or blank)} → "
-              f"{settings.shorten(change.new or blank)}")
+        print(f"{catalog.shorten(change.name)}: {change.field} {catalog.shorten(change.old or blank)} → "
+              f"{catalog.shorten(change.new or blank)}")
     if not changes:
         print("No changes.")
     return 0
 
 
-def _option(cat: settings.Catalog, slot: int, name: str | None):
-    return UNSET if name is None else cat.option_id(slot, name)
+def _named(cat: catalog.Catalog, field: str, text: str | None):
+    """The field's value from what was typed (core/catalog.py `value_of`), or UNSET when it was not given."""
+    return UNSET if text is None else catalog.value_of(cat, field, text)
 
 
-def _client(con, args) -> list[settings.Change]:
-    cat = settings.catalog(con)
-    return settings.set_client(
-        con, settings.find_client(con, args.client), by=BY, source=SOURCE,
-        owner_id=UNSET if args.owner is None else cat.member_id(args.owner),
-        tc1_option_id=_option(cat, 1, args.tc1), tc2_option_id=_option(cat, 2, args.tc2),
-        consolidate=YES_NO.get(args.consolidate, UNSET))
+def _client(con, args) -> list[edits.Change]:
+    cat = catalog.read(con)
+    return edits.set_client(
+        con, catalog.find_client(con, args.client), by=BY, source=SOURCE,
+        owner_id=_named(cat, "owner_id", args.owner), tc1_option_id=_named(cat, "tc1_option_id", args.tc1),
+        tc2_option_id=_named(cat, "tc2_option_id", args.tc2), consolidate=_named(cat, "consolidate", args.consolidate))
 
 
-def _service(con, args) -> list[settings.Change]:
-    cat = settings.catalog(con)
-    return settings.set_service(con, args.code, by=BY, source=SOURCE, tc2_option_id=_option(cat, 2, args.tc2),
-                                alignment_fee=YES_NO.get(args.alignment_fee, UNSET))
+def _service(con, args) -> list[edits.Change]:
+    cat = catalog.read(con)
+    return edits.set_service(con, args.code, by=BY, source=SOURCE, tc2_option_id=_named(cat, "tc2_option_id", args.tc2),
+                             alignment_fee=_named(cat, "alignment_fee", args.alignment_fee))
 
 
-def _team(con, args) -> list[settings.Change]:
-    cat = settings.catalog(con)
+def _team(con, args) -> list[edits.Change]:
+    cat = catalog.read(con)
     try:
         member = cat.member_id(args.name)
     except InvalidChange:
         member = None
-    email = UNSET if args.email is None else None if args.email.lower() == "none" else args.email
+    email, tc2 = _named(cat, "email", args.email), _named(cat, "tc2_option_id", args.tc2)
     if args.remove:
         if member is None:
-            raise InvalidChange(f"There is no team member called {settings.quote(args.name)}.")
-        return settings.remove_team_member(con, member, by=BY, source=SOURCE)
+            raise InvalidChange(f"There is no team member called {catalog.quote(args.name)}.")
+        return edits.remove_team_member(con, member, by=BY, source=SOURCE)
     if member is None:
-        fields = {"name": args.name, "email": email, "tc2_option_id": _option(cat, 2, args.tc2)}
-        outcome = settings.apply_team_edits(con, [settings.Edit(None, fields)], by=BY, source=SOURCE)
+        added = edits.Edit(None, {"name": args.name, "email": email, "tc2_option_id": tc2})
+        outcome = edits.apply_team_edits(con, [added], by=BY, source=SOURCE)
         if outcome.rejections:
             raise InvalidChange(outcome.rejections[0].message)
         return outcome.changes
-    return settings.set_team_member(con, member, by=BY, source=SOURCE, email=email,
-                                    tc2_option_id=_option(cat, 2, args.tc2))
+    return edits.set_team_member(con, member, by=BY, source=SOURCE, email=email, tc2_option_id=tc2)
 
 
-def _line(con, args) -> list[settings.Change]:
+def _line(con, args) -> list[edits.Change]:
     if args.clear:
         if args.tc1 or args.tc2:
             raise InvalidChange("Give either --clear or --tc1/--tc2, not both.")
-        return settings.clear_line_override(con, args.line, by=BY, source=SOURCE)
-    cat = settings.catalog(con)
-    return settings.set_line_override(con, args.line, by=BY, source=SOURCE, tc1=_option(cat, 1, args.tc1),
-                                      tc2=_option(cat, 2, args.tc2), note=args.note)
+        return edits.clear_line_override(con, args.line, by=BY, source=SOURCE)
+    cat = catalog.read(con)
+    return edits.set_line_override(con, args.line, by=BY, source=SOURCE, tc1=_named(cat, "tc1", args.tc1),
+                                   tc2=_named(cat, "tc2", args.tc2), note=args.note)

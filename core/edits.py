@@ -1,81 +1,33 @@
 """Edits of the rules' inputs: clients, services, team members and single lines, with an audit log.
 
-Every edit goes the same way: check it against the current rows, write the new rows and one
-`change_log` row per changed field (values as people read them: option and owner names), and
-recompute the rules for the lines it touches, all in one transaction.
+Every edit goes the same way: check it against the current rows (core/catalog.py), write the new rows and
+one `change_log` row per changed field (values as people read them: option and owner names), and recompute
+the rules for the lines it touches.
 
 The `apply_*` functions take many edits at once and return an `Outcome` (what changed, which
 edits were rejected and why), so a page's Save or a CSV import of 10,000 rows is one
 transaction that applies the valid edits; with `dry_run=True` they only say what would change.
-The single-edit functions (`set_client`, …) raise `InvalidChange` instead. Callers that already
-hold a transaction pass `transaction=False`.
+The single-edit functions (`set_client`, …) raise `InvalidChange` instead.
+
+Every function that writes takes a connection already in the caller's transaction
+(`with store.transaction(con): …`), so the edits, their log and the rules change together or not at all.
 
 Keyword arguments left at `UNSET` leave the field as it is; `None` means none (clears it).
 """
 import re
 from collections.abc import Callable, Iterable
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 
-from core import access, preview, rules, slots, store
+from core import access, rules, store
+from core.catalog import (EMAIL_MAX, MEMBER_NAME_MAX, NONE_CHOICE, NO_OVERRIDE, NOTE_MAX, UNSET, Catalog,
+                          InvalidChange, blank, check_text, quote)
+from core.catalog import read as catalog
 
-
-class _Marker:
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def __repr__(self) -> str:
-        return self.name
-
-    def __reduce__(self) -> str:  # pickled (e.g. by st.cache_data) as the module's own marker
-        return self.name
-
-
-UNSET: Any = _Marker("UNSET")              # leave the field as it is
-NO_OVERRIDE: Any = _Marker("NO_OVERRIDE")  # a line slot without override: the rules decide it
-NONE_CHOICE = "None"
-SLOT_LABELS = {1: "Tracking Category 1", 2: "Tracking Category 2"}
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-
-# Text is held to Xero's own field lengths (its Accounting API: Contact Name 255, Item Code 30,
-# TrackingOption Name 100, EmailAddress 255); a team member's name is kept as long as a contact's, a
-# line's note as long as a line's Description (4000).
-CONTACT_NAME_MAX, ITEM_CODE_MAX, OPTION_NAME_MAX, EMAIL_MAX, NOTE_MAX = 255, 30, 100, 255, 4000
-MEMBER_NAME_MAX = CONTACT_NAME_MAX
-# Control characters, and the bidirectional overrides and isolates that can make a name read as another.
-UNSAFE_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-QUOTE_MAX = 80
-
-
-class InvalidChange(Exception):
-    """An edit that cannot be made; the message names what is wrong, in plain words."""
-
-
-def quote(value: Any) -> str:
-    """A value as a message shows it: quoted, escaped, at most its first 80 characters."""
-    return repr(shorten(str(value)))
-
-
-def shorten(text: str) -> str:
-    """At most the first 80 characters of `text`, with "…" when it was longer."""
-    return text if len(text) <= QUOTE_MAX else text[:QUOTE_MAX] + "…"
-
-
-def check_text(label: str, value: str, limit: int) -> str:
-    """`value` when it fits in `limit` characters and holds no control character or bidirectional override;
-    the one check of text people type, on the pages, the command line and in CSV files."""
-    if len(value) > limit:
-        raise InvalidChange(f"{label} is {len(value):,} characters long; at most {limit:,} fit: {quote(value)}.")
-    if unsafe := UNSAFE_CHARACTER.search(value):
-        kind = "a control character" if unsafe.group() < "\u202a" else "a bidirectional override"
-        raise InvalidChange(f"{label} holds {kind} (U+{ord(unsafe.group()):04X}), which can disguise text; remove "
-                            f"it: {quote(value)}.")
-    return value
 
 
 # Edits, changes and rejections are named tuples: a file of 200,000 rows makes a million of them, and a frozen
@@ -118,130 +70,6 @@ class Outcome:
         """How many entities changed."""
         return len({(c.entity, c.entity_id) for c in self.changes})
 
-    @property
-    def tone(self) -> str:
-        """How to show it: "warning" when edits were rejected, "success" when saved, "info" when nothing changed."""
-        return "warning" if self.rejections else "success" if self.changes else "info"
-
-
-# --- the slot map and the options -------------------------------------------------------------
-
-CATEGORIES = "SELECT category_id, name, status FROM tracking_categories"
-OPTIONS = "SELECT option_id, category_id, name, status FROM tracking_options"
-MEMBERS = "SELECT member_id, name FROM team_members"
-
-
-@dataclass
-class Catalog:
-    """What edits are checked against: the slot map, categories, options and team members.
-
-    Names are looked up through indexes by folded name, so checking a file of N rows takes N lookups."""
-    slots: dict[int, str | None]
-    categories: dict[str, tuple[str, str]]        # category id → (name, status)
-    options: dict[str, tuple[str, str, str]]      # option id → (category id, name, status)
-    members: dict[int, str]                       # member id → name
-
-    def __post_init__(self) -> None:
-        self._options_named: dict[str, list[str]] = {}
-        for option_id, (_, name, _) in self.options.items():
-            self._options_named.setdefault(name.lower(), []).append(option_id)
-        self._members_named: dict[str, int] = {}
-        for member_id, name in self.members.items():
-            self._members_named.setdefault(name.lower(), member_id)
-
-    def set_member(self, member_id: int, name: str) -> None:
-        """Record a member's new or changed name (an edit checked after it sees it)."""
-        old = self.members.get(member_id)
-        if old is not None and self._members_named.get(old.lower()) == member_id:
-            del self._members_named[old.lower()]
-        self.members[member_id] = name
-        self._members_named.setdefault(name.lower(), member_id)
-
-    def member_named(self, name: str) -> int | None:
-        """The id of the member with this name (case forgiven), or None."""
-        return self._members_named.get(name.strip().lower())
-
-    def slot_name(self, slot: int) -> str:
-        category = self.categories.get(self.slots[slot] or "")
-        return f"{SLOT_LABELS[slot]} ({category[0]})" if category else SLOT_LABELS[slot]
-
-    def active_options(self, slot: int) -> dict[str, str]:
-        """Name → option id of the active options of the slot's category."""
-        category = self.slots[slot]
-        active = [(name, option_id) for option_id, (cat, name, status) in self.options.items()
-                  if cat == category and status == "ACTIVE"]
-        return dict(sorted(active, key=lambda option: option[0].lower()))
-
-    def check_option(self, slot: int, option_id: str | None) -> str | None:
-        if option_id is None:
-            return None
-        category_id = self.slots[slot]
-        category = self.categories.get(category_id or "")
-        if category is None:
-            raise InvalidChange(f"{SLOT_LABELS[slot]} is not mapped to a Xero tracking category; "
-                                "choose one on the Settings page.")
-        if category[1] != "ACTIVE":
-            raise InvalidChange(f"{self.slot_name(slot)} is {category[1].lower()} in Xero; "
-                                "map an active category on the Settings page.")
-        if option_id not in self.options:
-            raise InvalidChange(f"There is no tracking option with ID {quote(option_id)} in Xero.")
-        option_category, name, status = self.options[option_id]
-        if option_category != category_id:
-            other = self.categories.get(option_category, ("another category",))[0]
-            raise InvalidChange(f"{quote(name)} is an option of {quote(other)}, not of {self.slot_name(slot)}.")
-        if status != "ACTIVE":
-            raise InvalidChange(f"{quote(name)} is {status.lower()} in {quote(category[0])}; choose an active option.")
-        return option_id
-
-    def check_member(self, member_id: int | None) -> int | None:
-        if member_id is None:
-            return None
-        if member_id not in self.members:
-            raise InvalidChange(f"There is no team member with ID {member_id}.")
-        return int(member_id)
-
-    def option_name(self, option_id: str | None) -> str | None:
-        return None if option_id is None else self.options.get(option_id, (None, option_id))[1]
-
-    def member_name(self, member_id: int | None) -> str | None:
-        return None if member_id is None else self.members.get(member_id, str(member_id))
-
-    def option_id(self, slot: int, name: str | None) -> str | None:
-        """The option called `name` for this slot ("None" or blank: none). An option of that name
-        in another category or archived is returned too, so that the check names the problem."""
-        if _blank(name) or name.strip().lower() == NONE_CHOICE.lower():
-            return None
-        matches = [(self.options[option_id][0] != self.slots[slot], self.options[option_id][2] != "ACTIVE", option_id)
-                   for option_id in self._options_named.get(name.strip().lower(), [])]
-        if not matches:
-            category = self.categories.get(self.slots[slot] or "", (SLOT_LABELS[slot],))[0]
-            raise InvalidChange(f"There is no option called {quote(name.strip())} in {quote(category)}.")
-        return min(matches)[2]
-
-    def member_id(self, name: str | None) -> int | None:
-        """The team member called `name` ("None" or blank: none)."""
-        if _blank(name) or name.strip().lower() == NONE_CHOICE.lower():
-            return None
-        member_id = self.member_named(name)
-        if member_id is None:
-            raise InvalidChange(f"There is no team member called {quote(name.strip())}.")
-        return member_id
-
-
-def catalog(con: duckdb.DuckDBPyConnection) -> Catalog:
-    return Catalog(
-        slots=slots.current(con),
-        categories={c: (name, status) for c, name, status in con.execute(CATEGORIES).fetchall()},
-        options={o: (c, name, status) for o, c, name, status in con.execute(OPTIONS).fetchall()},
-        members=dict(con.execute(MEMBERS).fetchall()),
-    )
-
-
-def _blank(value: Any) -> bool:
-    if isinstance(value, str):
-        return not value.strip()
-    return value is None or bool(pd.isna(value))
-
 
 # --- the fields of each entity ----------------------------------------------------------------
 
@@ -280,12 +108,12 @@ def _override_field(slot: int) -> _Field:
 
 def _text(label: str, limit: int) -> Callable[[Catalog, Any], str | None]:
     def check(_: Catalog, value: Any) -> str | None:
-        return None if _blank(value) else check_text(label, str(value).strip(), limit)
+        return None if blank(value) else check_text(label, str(value).strip(), limit)
     return check
 
 
 def _email(_: Catalog, value: Any) -> str | None:
-    if _blank(value):
+    if blank(value):
         return None
     value = check_text("Email", str(value).strip(), EMAIL_MAX)
     if not EMAIL.fullmatch(value):
@@ -389,10 +217,6 @@ def _columns(key: str, rows: dict[Any, dict[str, Any]], types: dict[str, pa.Data
     return {key: (key_type, list(rows)), **{field: (kind, [row[field] for row in values]) for field, kind in types.items()}}
 
 
-def _writing(con: duckdb.DuckDBPyConnection, transaction: bool):
-    return store.transaction(con) if transaction else nullcontext(con)
-
-
 def _single(outcome: Outcome) -> list[Change]:
     if outcome.rejections:
         raise InvalidChange(outcome.rejections[0].message)
@@ -436,28 +260,26 @@ def check_edits(snapshot: Snapshot) -> Checked:
     return Checked(snapshot, *ENTITIES[snapshot.entity].check(snapshot))
 
 
-def write_edits(con: duckdb.DuckDBPyConnection, checked: Checked, *, by: access.Actor, source: str,
-                transaction: bool = True) -> Outcome:
-    """Write what `check_edits` found, with its change log and the rules, in one transaction; when the database
-    changed since the snapshot was read, the edits are read and checked again inside it first."""
+def write_edits(con: duckdb.DuckDBPyConnection, checked: Checked, *, by: access.Actor, source: str) -> Outcome:
+    """Write what `check_edits` found, with its change log and the rules, in the caller's transaction; when the
+    database changed since the snapshot was read, the edits are read and checked again in it first."""
     access.require(by, access.EDIT)
-    with _writing(con, transaction):
-        if store.data_version(con) != checked.snapshot.version:
-            checked = check_edits(read_edits(con, checked.snapshot.entity, checked.snapshot.edits))
-        if checked.rows:
-            checked.outcome.changes = ENTITIES[checked.snapshot.entity].write(con, checked)
-            _log(con, checked.outcome.changes, by, source)
+    if store.data_version(con) != checked.snapshot.version:
+        checked = check_edits(read_edits(con, checked.snapshot.entity, checked.snapshot.edits))
+    if checked.rows:
+        checked.outcome.changes = ENTITIES[checked.snapshot.entity].write(con, checked)
+        _log(con, checked.outcome.changes, by, source)
     return checked.outcome
 
 
 def apply_edits(con: duckdb.DuckDBPyConnection, entity: str, edits: Iterable[Edit], *, by: access.Actor,
-                source: str = "ui", dry_run: bool = False, transaction: bool = True) -> Outcome:
+                source: str = "ui", dry_run: bool = False) -> Outcome:
     """Check the edits of an entity ("client", "service", "team_member") and, unless `dry_run`, write them."""
     access.require(by, access.EDIT)
     checked = check_edits(read_edits(con, entity, edits))
     if dry_run or not checked.rows:
         return checked.outcome
-    return write_edits(con, checked, by=by, source=source, transaction=transaction)
+    return write_edits(con, checked, by=by, source=source)
 
 
 # --- clients ----------------------------------------------------------------------------------
@@ -475,9 +297,9 @@ CLIENT_TYPES = {"owner_id": pa.int32(), "tc1_option_id": TEXT, "tc2_option_id": 
 
 
 def apply_client_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: access.Actor, source: str = "ui",
-                       dry_run: bool = False, transaction: bool = True) -> Outcome:
+                       dry_run: bool = False) -> Outcome:
     """Edits keyed by contact ID with fields owner_id, tc1_option_id, tc2_option_id, consolidate."""
-    return apply_edits(con, "client", edits, by=by, source=source, dry_run=dry_run, transaction=transaction)
+    return apply_edits(con, "client", edits, by=by, source=source, dry_run=dry_run)
 
 
 def _read_clients(con: duckdb.DuckDBPyConnection, edits: list[Edit]) -> dict[Any, tuple[str, dict[str, Any]]]:
@@ -487,29 +309,10 @@ def _read_clients(con: duckdb.DuckDBPyConnection, edits: list[Edit]) -> dict[Any
 
 def set_client(con: duckdb.DuckDBPyConnection, contact_id: str, *, by: access.Actor, source: str = "ui",
                owner_id: Any = UNSET, tc1_option_id: Any = UNSET, tc2_option_id: Any = UNSET,
-               consolidate: Any = UNSET, transaction: bool = True) -> list[Change]:
+               consolidate: Any = UNSET) -> list[Change]:
     fields = _given(owner_id=owner_id, tc1_option_id=tc1_option_id, tc2_option_id=tc2_option_id,
                     consolidate=consolidate)
-    return _single(apply_client_edits(con, [Edit(contact_id, fields)], by=by, source=source,
-                                      transaction=transaction))
-
-
-CLIENTS_NAMED = "SELECT contact_id, name FROM contacts WHERE contact_id = ? OR lower(name) = lower(?) ORDER BY name"
-
-
-def find_client(con: duckdb.DuckDBPyConnection, name_or_id: str) -> str:
-    """The contact ID of the client with this contact ID, or else this name (case forgiven)."""
-    wanted = name_or_id.strip()
-    found = con.execute(CLIENTS_NAMED, [wanted, wanted]).fetchall()
-    by_id = [contact_id for contact_id, _ in found if contact_id == wanted]
-    if by_id:
-        return by_id[0]
-    if not found:
-        raise InvalidChange(f"There is no client called {quote(wanted)} (nor with that contact ID).")
-    if len(found) > 1:
-        raise InvalidChange(f"{len(found)} clients are called {quote(wanted)}; give the contact ID instead: "
-                            + ", ".join(contact_id for contact_id, _ in found) + ".")
-    return found[0][0]
+    return _single(apply_client_edits(con, [Edit(contact_id, fields)], by=by, source=source))
 
 
 # --- services ---------------------------------------------------------------------------------
@@ -528,9 +331,9 @@ SERVICE_TYPES = {"tc2_option_id": TEXT, "alignment_fee": pa.bool_()}
 
 
 def apply_service_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: access.Actor, source: str = "ui",
-                        dry_run: bool = False, transaction: bool = True) -> Outcome:
+                        dry_run: bool = False) -> Outcome:
     """Edits keyed by item code with fields tc2_option_id, alignment_fee; a service row is created when needed."""
-    return apply_edits(con, "service", edits, by=by, source=source, dry_run=dry_run, transaction=transaction)
+    return apply_edits(con, "service", edits, by=by, source=source, dry_run=dry_run)
 
 
 def _read_services(con: duckdb.DuckDBPyConnection, edits: list[Edit]) -> dict[Any, tuple[str, dict[str, Any]]]:
@@ -539,10 +342,9 @@ def _read_services(con: duckdb.DuckDBPyConnection, edits: list[Edit]) -> dict[An
 
 
 def set_service(con: duckdb.DuckDBPyConnection, item_code: str, *, by: access.Actor, source: str = "ui",
-                tc2_option_id: Any = UNSET, alignment_fee: Any = UNSET, transaction: bool = True) -> list[Change]:
+                tc2_option_id: Any = UNSET, alignment_fee: Any = UNSET) -> list[Change]:
     fields = _given(tc2_option_id=tc2_option_id, alignment_fee=alignment_fee)
-    return _single(apply_service_edits(con, [Edit(item_code, fields)], by=by, source=source,
-                                       transaction=transaction))
+    return _single(apply_service_edits(con, [Edit(item_code, fields)], by=by, source=source))
 
 
 # --- team members -----------------------------------------------------------------------------
@@ -566,9 +368,9 @@ NEW_MEMBER = {"name": None, "email": None, "tc2_option_id": None}
 
 
 def apply_team_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: access.Actor, source: str = "ui",
-                     dry_run: bool = False, transaction: bool = True) -> Outcome:
+                     dry_run: bool = False) -> Outcome:
     """Edits keyed by member id with fields name, email, tc2_option_id; key None adds a member."""
-    return apply_edits(con, "team_member", edits, by=by, source=source, dry_run=dry_run, transaction=transaction)
+    return apply_edits(con, "team_member", edits, by=by, source=source, dry_run=dry_run)
 
 
 def _read_team(con: duckdb.DuckDBPyConnection, _: list[Edit]) -> dict[Any, tuple[str, dict[str, Any]]]:
@@ -581,7 +383,7 @@ def _check_team(snapshot: "Snapshot") -> tuple[Outcome, dict]:
     for number, edit in enumerate(snapshot.edits, start=1):
         if edit.key is None:  # a new member's stand-in id until it is written
             edit = Edit(-number, edit.fields, edit.row)
-            current[edit.key] = ("" if _blank(name := edit.fields.get("name")) else str(name).strip(), NEW_MEMBER)
+            current[edit.key] = ("" if blank(name := edit.fields.get("name")) else str(name).strip(), NEW_MEMBER)
         keyed.append(edit)
 
     def claim(key: int, row: dict[str, Any]) -> str | None:
@@ -660,22 +462,21 @@ ENTITIES = {"client": _Entity(_read_clients,
 
 
 def add_team_member(con: duckdb.DuckDBPyConnection, name: str, *, by: access.Actor, source: str = "ui",
-                    email: str | None = None, tc2_option_id: str | None = None, transaction: bool = True) -> int:
+                    email: str | None = None, tc2_option_id: str | None = None) -> int:
     """Adds a member and returns the new member id."""
     outcome = apply_team_edits(con, [Edit(None, {"name": name, "email": email, "tc2_option_id": tc2_option_id})],
-                               by=by, source=source, transaction=transaction)
+                               by=by, source=source)
     return int(_single(outcome)[0].entity_id)
 
 
 def set_team_member(con: duckdb.DuckDBPyConnection, member_id: int, *, by: access.Actor, source: str = "ui",
-                    name: Any = UNSET, email: Any = UNSET, tc2_option_id: Any = UNSET,
-                    transaction: bool = True) -> list[Change]:
+                    name: Any = UNSET, email: Any = UNSET, tc2_option_id: Any = UNSET) -> list[Change]:
     fields = _given(name=name, email=email, tc2_option_id=tc2_option_id)
-    return _single(apply_team_edits(con, [Edit(member_id, fields)], by=by, source=source, transaction=transaction))
+    return _single(apply_team_edits(con, [Edit(member_id, fields)], by=by, source=source))
 
 
-def remove_team_member(con: duckdb.DuckDBPyConnection, member_id: int, *, by: access.Actor, source: str = "ui",
-                       transaction: bool = True) -> list[Change]:
+def remove_team_member(con: duckdb.DuckDBPyConnection, member_id: int, *, by: access.Actor, source: str = "ui"
+                       ) -> list[Change]:
     """Removes a member who owns no client; refused with the list of clients otherwise."""
     access.require(by, access.EDIT)
     cat = catalog(con)
@@ -689,10 +490,9 @@ def remove_team_member(con: duckdb.DuckDBPyConnection, member_id: int, *, by: ac
         raise InvalidChange(f"{name} still owns {len(owned)} client{'s' if len(owned) > 1 else ''}: "
                             f"{', '.join(owned)}. Give them another owner first.")
     changes = _changes(cat, "team_member", TEAM_FIELDS, member_id, name, old, NEW_MEMBER, None)
-    with _writing(con, transaction):
-        _log(con, changes, by, source)
-        con.execute(TEAM_DELETE, [member_id])
-        rules.refresh_for(con, member_ids=[member_id])
+    _log(con, changes, by, source)
+    con.execute(TEAM_DELETE, [member_id])
+    rules.refresh_for(con, member_ids=[member_id])
     return changes
 
 
@@ -724,7 +524,7 @@ def _override_columns(rows: Iterable[dict[str, Any]]) -> list[list[Any]]:
 
 
 def apply_line_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, by: access.Actor, source: str = "ui",
-                     dry_run: bool = False, transaction: bool = True) -> Outcome:
+                     dry_run: bool = False) -> Outcome:
     """Edits keyed by line ID with fields tc1, tc2 (an option id; None: an explicit "None" that
     clears the slot in Xero; NO_OVERRIDE: no override, the rules decide) and note."""
     access.require(by, access.EDIT)
@@ -744,134 +544,38 @@ def apply_line_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, b
     rows = {k: r for k, r in rows.items() if k not in rejected}
     if rows and not dry_run:
         kept = {k: r for k, r in rows.items() if r["tc1"] is not NO_OVERRIDE or r["tc2"] is not NO_OVERRIDE}
-        with _writing(con, transaction):
-            _log(con, outcome.changes, by, source)
-            con.execute(OVERRIDES_DELETE, [list(rows)])
-            con.execute(OVERRIDES_INSERT, [list(kept), *_override_columns(kept.values())])
-            rules.refresh_for(con, line_ids=list(rows))
+        _log(con, outcome.changes, by, source)
+        con.execute(OVERRIDES_DELETE, [list(rows)])
+        con.execute(OVERRIDES_INSERT, [list(kept), *_override_columns(kept.values())])
+        rules.refresh_for(con, line_ids=list(rows))
     return outcome
 
 
 def set_line_overrides(con: duckdb.DuckDBPyConnection, line_ids: Iterable[str], *, by: access.Actor, source: str = "ui",
-                       tc1: Any = UNSET, tc2: Any = UNSET, note: str | None = None,
-                       transaction: bool = True) -> Outcome:
+                       tc1: Any = UNSET, tc2: Any = UNSET, note: str | None = None) -> Outcome:
     """The same override on many lines (the Preview page's selection). A slot left UNSET keeps its
     override; `note` None keeps the lines' notes, "" removes them."""
     fields = _given(tc1=tc1, tc2=tc2, note=UNSET if note is None else note)
     if "tc1" not in fields and "tc2" not in fields:
         raise InvalidChange("Choose an override for Tracking Category 1 or 2.")
-    return apply_line_edits(con, [Edit(line_id, fields) for line_id in line_ids], by=by, source=source,
-                            transaction=transaction)
+    return apply_line_edits(con, [Edit(line_id, fields) for line_id in line_ids], by=by, source=source)
 
 
 def set_line_override(con: duckdb.DuckDBPyConnection, line_id: str, *, by: access.Actor, source: str = "ui",
-                      tc1: Any = UNSET, tc2: Any = UNSET, note: str | None = None,
-                      transaction: bool = True) -> list[Change]:
+                      tc1: Any = UNSET, tc2: Any = UNSET, note: str | None = None) -> list[Change]:
     """Override one line's TC1 and/or TC2 (an option id, or None for an explicit "None")."""
-    return _single(set_line_overrides(con, [line_id], by=by, source=source, tc1=tc1, tc2=tc2, note=note,
-                                      transaction=transaction))
+    return _single(set_line_overrides(con, [line_id], by=by, source=source, tc1=tc1, tc2=tc2, note=note))
 
 
 def clear_line_overrides(con: duckdb.DuckDBPyConnection, line_ids: Iterable[str], *, by: access.Actor,
-                         source: str = "ui", transaction: bool = True) -> Outcome:
+                         source: str = "ui") -> Outcome:
     """Remove the lines' overrides: the rules decide them again."""
-    return apply_line_edits(con, [Edit(line_id, CLEARED) for line_id in line_ids], by=by, source=source,
-                            transaction=transaction)
+    return apply_line_edits(con, [Edit(line_id, CLEARED) for line_id in line_ids], by=by, source=source)
 
 
-def clear_line_override(con: duckdb.DuckDBPyConnection, line_id: str, *, by: access.Actor, source: str = "ui",
-                        transaction: bool = True) -> list[Change]:
-    return _single(clear_line_overrides(con, [line_id], by=by, source=source, transaction=transaction))
-
-
-# --- reading, and saving a page's edited table ------------------------------------------------
-
-# An option by name, "(archived)" after it when Xero no longer offers it.
-OPTION_LABEL = "coalesce({o}.name || CASE WHEN {o}.status <> 'ACTIVE' THEN ' (' || lower({o}.status) || ')' ELSE '' END, 'None')"
-CLIENTS_TABLE = f"""
-SELECT c.contact_id, c.name AS client, coalesce(m.name, 'None') AS owner,
-       {OPTION_LABEL.format(o="o1")} AS tc1, {OPTION_LABEL.format(o="o2")} AS tc2,
-       coalesce(s.consolidate, false) AS consolidate
-FROM contacts c
-LEFT JOIN client_settings s USING (contact_id)
-LEFT JOIN team_members m ON m.member_id = s.owner_id
-LEFT JOIN tracking_options o1 ON o1.option_id = s.tc1_option_id
-LEFT JOIN tracking_options o2 ON o2.option_id = s.tc2_option_id
-WHERE contains(lower(c.name), lower($search))
-ORDER BY c.name, c.contact_id
-LIMIT $limit
-"""
-CLIENT_COUNT = "SELECT count(*) FROM contacts WHERE contains(lower(name), lower(?))"
-SERVICES_TABLE = f"""
-SELECT i.code AS item_code, coalesce(i.name, '') AS service, {OPTION_LABEL.format(o="o")} AS tc2,
-       coalesce(s.alignment_fee, false) AS alignment_fee
-FROM (SELECT code, min(name) AS name FROM items GROUP BY code) i
-LEFT JOIN services s ON s.item_code = i.code
-LEFT JOIN tracking_options o ON o.option_id = s.tc2_option_id
-WHERE contains(lower(i.code || ' ' || coalesce(i.name, '')), lower($search))
-ORDER BY i.code
-"""
-TEAM_TABLE = f"""
-SELECT m.member_id, m.name, coalesce(m.email, '') AS email, {OPTION_LABEL.format(o="o")} AS tc2,
-       (SELECT count(*) FROM client_settings s WHERE s.owner_id = m.member_id) AS clients
-FROM team_members m LEFT JOIN tracking_options o ON o.option_id = m.tc2_option_id
-ORDER BY m.name
-"""
-CLIENT_LINE_COLUMNS = ["invoice_number", "invoice_date", "invoice_status", "description", "line_amount",
-                       "tc1_current_name", "tc1_wanted_name", "tc1_source",
-                       "tc2_current_name", "tc2_wanted_name", "tc2_source", "status", "reason"]
-
-
-def clients_table(con: duckdb.DuckDBPyConnection, search: str = "", limit: int = 500) -> pd.DataFrame:
-    """Clients with their owner and slot options by name ("None" when unset, "(archived)" after an option Xero
-    no longer offers), for the Clients page."""
-    return con.execute(CLIENTS_TABLE, {"search": search.strip(), "limit": limit}).df()
-
-
-def client_count(con: duckdb.DuckDBPyConnection, search: str = "") -> int:
-    return con.execute(CLIENT_COUNT, [search.strip()]).fetchone()[0]
-
-
-def services_table(con: duckdb.DuckDBPyConnection, search: str = "") -> pd.DataFrame:
-    """Every item code with its TC2 option by name and its alignment-fee flag."""
-    return con.execute(SERVICES_TABLE, {"search": search.strip()}).df()
-
-
-def team_table(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Team members with their TC2 option by name and how many clients each owns."""
-    return con.execute(TEAM_TABLE).df()
-
-
-def client_lines(con: duckdb.DuckDBPyConnection, contact_id: str) -> pd.DataFrame:
-    """The preview lines of one client's invoices (the first page of them), newest invoice first."""
-    return pd.DataFrame(preview.lines(con, preview.Filters(contact_id=contact_id)), columns=CLIENT_LINE_COLUMNS)
-
-
-def slot_options(con: duckdb.DuckDBPyConnection, slot: int) -> dict[str, str | None]:
-    """"None" and the active options of the slot's category, name → option id: a select box's choices."""
-    return {NONE_CHOICE: None, **catalog(con).active_options(slot)}
-
-
-KEEP_CHOICE = "Keep as it is"
-CLEAR_CHOICE = "None (clears it in Xero)"
-
-
-def override_options(con: duckdb.DuckDBPyConnection, slot: int) -> dict[str, Any]:
-    """A line override's choices for a slot, name → value for `set_line_overrides`: keep the
-    lines' current override (UNSET), an explicit "None" (None), or an active option (its id)."""
-    return {KEEP_CHOICE: UNSET, CLEAR_CHOICE: None, **catalog(con).active_options(slot)}
-
-
-def owner_options(con: duckdb.DuckDBPyConnection) -> dict[str, int | None]:
-    """"None" and the team members, name → member id."""
-    members = catalog(con).members
-    return {NONE_CHOICE: None, **{name: member for member, name in sorted(members.items(), key=lambda m: m[1].lower())}}
-
-
-def slot_names(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
-    """Slot → its label with the category, e.g. "Tracking Category 1 (Partner)"."""
-    cat = catalog(con)
-    return {slot: cat.slot_name(slot) for slot in (1, 2)}
+def clear_line_override(con: duckdb.DuckDBPyConnection, line_id: str, *, by: access.Actor, source: str = "ui"
+                        ) -> list[Change]:
+    return _single(clear_line_overrides(con, [line_id], by=by, source=source))
 
 
 def describe(outcome: Outcome, noun: str) -> str:
