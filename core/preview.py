@@ -11,9 +11,9 @@ from datetime import date
 import duckdb
 
 from core import refusals, rules
+from core.csv_templates import neutralise
 
 PAGE_SIZE = 500
-EXCEL_FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 @dataclass(frozen=True)
@@ -230,18 +230,12 @@ def export_rows(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) ->
 def csv_bytes(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> bytes:
     """The lines the filters select as UTF-8 CSV, safe to open in Excel.
 
-    A text cell starting with = + - or @ gets a leading apostrophe so Excel does not run it as a
-    formula (OWASP "CSV injection"); amounts stay numbers.
+    A text cell a spreadsheet would run as a formula gets a leading apostrophe, as in every export
+    (csv_templates.neutralise, OWASP "CSV injection"); amounts stay numbers.
     """
     names, rows = export_rows(con, filters)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(names)
-    writer.writerows([excel_safe(value) for value in row] for row in rows)
+    writer.writerows([neutralise(value) if isinstance(value, str) else value for value in row] for row in rows)
     return out.getvalue().encode("utf-8")
-
-
-def excel_safe(value):
-    if isinstance(value, str) and value.startswith(EXCEL_FORMULA_STARTS):
-        return "'" + value
-    return value

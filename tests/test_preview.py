@@ -128,6 +128,14 @@ def test_csv_holds_every_selected_line_safe_for_excel(shown):
     assert "'-5 discount,-5.00," in negative
 
 
+@pytest.mark.parametrize("start", ["\t", "\r"])
+def test_csv_neutralises_a_tab_or_carriage_return_start_as_every_export_does(shown, start):
+    shown.execute("UPDATE line_rules SET description = ? || 'cmd' WHERE description = 'Payroll'", [start])
+    text = preview.csv_bytes(shown, preview.Filters(contact_id="beta")).decode("utf-8")
+    descriptions = [row[6] for row in csv.reader(io.StringIO(text, newline=""))]
+    assert f"'{start}cmd" in descriptions
+
+
 # --- the command line --------------------------------------------------------------------------
 
 @pytest.fixture
