@@ -24,7 +24,6 @@ from enum import StrEnum
 from core.config import ConfigError
 
 
-
 class Role(StrEnum):
     """A person's role; the value is what `[roles]` says. Each may do everything the ones before it may."""
     VIEWER = "viewer"
