@@ -114,10 +114,10 @@ SELECT pass_id, started_at, finished_at, outcome, new_invoices, tagged, already_
        summary, (SELECT max(next_pass_at) FROM autopilot_passes) AS next_pass_at  -- also while a pass runs
 FROM autopilot_passes ORDER BY pass_id DESC LIMIT 1
 """
-# What autopilot did with invoices, newest first, for people.
+# What autopilot did with invoices, newest first.
 DECIDED = """
-SELECT i.number AS "Invoice", coalesce(c.name, i.contact_id) AS "Client", i.status AS "Status",
-       a.push_id AS "Push", coalesce(a.reason, '') AS "Why", p.started_at AS "Pass (UTC)"
+SELECT i.number AS invoice, coalesce(c.name, i.contact_id) AS client, i.status,
+       a.push_id, coalesce(a.reason, '') AS why, p.started_at AS pass_started_at
 FROM autopilot_invoices a
 JOIN invoices i USING (invoice_id)
 LEFT JOIN contacts c ON c.contact_id = i.contact_id
@@ -128,7 +128,7 @@ LIMIT $limit
 """
 # Tagged invoices the rules now want changed: autopilot will not touch them again, so a person should look.
 NEEDS_ATTENTION = """
-SELECT i.number AS "Invoice", coalesce(c.name, i.contact_id) AS "Client", a.push_id AS "Tagged by push",
+SELECT i.number AS invoice, coalesce(c.name, i.contact_id) AS client, a.push_id AS tagged_by_push,
        CASE WHEN EXISTS (SELECT 1 FROM push_lines p
                          LEFT JOIN line_tracking t ON t.line_id = p.line_id AND t.category_id = p.category_id
                          WHERE p.push_id = a.push_id AND p.invoice_id = a.invoice_id AND p.result = 'landed'
@@ -137,7 +137,7 @@ SELECT i.number AS "Invoice", coalesce(c.name, i.contact_id) AS "Client", a.push
             WHEN EXISTS (SELECT 1 FROM line_overrides o JOIN invoice_lines l USING (line_id)
                          WHERE l.invoice_id = a.invoice_id)
                 THEN 'A line override was set here after autopilot tagged it'
-            ELSE 'The rules changed after autopilot tagged it' END AS "Why"
+            ELSE 'The rules changed after autopilot tagged it' END AS why
 FROM autopilot_invoices a
 JOIN invoices i USING (invoice_id)
 LEFT JOIN contacts c ON c.contact_id = i.contact_id
@@ -145,6 +145,9 @@ WHERE a.state = 'tagged'
   AND EXISTS (SELECT 1 FROM line_rules r WHERE r.invoice_id = a.invoice_id AND r.status IN ('change', 'blocked'))
 ORDER BY i.number
 """
+# The columns of `decided` and `needs_attention`, for people.
+HEADERS = {"invoice": "Invoice", "client": "Client", "status": "Status", "push_id": "Push",
+           "tagged_by_push": "Tagged by push", "why": "Why", "pass_started_at": "Pass (UTC)"}
 
 
 class AutopilotError(Exception):
@@ -490,7 +493,8 @@ def status(con: duckdb.DuckDBPyConnection) -> Status:
 
 
 def decided(con: duckdb.DuckDBPyConnection, state: str, limit: int = 100):
-    """The latest invoices autopilot `tagged`, or `left` for a person (with why), as a table."""
+    """The latest invoices autopilot `tagged`, or `left` for a person (with why), as a table (HEADERS names
+    its columns for people)."""
     return con.execute(DECIDED, {"state": state, "limit": limit}).df()
 
 

@@ -94,12 +94,12 @@ attention_table = ui.cached(autopilot.needs_attention)
 if not attention_table.empty:
     st.warning(f"{len(attention_table):,} invoices autopilot tagged need a person: autopilot leaves them alone.",
                icon=":material/person_alert:")
-    st.dataframe(attention_table, hide_index=True, width="stretch")
+    st.dataframe(attention_table.rename(columns=autopilot.HEADERS), hide_index=True, width="stretch")
 for state_name, label in (("tagged", "Tagged by autopilot"), ("left", "Left for a person")):
     decided = ui.cached(autopilot.decided, state_name)
     if not decided.empty:
         with st.expander(f"{label} (latest {len(decided):,})"):
-            st.dataframe(decided, hide_index=True, width="stretch")
+            st.dataframe(decided.rename(columns=autopilot.HEADERS), hide_index=True, width="stretch")
 
 st.subheader("Lines per tracking option, as in Xero")
 names = ui.cached(slots.names)

@@ -97,8 +97,8 @@ def test_a_pass_tags_new_invoices_in_its_statuses_and_leaves_the_rest_for_a_pers
     [entry] = pilot.query(push.history)
     assert (entry["pushed_by"], entry["kind"], entry["invoices_landed"], entry["can_undo"]) == (
         "autopilot", "push", 1, True)
-    assert list(pilot.query(autopilot.decided, "tagged")["Invoice"]) == [tagged["InvoiceNumber"]]
-    left = pilot.query(autopilot.decided, "left").set_index("Invoice")["Why"]
+    assert list(pilot.query(autopilot.decided, "tagged")["invoice"]) == [tagged["InvoiceNumber"]]
+    left = pilot.query(autopilot.decided, "left").set_index("invoice")["why"]
     assert left[authorised["InvoiceNumber"]] == "AUTHORISED: autopilot handles DRAFT and SUBMITTED only"
     assert left[blocked["InvoiceNumber"]].startswith("blocked: Line 1 of this invoice would carry 3 tracking")
 
@@ -135,7 +135,7 @@ def test_autopilot_tags_an_invoice_once_and_a_person_wins(pilot):
 
     assert (result.summary, pilot.posts()) == ("No new invoices · 6 Xero calls.", posts)
     assert pilot.box.invoice(in_xero["InvoiceID"])["LineItems"][0]["Tracking"][0]["TrackingOptionID"] == BOB
-    attention = pilot.query(autopilot.needs_attention).set_index("Invoice")["Why"].to_dict()
+    attention = pilot.query(autopilot.needs_attention).set_index("invoice")["why"].to_dict()
     assert attention == {in_xero["InvoiceNumber"]: "Its tracking was changed in Xero after autopilot tagged it",
                          overridden["InvoiceNumber"]: "A line override was set here after autopilot tagged it"}
     # A person's push still works, and then nothing needs attention.
@@ -302,5 +302,5 @@ def test_an_invoice_whose_push_lost_xeros_answer_waits_and_is_tagged_once_xero_i
 
     settled = pilot.run()  # its sync asks Xero about the lost answer first
     assert (settled.new, settled.tagged, settled.left) == (0, 0, 0)
-    assert pilot.query(autopilot.decided, "tagged")["Invoice"].tolist() == [invoice["InvoiceNumber"]]
+    assert pilot.query(autopilot.decided, "tagged")["invoice"].tolist() == [invoice["InvoiceNumber"]]
     assert pilot.query(autopilot.needs_attention).empty

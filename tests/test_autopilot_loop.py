@@ -74,4 +74,4 @@ def test_the_loop_runs_pass_after_pass_and_stops_cleanly(pilot, stop_signal):
     assert "Stopping after the current batch" in loop.stderr.read()
     assert pilot.query(autopilot.status).last_pass["next_pass_at"] is None
     tagged = {invoice["InvoiceNumber"] for invoice in [*first, later]}
-    assert set(pilot.query(autopilot.decided, "tagged")["Invoice"]) == tagged
+    assert set(pilot.query(autopilot.decided, "tagged")["invoice"]) == tagged

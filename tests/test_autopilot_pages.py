@@ -40,6 +40,7 @@ def test_an_admin_switches_autopilot_on_creates_demo_invoices_and_watches_them_t
     assert sum(shown.values()) >= 1
     assert [expander.label for expander in overview.expander] == [
         f"{label} (latest {count})" for label, count in shown.items() if count]
+    assert list(overview.expander[0].dataframe[0].value.columns) == ["Invoice", "Client", "Status", "Push", "Why", "Pass (UTC)"]
 
 
 def test_the_overview_says_autopilot_is_off(streamlit_app):

@@ -73,7 +73,7 @@ def run_status(args) -> int:
             print(f"Next pass: {last['next_pass_at']:%d %b %Y %H:%M:%S} UTC")
     if not attention.empty:
         print(f"Needs attention ({len(attention)}):")
-        print(attention.to_string(index=False))
+        print(attention.rename(columns=autopilot.HEADERS).to_string(index=False))
     return 0
 
 
