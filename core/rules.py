@@ -335,7 +335,7 @@ CREATE_SCOPED_RULES = "CREATE OR REPLACE TEMP TABLE scoped_rules AS "
 INSERT_SCOPED_RULES = "INSERT INTO line_rules BY NAME SELECT * FROM scoped_rules"
 DROP_SCOPE = "DROP TABLE rules_scope; DROP TABLE scoped_tracking; DROP TABLE scoped_invoices; DROP TABLE scoped_rules"
 DELETE_ALL = "DELETE FROM line_rules"
-# Written in the lines' stored order, which the sync makes newest invoice first (core/sync.sql order_stage_lines),
+# Written in the lines' stored order, which the sync makes newest invoice first (core/sync.py ORDER_STAGE_LINES),
 # the order the preview reads them in: a page of the newest lines then reads a few row groups, as DuckDB skips
 # those whose invoice dates cannot make the page. No ORDER BY: sorting a million verdicts cost a refresh half its
 # time and a third of its memory (`python -m core bench rules`), and the order only speeds pages, it is never

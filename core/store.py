@@ -408,3 +408,9 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 def data_version(con: duckdb.DuckDBPyConnection) -> int:
     return con.execute("SELECT version FROM data_version").fetchone()[0]
+
+
+def identifier(name: str) -> str:
+    """`name` quoted as a DuckDB identifier: how a table or column name from a fixed list is spliced into SQL
+    (values are always bound as parameters, never spliced)."""
+    return '"' + name.replace('"', '""') + '"'

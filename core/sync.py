@@ -10,7 +10,6 @@ mirrors one organisation: a connection to another is refused before anything is 
 the latest UpdatedDateUTC seen per entity (If-Modified-Since).
 """
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,9 +24,6 @@ import pyarrow as pa
 from core import config, credit_notes, push, rules, store
 from core.xero.gateway import Gateway, Page, XeroBadResponse
 
-SQL = dict(re.findall(r"-- name: (\w+)\n(.*?)(?=\n-- name: |\Z)",
-                      (Path(__file__).with_suffix(".sql")).read_text(), re.S))
-
 INCREMENTAL_ENTITIES = ("contacts", "items", "invoices", "credit_notes")
 ALLOCATIONS = ("Payments", "CreditNotes", "Prepayments", "Overpayments", "Allocations")
 DOCUMENT_TYPES = ("ACCREC", rules.CREDIT_NOTE)
@@ -35,6 +31,112 @@ DOCUMENT_TYPES = ("ACCREC", rules.CREDIT_NOTE)
 Progress = Callable[[str, int, int | None], None]
 # The stage lives on disk; a small buffer keeps the sync's own memory down (the stage is read once, by the merge).
 SCRATCH_CONFIG = {"memory_limit": "256MB"}
+
+# --- SQL: every statement the sync runs. Values are bound ($name or ?), never formatted in. Formatted in are
+# only names from this module's COLUMNS and KEYS or rules.SETTINGS_TABLES, each quoted by store.identifier, the
+# stage's column types read from the mirror's own catalog, and {scope}, one of the conditions of _deletion_scope.
+
+HELD_ORGANISATION = "SELECT organisation_id, name FROM organisation LIMIT 1"
+COLUMN_TYPES = """
+SELECT column_name, data_type FROM duckdb_columns()
+WHERE database_name = current_database() AND schema_name = 'main' AND table_name = ?
+ORDER BY column_index"""
+MODIFIED_SINCE = "SELECT entity, modified_since FROM sync_state WHERE modified_since IS NOT NULL"
+SETTINGS_ROWS = "SELECT * FROM {table}"
+
+# The scratch database: a stage table typed like each mirror table ({columns}: name and type, from the mirror),
+# the settings the rules read, and Xero's "/Date(ms)/" moments read by a macro.
+CREATE_STAGE_TABLE = "CREATE TABLE {table} ({columns})"
+CREATE_SETTINGS_TABLE = "CREATE TABLE {table} AS SELECT * FROM settings_rows"
+XERO_MOMENT = r"""
+CREATE OR REPLACE TEMP MACRO xero_moment(s) AS
+    epoch_ms(CAST(nullif(regexp_extract(s, '/Date\((-?\d+)', 1), '') AS BIGINT))"""
+
+# Each page, registered as `page`, into its stage table, typed as the mirror's.
+STAGE = {
+    "organisation": "INSERT INTO organisation BY NAME SELECT * FROM page",
+    "tracking_categories": "INSERT INTO tracking_categories BY NAME SELECT * FROM page",
+    "tracking_options": "INSERT INTO tracking_options BY NAME SELECT * FROM page",
+    "contacts": """
+INSERT INTO contacts BY NAME
+SELECT contact_id, name, status, xero_moment(updated_utc) AS updated_utc FROM page""",
+    "items": """
+INSERT INTO items BY NAME
+SELECT item_id, code, name, xero_moment(updated_utc) AS updated_utc FROM page""",
+    "invoices": """
+INSERT INTO invoices BY NAME
+SELECT invoice_id, number, contact_id,
+       CAST(xero_moment(date) AS DATE) AS date, CAST(xero_moment(due_date) AS DATE) AS due_date,
+       status, line_amount_types, currency_code,
+       CAST(coalesce(currency_rate, '1') AS DECIMAL(18, 10)) AS currency_rate,
+       CAST(sub_total AS DECIMAL(18, 2)) AS sub_total, CAST(total_tax AS DECIMAL(18, 2)) AS total_tax,
+       CAST(total AS DECIMAL(18, 2)) AS total, CAST(amount_due AS DECIMAL(18, 2)) AS amount_due,
+       CAST(coalesce(amount_paid, '0') AS DECIMAL(18, 2)) AS amount_paid,
+       CAST(coalesce(amount_credited, '0') AS DECIMAL(18, 2)) AS amount_credited,
+       has_allocations, xero_moment(updated_utc) AS updated_utc,
+       type, CAST(remaining_credit AS DECIMAL(18, 2)) AS remaining_credit
+FROM page""",
+    "invoice_lines": """
+INSERT INTO invoice_lines BY NAME
+SELECT line_id, invoice_id, position, description, item_code, account_code,
+       CAST(quantity AS DECIMAL(18, 4)) AS quantity, CAST(unit_amount AS DECIMAL(18, 4)) AS unit_amount,
+       CAST(line_amount AS DECIMAL(18, 2)) AS line_amount, tax_type,
+       CAST(tax_amount AS DECIMAL(18, 2)) AS tax_amount,
+       CAST(discount_rate AS DECIMAL(9, 4)) AS discount_rate,
+       CAST(discount_amount AS DECIMAL(18, 2)) AS discount_amount
+FROM page""",
+    "line_tracking": "INSERT INTO line_tracking BY NAME SELECT * FROM page",
+}
+# The records staged on an earlier page that came again (registered as `repeated`), out of the stage.
+UNSTAGE = {
+    "contacts": "DELETE FROM contacts WHERE contact_id IN (SELECT id FROM repeated)",
+    "invoices": """
+DELETE FROM line_tracking WHERE line_id IN (
+    SELECT line_id FROM invoice_lines WHERE invoice_id IN (SELECT id FROM repeated));
+DELETE FROM invoice_lines WHERE invoice_id IN (SELECT id FROM repeated);
+DELETE FROM invoices WHERE invoice_id IN (SELECT id FROM repeated)""",
+}
+REPEATED_KEY = "SELECT {keys} FROM {table} GROUP BY ALL HAVING count(*) > 1 LIMIT 1"
+# Newest invoice first, in the scratch file while the database is free: the merge appends them in this order, and
+# the rules keep the lines' order (core/rules.py INSERT_ALL), so the preview's newest pages read few row groups.
+ORDER_STAGE_LINES = """
+CREATE TABLE ordered_lines AS
+SELECT l.* FROM invoice_lines l LEFT JOIN invoices i USING (invoice_id)
+ORDER BY i.date DESC NULLS LAST, i.number DESC NULLS LAST, l.invoice_id, l.position;
+DROP TABLE invoice_lines;
+ALTER TABLE ordered_lines RENAME TO invoice_lines"""
+
+# The merge, with the scratch database attached as `stage`, one table at a time. DuckDB deletes and re-inserts
+# of indexed rows are slow (tens of seconds per million), so only what differs is touched: rows gone from Xero
+# within {scope}, rows whose values changed, rows that are new.
+ATTACH_STAGE = "ATTACH ? AS stage (READ_ONLY)"
+DETACH_STAGE = "DETACH stage"
+OTHER_ORGANISATION = """
+SELECT held.name, connected.name FROM organisation AS held, stage.organisation AS connected
+WHERE held.organisation_id <> connected.organisation_id"""
+DELETE_GONE = """
+DELETE FROM {table} AS t WHERE ({scope}) AND NOT EXISTS (SELECT 1 FROM stage.{table} AS s WHERE {key_match})"""
+UPDATE_CHANGED = """
+UPDATE {table} AS t SET {assignments} FROM stage.{table} AS s
+WHERE {key_match} AND ({t_columns}) IS DISTINCT FROM ({s_columns})"""
+INSERT_NEW = """
+INSERT INTO {table} SELECT s.* FROM stage.{table} AS s
+WHERE NOT EXISTS (SELECT 1 FROM {table} AS t WHERE {key_match})"""
+STAGED_LINES_AND_INVOICES = """
+SELECT (SELECT count(*) FROM stage.invoice_lines), coalesce((SELECT list(invoice_id) FROM stage.invoices), [])"""
+ENTITY_STATS = """
+SELECT 'organisation' AS entity, count(*) AS row_count, NULL AS latest FROM organisation
+UNION ALL SELECT 'tracking_categories', count(*), NULL FROM tracking_categories
+UNION ALL SELECT 'contacts', count(*), max(updated_utc) FROM contacts
+UNION ALL SELECT 'items', count(*), max(updated_utc) FROM items
+UNION ALL SELECT 'invoices', count(*), max(updated_utc) FROM invoices WHERE type IS DISTINCT FROM 'ACCRECCREDIT'
+UNION ALL SELECT 'credit_notes', count(*), max(updated_utc) FROM invoices WHERE type = 'ACCRECCREDIT'"""
+SAVE_STATE = """
+INSERT OR REPLACE INTO sync_state (entity, modified_since, synced_at, row_count, api_calls)
+VALUES ($entity, $modified_since, $synced_at, $row_count, $api_calls)"""
+RECORD_RUN = """
+INSERT INTO sync_runs (started_at, finished_at, kind, outcome, api_calls, message)
+VALUES ($started_at, $finished_at, $kind, $outcome, $api_calls, $message)"""
 
 
 class OtherOrganisation(config.ConfigError):
@@ -69,8 +171,8 @@ def sync(gw: Gateway, *, db: Path | str | None = None, full: bool = False,
     started, clock, calls_before = _now(), time.perf_counter(), gw.api_calls
     with store.connect(db, purpose="sync: read state") as con:
         since = {} if full else _modified_since(con)
-        held = con.execute(SQL["held_organisation"]).fetchone()
-        types = {table: con.execute(SQL["column_types"], [table]).fetchall() for table in COLUMNS}
+        held = con.execute(HELD_ORGANISATION).fetchone()
+        types = {table: con.execute(COLUMN_TYPES, [table]).fetchall() for table in COLUMNS}
         settings = None if since else _settings(con)
     kind = "incremental" if since else "full"
     scratch = db.with_name(f"{db.stem}.sync-{os.getpid()}.duckdb")
@@ -78,7 +180,7 @@ def sync(gw: Gateway, *, db: Path | str | None = None, full: bool = False,
         with _scratch(scratch, types) as stage:
             counts, calls = _read_all(stage, gw, since, held, progress or _no_progress)
             _refuse_repeated_keys(stage)
-            stage.execute(SQL["order_stage_lines"])
+            stage.execute(ORDER_STAGE_LINES)
             if settings:
                 _build_rules(stage, settings)
         with store.connect(db, purpose="sync: merge") as con:
@@ -104,8 +206,10 @@ def _scratch(path: Path, types: dict[str, list[tuple[str, str]]]) -> Iterator[du
     stage = duckdb.connect(str(path), config=SCRATCH_CONFIG)
     try:
         for table, columns in types.items():
-            stage.execute(f"CREATE TABLE {table} ({', '.join(f'{name} {kind}' for name, kind in columns)})")
-        stage.execute(SQL["create_stage"])
+            stage.execute(CREATE_STAGE_TABLE.format(
+                table=store.identifier(table),
+                columns=", ".join(f"{store.identifier(name)} {kind}" for name, kind in columns)))
+        stage.execute(XERO_MOMENT)
         yield stage
     finally:
         stage.close()
@@ -116,10 +220,10 @@ def _merge(con, scratch: Path, since: dict[str, datetime], kind: str, started: d
     """The stage into the mirror, with the sync state, the rules and the run's record: one transaction.
 
     `rules_version`: the data version of the settings the stage's own rules were built with, if it has them."""
-    con.execute("ATTACH ? AS stage (READ_ONLY)", [str(scratch)])
+    con.execute(ATTACH_STAGE, [str(scratch)])
     try:
         with store.transaction(con):
-            _refuse_other_organisation(con.execute(SQL["other_organisation"]).fetchone())
+            _refuse_other_organisation(con.execute(OTHER_ORGANISATION).fetchone())
             touched = _write_mirror(con, since)
             _save_state(con, started, calls)
             _refresh_rules(con, touched, full=kind == "full",
@@ -128,7 +232,7 @@ def _merge(con, scratch: Path, since: dict[str, datetime], kind: str, started: d
             _record_run(con, started, kind, "ok", done.api_calls, done.summary())
         return done
     finally:
-        con.execute("DETACH stage")
+        con.execute(DETACH_STAGE)
 
 
 class _Settings(NamedTuple):
@@ -140,7 +244,8 @@ def _settings(con) -> _Settings:
     """The settings the rules read, to decide every line in the scratch file while the database is free."""
     reader = con.cursor()  # a relation's own connection: `con` may hold a result not fetched to its end
     return _Settings(store.data_version(con),
-                     {table: reader.sql(f"SELECT * FROM {table}").to_arrow_table() for table in rules.SETTINGS_TABLES})
+                     {table: reader.sql(SETTINGS_ROWS.format(table=store.identifier(table))).to_arrow_table()
+                      for table in rules.SETTINGS_TABLES})
 
 
 def _build_rules(stage, settings: _Settings) -> None:
@@ -149,7 +254,7 @@ def _build_rules(stage, settings: _Settings) -> None:
     for table, rows in settings.tables.items():
         stage.register("settings_rows", rows)
         try:
-            stage.execute(f"CREATE TABLE {table} AS SELECT * FROM settings_rows")
+            stage.execute(CREATE_SETTINGS_TABLE.format(table=store.identifier(table)))
         finally:
             stage.unregister("settings_rows")
     rules.build(stage)
@@ -251,7 +356,8 @@ def _read_documents(con, entity: str, pages: Iterator[Page], progress: Progress,
 def _refuse_repeated_keys(stage) -> None:
     """The mirror's big tables have no unique index (core/store.py): two records with one key are refused here."""
     for table, keys in KEYS.items():
-        repeated = stage.execute(SQL["repeated_key"].format(table=table, keys=", ".join(keys))).fetchone()
+        repeated = stage.execute(REPEATED_KEY.format(
+            table=store.identifier(table), keys=", ".join(map(store.identifier, keys)))).fetchone()
         if repeated:
             raise XeroBadResponse(f"Xero sent records that contradict each other: two {table.replace('_', ' ')} "
                                   f"with the key {', '.join(map(str, repeated))}.")
@@ -280,7 +386,7 @@ KEYS = {"organisation": ("organisation_id",), "tracking_categories": ("category_
 # Tracking before lines: an incremental sync finds the tracking to drop through the mirror's lines.
 MERGE_ORDER = ("organisation", "tracking_categories", "tracking_options", "contacts", "items",
                "line_tracking", "invoice_lines", "invoices")
-MERGE_STEPS = ("delete_gone", "update_changed", "insert_new")
+MERGE_STEPS = {"delete_gone": DELETE_GONE, "update_changed": UPDATE_CHANGED, "insert_new": INSERT_NEW}
 RULES_SCOPED_LINES = 5000  # beyond this many changed lines one refresh of all lines is quicker
 ENTITY_OF = {"tracking_options": "tracking_categories", "invoice_lines": "invoices", "line_tracking": "invoices"}
 # An incremental page holds every line of each invoice in it: their other lines are gone.
@@ -335,7 +441,7 @@ def _unstage_repeats(con, entity: str, seen: set[str], ids: list[str]) -> None:
         return
     con.register("repeated", pa.table({"id": pa.array(sorted(repeated), pa.string())}))
     try:
-        con.execute(SQL[f"unstage_{entity}"])
+        con.execute(UNSTAGE[entity])
     finally:
         con.unregister("repeated")
 
@@ -348,7 +454,7 @@ def _stage(con, table: str, rows: list[tuple]) -> int:
         page = pa.table({name: pa.array(values, TYPES.get(name, pa.string()))
                          for name, values in zip(columns, zip(*rows))})
         con.register("page", page)
-        con.execute(SQL[f"stage_{table}"])
+        con.execute(STAGE[table])
     except (pa.ArrowException, duckdb.ConversionException, duckdb.InvalidInputException,
             duckdb.ConstraintException) as error:
         raise XeroBadResponse(f"Xero sent {table.replace('_', ' ')} we cannot read: {error}") from None
@@ -380,7 +486,7 @@ def _refresh_rules(con, touched: dict[tuple[str, str], int], *, full: bool, buil
     if built:
         rules.take(con, "stage")
         return
-    lines, invoice_ids = con.execute(SQL["staged_invoices"]).fetchone()
+    lines, invoice_ids = con.execute(STAGED_LINES_AND_INVOICES).fetchone()
     everything = (full or lines > RULES_SCOPED_LINES or touched["invoice_lines", "delete_gone"]
                   or any(touched[table, step] for table in ("tracking_categories", "tracking_options")
                          for step in MERGE_STEPS))
@@ -398,30 +504,30 @@ def _deletion_scope(table: str, since: dict[str, datetime]) -> str:
 
 
 def _merge_sql(step: str, table: str, scope: str) -> str:
-    keys = KEYS[table]
-    values = [c for c in COLUMNS[table] if c not in keys]
-    return SQL[step].format(
-        table=table, scope=scope,
+    keys = [store.identifier(k) for k in KEYS[table]]
+    values = [store.identifier(c) for c in COLUMNS[table] if c not in KEYS[table]]
+    return MERGE_STEPS[step].format(
+        table=store.identifier(table), scope=scope,
         key_match=" AND ".join(f"s.{k} = t.{k}" for k in keys),
         assignments=", ".join(f"{c} = s.{c}" for c in values),
         t_columns=", ".join(f"t.{c}" for c in values), s_columns=", ".join(f"s.{c}" for c in values))
 
 
 def _save_state(con, started: datetime, calls: dict[str, int]) -> None:
-    for entity, row_count, latest in con.execute(SQL["entity_stats"]).fetchall():
+    for entity, row_count, latest in con.execute(ENTITY_STATS).fetchall():
         modified_since = (latest or started) if entity in INCREMENTAL_ENTITIES else None
-        con.execute(SQL["save_state"], {"entity": entity, "modified_since": modified_since, "synced_at": started,
-                                        "row_count": row_count, "api_calls": calls.get(entity, 0)})
+        con.execute(SAVE_STATE, {"entity": entity, "modified_since": modified_since, "synced_at": started,
+                                 "row_count": row_count, "api_calls": calls.get(entity, 0)})
 
 
 def _record_run(con, started: datetime, kind: str, outcome: str, api_calls: int, message: str) -> None:
-    con.execute(SQL["record_run"], {"started_at": started, "finished_at": _now(), "kind": kind,
-                                    "outcome": outcome, "api_calls": api_calls, "message": message})
+    con.execute(RECORD_RUN, {"started_at": started, "finished_at": _now(), "kind": kind,
+                             "outcome": outcome, "api_calls": api_calls, "message": message})
 
 
 def _modified_since(con) -> dict[str, datetime]:
     return {entity: moment.replace(tzinfo=UTC)
-            for entity, moment in con.execute(SQL["modified_since"]).fetchall()
+            for entity, moment in con.execute(MODIFIED_SINCE).fetchall()
             if entity in INCREMENTAL_ENTITIES}
 
 

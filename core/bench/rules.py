@@ -2,7 +2,7 @@
 
 Builds a synthetic practice of `--lines` invoice lines (10 per invoice, 100 per client) in a
 temporary database with SQL `range()`, its lines stored newest invoice first as the sync stores them
-(core/sync.sql order_stage_lines), then, in a process that only opens that database, times, best of 3:
+(core/sync.py ORDER_STAGE_LINES), then, in a process that only opens that database, times, best of 3:
 - the rules computed for every line: the rules query with every one of its columns evaluated
   (counted, not stored), and the baseline: the same input rows fetched into Python and looped
   over applying the rule table;
