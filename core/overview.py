@@ -89,7 +89,8 @@ SELECT grouping(tc2_xero) + 1 AS slot, CASE WHEN grouping(tc2_xero) = 1 THEN tc1
 FROM lines
 GROUP BY GROUPING SETS ((tc1_xero), (tc2_xero))
 """
-WINDOW = "coalesce(sum(amount) FILTER (WHERE date BETWEEN DATE '{start}' AND DATE '{end}'), 0)::DECIMAL(18, 2) AS {name}"
+# {name} is one of money's fixed column names; its dates are bound as ${name}_start and ${name}_end.
+WINDOW = "coalesce(sum(amount) FILTER (WHERE date BETWEEN ${name}_start AND ${name}_end), 0)::DECIMAL(18, 2) AS {name}"
 
 
 def periods(today: date) -> list[Period]:
@@ -131,12 +132,13 @@ class Money:
 
 def money(con: duckdb.DuckDBPyConnection, today: date) -> Money:
     chosen = periods(today)
-    sums = ",\n       ".join(
-        WINDOW.format(start=start, end=end, name=f"{kind}_{i}")
-        for i, p in enumerate(chosen) for kind, start, end in (("now", p.start, p.end),
-                                                                ("before", p.before_start, p.before_end)))
+    windows = {f"{kind}_{i}": (start, end)
+               for i, p in enumerate(chosen) for kind, start, end in (("now", p.start, p.end),
+                                                                       ("before", p.before_start, p.before_end))}
+    sums = ",\n       ".join(WINDOW.format(name=name) for name in windows)
+    dates = {f"{name}_{edge}": day for name, window in windows.items() for edge, day in zip(("start", "end"), window)}
     filters = revenue.Filters(date_from=min(p.before_start for p in chosen), date_to=today)
-    result = con.execute(MONEY.format(sums=sums), revenue.params(filters))
+    result = con.execute(MONEY.format(sums=sums), {**revenue.params(filters), **dates})
     rows = pd.DataFrame(result.fetchall(), columns=[d[0] for d in result.description], dtype=object)
     summary_names = dict(con.execute(revenue.OPTION_NAMES).fetchall())
     by_option = {}
