@@ -23,7 +23,8 @@ import duckdb
 import pyarrow as pa
 
 from core import config, credit_notes, push, rules, store
-from core.xero.gateway import Gateway, Page, XeroBadResponse
+from core.xero.errors import XeroBadResponse
+from core.xero.gateway import Gateway, Page
 
 SQL = dict(re.findall(r"-- name: (\w+)\n(.*?)(?=\n-- name: |\Z)",
                       (Path(__file__).with_suffix(".sql")).read_text(), re.S))

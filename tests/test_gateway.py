@@ -8,8 +8,8 @@ from xero_python.api_client.oauth2 import TokenApi
 
 from core.config import XeroConfig
 from core.xero import gateway as gateway_module
-from core.xero.gateway import (Call, DayLimitReached, Gateway, XeroAuthError, XeroBadResponse, XeroError,
-                               XeroUnavailable, parse_date, parse_day)
+from core.xero.errors import DayLimitReached, XeroAuthError, XeroBadResponse, XeroError, XeroUnavailable
+from core.xero.gateway import Call, Gateway, parse_date, parse_day
 
 
 def config_for(box, **changes) -> XeroConfig:
