@@ -78,8 +78,7 @@ class Call(NamedTuple):
 class Page(list):
     """One page of records, with Xero's paging figures when the response had them."""
 
-    def __init__(self, records: list[dict], page: int = 1, page_count: int | None = None,
-                 item_count: int | None = None):
+    def __init__(self, records: list[dict], page: int, page_count: int | None, item_count: int | None):
         super().__init__(records)
         self.page, self.page_count, self.item_count = page, page_count, item_count
 
@@ -185,10 +184,9 @@ class Gateway:
         return self._read("/Items", "Items", self._api.get_items,
                           if_modified_since=modified_since, unitdp=UNIT_DECIMALS)
 
-    def invoices(self, modified_since: datetime | None = None, *, ids=None, statuses=None) -> Iterator[Page]:
+    def invoices(self, modified_since: datetime | None = None, *, ids=None) -> Iterator[Page]:
         """Sales invoices (ACCREC) with their lines, 1000 a page; `ids` are asked 50 at a time."""
-        query = dict(if_modified_since=modified_since, where=SALES_INVOICES, unitdp=UNIT_DECIMALS,
-                     statuses=list(statuses) if statuses else None)
+        query = dict(if_modified_since=modified_since, where=SALES_INVOICES, unitdp=UNIT_DECIMALS)
         if ids is None:
             yield from self._pages("/Invoices", "Invoices", self._api.get_invoices, **query)
             return
@@ -223,10 +221,9 @@ class Gateway:
             raise XeroBadResponse(f"Xero sent no credit note for {credit_note_id}.")
         return notes[0]
 
-    def manual_journals(self, modified_since: datetime | None = None) -> Iterator[Page]:
+    def manual_journals(self) -> Iterator[Page]:
         """POSTED manual journals with their lines, 1000 a page."""
-        return self._pages("/ManualJournals", "ManualJournals", self._api.get_manual_journals,
-                           if_modified_since=modified_since, where=POSTED_JOURNALS)
+        return self._pages("/ManualJournals", "ManualJournals", self._api.get_manual_journals, where=POSTED_JOURNALS)
 
     def profit_and_loss(self, date_from: date, date_to: date, tracking_category_id: str | None = None) -> dict:
         """Xero's Profit and Loss report for the period (accruals basis), split by the tracking category's options
