@@ -350,7 +350,7 @@ class Gateway:
         `refused` turns the OAuth error code of a token-endpoint refusal into the error to raise."""
         identity = endpoint in (TOKEN_PATH, REVOKE_PATH)  # sent without the access token
         renewed = False
-        failures = {_Verdict.TRANSIENT: 0, _Verdict.RATE_LIMITED: 0}  # in a row, each kind counted apart
+        failures = {_Verdict.TRANSIENT: 0, _Verdict.RATE_LIMITED: 0}  # on this call, each kind apart
         while True:
             if not identity:
                 self.tokens.ensure_fresh()
