@@ -41,7 +41,8 @@ from pathlib import Path
 import duckdb
 
 from core import access, push, rules, run_lock, store, sync
-from core.xero.gateway import INVOICES_PER_UPDATE, XeroError
+from core.xero.errors import XeroError
+from core.xero.gateway import INVOICES_PER_UPDATE
 
 DEFAULT_STATUSES = ("DRAFT", "SUBMITTED")
 STATUSES = rules.EDITABLE_INVOICE_STATUSES

@@ -43,7 +43,8 @@ import pyarrow as pa
 from pathlib import Path
 
 from core import access, credit_notes, csv_templates, push_plan, push_words, refusals, rules, run_lock, store
-from core.xero.gateway import INVOICES_PER_UPDATE, DayLimitReached, XeroError, XeroUnavailable, parse_date
+from core.xero.errors import DayLimitReached, XeroError, XeroUnavailable
+from core.xero.gateway import INVOICES_PER_UPDATE, parse_date
 
 Progress = Callable[[str, int, int], None]
 

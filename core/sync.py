@@ -22,7 +22,8 @@ import duckdb
 import pyarrow as pa
 
 from core import config, credit_notes, push, rules, store
-from core.xero.gateway import Gateway, Page, XeroBadResponse
+from core.xero.errors import XeroBadResponse
+from core.xero.gateway import Gateway, Page
 
 INCREMENTAL_ENTITIES = ("contacts", "items", "invoices", "credit_notes")
 ALLOCATIONS = ("Payments", "CreditNotes", "Prepayments", "Overpayments", "Allocations")

@@ -82,7 +82,7 @@ PLAIN_WORD_ERRORS = {
     "core.config.ConfigError",
     "core.access.Forbidden",
     "core.store.DatabaseBusy",
-    "core.xero.gateway.XeroError",
+    "core.xero.errors.XeroError",
     "core.catalog.InvalidChange",
     "core.slots.InvalidSlots",
     "core.csv_io.CsvError",

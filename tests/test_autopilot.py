@@ -5,7 +5,8 @@ from test_push import ANN, BOB, OLD, NORTH, P, TAX, D, TESTER, gateway, practice
 
 from core import access, autopilot, edits, push, run_lock, store
 from core.__main__ import main
-from core.xero.gateway import TRIES, Gateway
+from core.xero.gateway import Gateway
+from core.xero.retry import TRIES
 from core.sandbox.writes import CREATE_ONLY_MESSAGE
 
 EDITOR = access.Actor("Ed", "ed@practice.com", access.EDITOR)

@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from core.xero.gateway import CREDIT_NOTE_IDS_PER_CALL, Call, Gateway, XeroError
+from core.xero.errors import XeroError
+from core.xero.gateway import CREDIT_NOTE_IDS_PER_CALL, Call, Gateway
 from core.sandbox.credit_notes import LOCKED_MESSAGES
 from tests.test_gateway import api_calls, config_for
 

@@ -8,8 +8,9 @@ from xero_python.api_client.oauth2 import TokenApi
 
 from core.config import XeroConfig
 from core.xero import gateway as gateway_module
-from core.xero.gateway import (Call, DayLimitReached, Gateway, XeroAuthError, XeroBadResponse, XeroError,
-                               XeroUnavailable, parse_date, parse_day)
+from core.xero.errors import DayLimitReached, XeroAuthError, XeroBadResponse, XeroError, XeroUnavailable
+from core.xero.gateway import Call, Gateway, parse_date, parse_day
+from core.xero.retry import RetryPolicy, retry_after
 
 
 def config_for(box, **changes) -> XeroConfig:
@@ -112,6 +113,19 @@ def test_persistent_5xx_gives_up_after_four_tries(gw, sandbox, sleeps):
     with pytest.raises(XeroUnavailable, match="after 4 tries"):
         gw.items()
     assert len(api_calls(gw)) == 4 and len(sleeps) == 3
+
+
+def test_the_retry_policy_doubles_its_wait_then_gives_up():
+    policy = RetryPolicy()
+    assert [policy.wait(failures) for failures in range(1, 5)] == [1, 2, 4, None]
+    assert RetryPolicy(attempts=10, max_delay=30).wait(9) == 30
+    assert policy.wait(10, retry_after=7) == 7 and policy.wait(11, retry_after=7) is None
+
+
+def test_retry_after_is_read_in_seconds_with_a_minute_when_unreadable():
+    assert retry_after({"Retry-After": "7"}) == 7
+    assert retry_after({"Retry-After": "-3"}) == 0
+    assert retry_after({"Retry-After": "soon"}) == retry_after({}) == 60
 
 
 def test_a_timeout_is_retried(sandbox, sleeps):

@@ -19,7 +19,8 @@ from core import access, config, connection, store, sync
 from core.__main__ import main as command_line
 from core.sandbox import identity as sandbox_identity
 from core.xero import oauth, tokens
-from core.xero.gateway import (Call, Gateway, NotConnected, ReconnectNeeded, XeroAuthError, XeroError)
+from core.xero.errors import NotConnected, ReconnectNeeded, XeroAuthError, XeroError
+from core.xero.gateway import Call, Gateway
 from tests.conftest import ADMIN, REDIRECT_URI
 
 DAY = 86400
@@ -195,10 +196,10 @@ def test_the_code_needs_the_pkce_verifier_and_the_same_redirect_uri(code_flow, a
     gw = Gateway(code_flow)
     for wrong_verifier, redirect in ((verifier + "x", REDIRECT_URI), (verifier, REDIRECT_URI + "/other")):
         with pytest.raises(XeroAuthError, match="press Connect to Xero again"):
-            gw.exchange_code(code, wrong_verifier, redirect)
-    assert gw.exchange_code(code, verifier, REDIRECT_URI)["refresh_token"]
+            gw.tokens.exchange_code(code, wrong_verifier, redirect)
+    assert gw.tokens.exchange_code(code, verifier, REDIRECT_URI)["refresh_token"]
     with pytest.raises(XeroAuthError, match="used once"):
-        gw.exchange_code(code, verifier, REDIRECT_URI)
+        gw.tokens.exchange_code(code, verifier, REDIRECT_URI)
 
 
 def test_a_code_lasts_five_minutes(code_flow, approve, sandbox):

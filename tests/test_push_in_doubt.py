@@ -13,7 +13,8 @@ import pytest
 
 from core import push, push_plan, run_lock, store
 from core.__main__ import main
-from core.xero.gateway import TRIES, Gateway
+from core.xero.gateway import Gateway
+from core.xero.retry import TRIES
 from tests.test_push import practice, start_org
 
 CHANGED = 122  # invoices the rules change in `state()`: three batches of 50, 50 and 22

@@ -12,7 +12,8 @@ from core import sync as core_sync
 from core.__main__ import main
 from core.sandbox import demo
 from core.sync import OtherOrganisation, sync
-from core.xero.gateway import Gateway, XeroAuthError, XeroBadResponse, XeroUnavailable, parse_day
+from core.xero.errors import XeroAuthError, XeroBadResponse, XeroUnavailable
+from core.xero.gateway import Gateway, parse_day
 
 MIRROR = ("organisation", "tracking_categories", "tracking_options", "contacts", "items", "invoices",
           "invoice_lines", "line_tracking")

@@ -11,7 +11,7 @@ import threading
 from datetime import datetime
 
 from core import access, autopilot, connection, store
-from core.xero.gateway import XeroError
+from core.xero.errors import XeroError
 
 CONFIGURATION_ERROR = 2
 

@@ -2,7 +2,7 @@
 import sys
 
 from core import connection
-from core.xero.gateway import XeroError
+from core.xero.errors import XeroError
 
 USAGE_ERROR = 2
 MOST = 500

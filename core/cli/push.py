@@ -19,7 +19,7 @@ from core import access, config, connection, push, push_words
 from core.cli import read_database
 from core.csv_templates import neutralise
 from core.catalog import shorten
-from core.xero.gateway import XeroError
+from core.xero.errors import XeroError
 
 PARTIAL, CONFIGURATION_ERROR = 1, 2
 LISTED_MAX = 2  # up to this many invoices not changed are named on the command line itself

@@ -11,7 +11,7 @@ import pandas as pd
 
 from core import connection, pack, reconcile, revenue
 from core.cli import read_database
-from core.xero.gateway import XeroError
+from core.xero.errors import XeroError
 
 USAGE_ERROR = 2
 UNEXPLAINED = 1

@@ -2,7 +2,7 @@
 import sys
 
 from core import connection, sync
-from core.xero.gateway import XeroError
+from core.xero.errors import XeroError
 
 CONFIGURATION_ERROR = 2
 

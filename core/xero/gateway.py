@@ -5,21 +5,14 @@ here, so records are plain dicts in Xero's own shape (money as Decimal). That ke
 value the SDK does not know from losing a page, and spares big syncs the SDK's slow model
 deserialisation.
 
-One Gateway holds one ApiClient, its own token and its own call log. The retry policy
-lives in `_send`: 429 for the minute limit waits Retry-After and goes on; 429 for the day
-limit stops; 5xx and timeouts are retried with bounded backoff; a 401 renews the token once;
-other 4xx are never retried.
+One Gateway holds one ApiClient, its own token (core/xero/token_store.py) and its own call log.
+Every request goes through `_send`, which retries as one RetryPolicy says (core/xero/retry.py):
+429 for the minute limit waits Retry-After and goes on; 429 for the day limit stops; 5xx and
+timeouts are retried with bounded backoff; a 401 renews the token once; other 4xx are never retried.
 
-Tokens come two ways (XeroConfig.auth). A custom connection asks for a client-credentials token.
-An app connected with "Connect to Xero" (core/xero/oauth.py) keeps its token set in a file
-(core/xero/tokens.py) shared by every browser session and the command line: Xero rotates the
-refresh token on every refresh, so a refresh happens under the file's lock, re-reads the file
-first (another process may have refreshed already) and saves the new set before using it.
-
-The SDK has no call for the token endpoint's authorization_code grant, and its TokenApi
-(refresh, revoke) reads its URLs from class attributes and takes no timeout; so every identity
-request goes through this gateway's own SDK ApiClient (`ApiClient.call_api`, the SDK's REST
-client), with this connection's URLs and the same retry policy. `GET /Connections` uses the
+The token grants and the revocation go to Xero's identity service through this gateway's own SDK
+ApiClient (`ApiClient.call_api`, the SDK's REST client), with this connection's URLs; the SDK's
+TokenApi reads its URLs from class attributes and takes no timeout. `GET /Connections` uses the
 SDK's IdentityApi.
 """
 import json
@@ -29,6 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from enum import Enum
 from typing import NamedTuple
 
 import urllib3
@@ -38,8 +32,10 @@ from xero_python.api_client.oauth2 import OAuth2Token, TokenApi
 from xero_python.exceptions import ApiException
 from xero_python.identity import IdentityApi
 
-from core.config import CODE, XeroConfig
-from core.xero import tokens
+from core.config import XeroConfig
+from core.xero.errors import DayLimitReached, XeroAuthError, XeroBadResponse, XeroError, XeroUnavailable
+from core.xero.retry import RetryPolicy, retry_after
+from core.xero.token_store import Refused, TokenStore
 
 XERO_API_URL = AccountingApi.base_url
 XERO_TOKEN_URL = TokenApi.client_credentials_token_url
@@ -62,51 +58,9 @@ CREDIT_NOTE_IDS_PER_CALL = 25
 POSTED_JOURNALS = 'Status=="POSTED"'
 UNIT_DECIMALS = 4
 
-TOKEN_SECONDS = 30 * 60  # an access token's life, when Xero does not say
-TOKEN_RENEW_AFTER_SECONDS = 25 * 60  # Xero's tokens last 30 minutes
-REFRESH_TOKEN_DAYS = 60  # an unused refresh token dies after 60 days
 TIMEOUT_SECONDS = (10, 120)  # (connect, read); the SDK ignores floats
-TRIES = 4  # for 5xx and timeouts
-BACKOFF_SECONDS = 1  # doubled after each failed try
-MINUTE_LIMIT_WAITS = 10  # consecutive minute-limit 429s on one call before giving up
 
 _MS_DATE = re.compile(r"/Date\((-?\d+)([+-]\d{4})?\)/")
-
-
-class XeroError(Exception):
-    """Talking to Xero failed; the message says what happened in plain words."""
-
-
-class XeroAuthError(XeroError):
-    """Xero refused the credentials or the token."""
-
-
-class NotConnected(XeroAuthError):
-    """No organisation has been connected with "Connect to Xero" (or none chosen yet)."""
-
-
-class ReconnectNeeded(XeroAuthError):
-    """The saved connection no longer works (refresh token refused or too old): connect again."""
-
-
-RECONNECT = ("Xero no longer accepts the saved connection ({why}). Nothing was changed. Reconnect: "
-             "Settings → Connection to Xero → Connect to Xero.")
-
-
-class XeroUnavailable(XeroError):
-    """Xero could not be reached, or kept failing after the retries."""
-
-
-class DayLimitReached(XeroError):
-    """The organisation's daily API allowance is used up; `retry_at` says when it comes back."""
-
-    def __init__(self, message: str, retry_at: datetime):
-        super().__init__(message)
-        self.retry_at = retry_at
-
-
-class XeroBadResponse(XeroError):
-    """Xero answered with something that is not the JSON we expect."""
 
 
 class Call(NamedTuple):
@@ -124,8 +78,7 @@ class Call(NamedTuple):
 class Page(list):
     """One page of records, with Xero's paging figures when the response had them."""
 
-    def __init__(self, records: list[dict], page: int = 1, page_count: int | None = None,
-                 item_count: int | None = None):
+    def __init__(self, records: list[dict], page: int, page_count: int | None, item_count: int | None):
         super().__init__(records)
         self.page, self.page_count, self.item_count = page, page_count, item_count
 
@@ -164,6 +117,21 @@ def _timeout(value) -> int | tuple[int, int]:
     return max(1, math.ceil(value))
 
 
+class _Answer(NamedTuple):
+    """What one request got: `status` None and a urllib3 error when no answer came."""
+    status: int | None
+    body: bytes | None
+    error: Exception | None
+
+
+class _Verdict(Enum):
+    """What `_classify` makes of an answer."""
+    DONE = "done"
+    RENEW = "renew the token"
+    TRANSIENT = "5xx or timeout"
+    RATE_LIMITED = "minute limit"
+
+
 class Gateway:
     """A connection to one Xero organisation. Not shared between threads."""
 
@@ -176,17 +144,13 @@ class Gateway:
         self.token_url = identity + TOKEN_PATH if identity else XERO_TOKEN_URL
         self.revoke_url = identity + REVOKE_PATH if identity else XERO_REVOKE_URL
         self.calls: list[Call] = []
-        self._sleep, self._clock, self._timeout = sleep, clock, _timeout(timeout)
-        self._token: dict | None = None
-        self._token_at: float | None = None  # client credentials: when the token came (monotonic clock)
-        self._renew_at: float | None = None  # Connect to Xero: when the saved token is to be renewed (wall clock)
-        self._refused_access_token: str | None = None
+        self.retry = RetryPolicy(sleep=sleep)
+        self.tokens = TokenStore(cfg, self._token_request, clock)
+        self._timeout = _timeout(timeout)
 
         configuration = Configuration()
         configuration.oauth2_token = OAuth2Token(client_id=cfg.client_id, client_secret=cfg.client_secret)
-        self._client = ApiClient(configuration, pool_threads=1,
-                                 oauth2_token_getter=lambda: self._token,
-                                 oauth2_token_saver=self._save_token)
+        self._client = ApiClient(configuration, pool_threads=1, oauth2_token_getter=lambda: self.tokens.token)
         # urllib3's default Retry sleeps through Retry-After (hours, for the day limit) and
         # retries behind our back; every retry is decided in `_send` instead.
         self._client.rest_client.pool_manager.connection_pool_kw["retries"] = urllib3.Retry(
@@ -220,10 +184,9 @@ class Gateway:
         return self._read("/Items", "Items", self._api.get_items,
                           if_modified_since=modified_since, unitdp=UNIT_DECIMALS)
 
-    def invoices(self, modified_since: datetime | None = None, *, ids=None, statuses=None) -> Iterator[Page]:
+    def invoices(self, modified_since: datetime | None = None, *, ids=None) -> Iterator[Page]:
         """Sales invoices (ACCREC) with their lines, 1000 a page; `ids` are asked 50 at a time."""
-        query = dict(if_modified_since=modified_since, where=SALES_INVOICES, unitdp=UNIT_DECIMALS,
-                     statuses=list(statuses) if statuses else None)
+        query = dict(if_modified_since=modified_since, where=SALES_INVOICES, unitdp=UNIT_DECIMALS)
         if ids is None:
             yield from self._pages("/Invoices", "Invoices", self._api.get_invoices, **query)
             return
@@ -258,10 +221,9 @@ class Gateway:
             raise XeroBadResponse(f"Xero sent no credit note for {credit_note_id}.")
         return notes[0]
 
-    def manual_journals(self, modified_since: datetime | None = None) -> Iterator[Page]:
+    def manual_journals(self) -> Iterator[Page]:
         """POSTED manual journals with their lines, 1000 a page."""
-        return self._pages("/ManualJournals", "ManualJournals", self._api.get_manual_journals,
-                           if_modified_since=modified_since, where=POSTED_JOURNALS)
+        return self._pages("/ManualJournals", "ManualJournals", self._api.get_manual_journals, where=POSTED_JOURNALS)
 
     def profit_and_loss(self, date_from: date, date_to: date, tracking_category_id: str | None = None) -> dict:
         """Xero's Profit and Loss report for the period (accruals basis), split by the tracking category's options
@@ -309,12 +271,6 @@ class Gateway:
 
     # --- the identity service (Connect to Xero) ------------------------------------------
 
-    def exchange_code(self, code: str, verifier: str, redirect_uri: str) -> dict:
-        """The authorization_code grant with its PKCE verifier: the new token set, as `token_record` makes it."""
-        answer = self._token_request({"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri,
-                                      "code_verifier": verifier}, refused=_code_refused)
-        return self._token_record(answer)
-
     def connections(self) -> list[dict]:
         """GET /Connections: the tenants this token may use, as Xero's dicts (tenantId, tenantName, tenantType…)."""
         body = self._json(self._send("GET", CONNECTIONS_PATH, lambda: self._identity.get_connections(
@@ -325,10 +281,24 @@ class Gateway:
 
     def revoke(self, refresh_token: str) -> None:
         """Revoke a refresh token (and with it the access tokens and the app's connections in Xero)."""
-        self._send("POST", REVOKE_PATH, lambda: self._client.call_api(
-            self.revoke_url, "POST", header_params=_FORM_HEADERS,
-            post_params=self._client_params({"token": refresh_token}),
-            auth_settings=None, _preload_content=False, _request_timeout=self._timeout)[0])
+        self._post_form(REVOKE_PATH, {"token": refresh_token})
+
+    def _token_request(self, form: dict, refused: Refused | None) -> dict:
+        """A grant (TokenStore's): Xero's token answer; `refused` names the error when Xero refuses it."""
+        token = self._json(self._post_form(TOKEN_PATH, form, refused=refused), TOKEN_PATH)
+        if not isinstance(token, dict) or not token.get("access_token"):
+            raise XeroBadResponse("Xero's identity service sent no access token.")
+        return token
+
+    def _post_form(self, endpoint: str, form: dict, *, refused: Refused | None = None) -> bytes | None:
+        """POST the form, with the client's credentials, to the identity service. The URL comes from this
+        gateway's config, never from TokenApi's class attribute, and the request has a timeout."""
+        credentials = {"client_id": self.cfg.client_id}
+        if self.cfg.client_secret:  # a public PKCE app has no secret
+            credentials["client_secret"] = self.cfg.client_secret
+        return self._send("POST", endpoint, lambda: self._client.call_api(
+            self._host(endpoint), "POST", header_params=_FORM_HEADERS, post_params={**form, **credentials},
+            auth_settings=None, _preload_content=False, _request_timeout=self._timeout)[0], refused=refused)
 
     # --- paging and parsing ------------------------------------------------------------
 
@@ -371,165 +341,93 @@ class Gateway:
             raise XeroBadResponse(f"Xero's response to {endpoint} has no list of {key}.")
         return records
 
-    # --- auth --------------------------------------------------------------------------
-
-    def _save_token(self, token: dict) -> None:
-        self._token = token
-
-    def _token_is_fresh(self) -> bool:
-        if self.cfg.auth == CODE:
-            return self._token is not None and time.time() < self._renew_at
-        return self._token_at is not None and self._clock() - self._token_at < TOKEN_RENEW_AFTER_SECONDS
-
-    def _forget_token(self) -> None:
-        """Xero answered 401: the next call renews (a saved token another process refreshed will do)."""
-        if self.cfg.auth == CODE and self._token:
-            self._refused_access_token = self._token["access_token"]
-        self._token = self._token_at = self._renew_at = None
-
-    def _renew_token(self) -> None:
-        if self.cfg.auth == CODE:
-            self._use_token(self._saved_or_refreshed_token())
-            return
-        token = self._token_request({"grant_type": "client_credentials"}, refused=_credentials_refused)
-        self._use_token(token)
-        self._token_at = self._clock()
-
-    def _use_token(self, token: dict) -> None:
-        """Hand the access token to the SDK. Without expires_at and refresh_token the SDK treats it as always
-        valid and never tries a refresh of its own: expiry is tracked here."""
-        self._save_token({"access_token": token["access_token"], "token_type": token.get("token_type") or "Bearer",
-                          "expires_in": token.get("expires_in"), "scope": token.get("scope") or ""})
-        self._client.configuration.oauth2_token.update_token(**self._token)
-        if self.cfg.auth == CODE:
-            self._renew_at = _renew_time(token)
-
-    def _saved_or_refreshed_token(self) -> dict:
-        """The saved token set, refreshed first if it is stale or Xero refused it, under the file's lock."""
-        path = self.cfg.token_file
-        with tokens.locked(path):
-            saved = tokens.read(path)
-            connection = saved.get("connection")
-            if not connection or connection.get("client_id") != self.cfg.client_id:
-                raise NotConnected("Not connected to Xero: press Connect to Xero on the Settings page.")
-            now = time.time()
-            if connection["access_token"] == self._refused_access_token or now >= _renew_time(connection):
-                if now - connection["refreshed_at"] > REFRESH_TOKEN_DAYS * 86400:
-                    raise ReconnectNeeded(RECONNECT.format(why=f"it was not used for {REFRESH_TOKEN_DAYS} days"))
-                answer = self._token_request({"grant_type": "refresh_token",
-                                              "refresh_token": connection["refresh_token"]}, refused=_refresh_refused)
-                connection.update(self._token_record(answer))
-                tokens.write(path, saved)  # saved before it is used: the old refresh token is now on borrowed time
-        self._refused_access_token = None
-        return connection
-
-    def _token_request(self, form: dict, *, refused: Callable[[str], XeroError]) -> dict:
-        # The URL comes from this gateway's config, never from TokenApi's class attribute, and the
-        # request has a timeout (TokenApi's own calls take none).
-        body = self._send("POST", TOKEN_PATH, lambda: self._client.call_api(
-            self.token_url, "POST", header_params=_FORM_HEADERS, post_params=self._client_params(form),
-            auth_settings=None, _preload_content=False, _request_timeout=self._timeout)[0], refused=refused)
-        token = self._json(body, TOKEN_PATH)
-        if not isinstance(token, dict) or not token.get("access_token"):
-            raise XeroBadResponse("Xero's identity service sent no access token.")
-        return token
-
-    def _client_params(self, form: dict) -> dict:
-        """The form with the client's credentials (a public PKCE app has no secret)."""
-        credentials = {"client_id": self.cfg.client_id}
-        if self.cfg.client_secret:
-            credentials["client_secret"] = self.cfg.client_secret
-        return {**form, **credentials}
-
-    def _token_record(self, answer: dict) -> dict:
-        """What the token file keeps of a token response: the times are wall-clock seconds."""
-        if not answer.get("refresh_token"):
-            raise XeroBadResponse("Xero sent no refresh token: the app must ask for the offline_access scope.")
-        now = time.time()
-        return {"access_token": answer["access_token"], "refresh_token": answer["refresh_token"],
-                "token_type": answer.get("token_type") or "Bearer", "scope": answer.get("scope") or "",
-                "expires_in": answer.get("expires_in") or TOKEN_SECONDS,
-                "expires_at": now + (answer.get("expires_in") or TOKEN_SECONDS), "refreshed_at": now}
-
-    # --- the retry policy --------------------------------------------------------------
+    # --- sending, and the retry policy --------------------------------------------------
 
     def _send(self, method: str, endpoint: str, request: Callable[[], object], *,
-              refused: Callable[[str], XeroError] | None = None) -> bytes | None:
-        """Make one logical call, retrying as the policy says; returns the body (None for 304).
+              refused: Refused | None = None) -> bytes | None:
+        """Make one logical call, retrying as `self.retry` says; returns the body (None for 304).
 
         `refused` turns the OAuth error code of a token-endpoint refusal into the error to raise."""
-        is_token = endpoint in (TOKEN_PATH, REVOKE_PATH)
+        identity = endpoint in (TOKEN_PATH, REVOKE_PATH)  # sent without the access token
         renewed = False
-        failures = minute_waits = 0
+        failures = {_Verdict.TRANSIENT: 0, _Verdict.RATE_LIMITED: 0}  # on this call, each kind apart
         while True:
-            if not is_token and not self._token_is_fresh():
-                self._renew_token()
-            try:
-                response = request()
-                body = response.data
-            except ApiException as error:
-                status = error.http_resp.status if error.http_resp is not None else None
-                self.calls.append(Call(method, endpoint, status))
-                if status == 304:
-                    return None
-                if status == 401 and not is_token and not renewed:
-                    renewed = True
-                    self._forget_token()
-                    continue
-                if status == 429:
-                    wait = self._rate_limit_wait(error, endpoint)
-                    minute_waits += 1
-                    if minute_waits > MINUTE_LIMIT_WAITS:
-                        raise XeroUnavailable(f"Xero kept answering 'too many requests' for {method} {endpoint}; "
-                                              "try again in a few minutes.") from None
-                    self._sleep(wait)
-                    continue
-                if status is not None and status >= 500:
-                    failures += 1
-                    if failures < TRIES:
-                        self._sleep(BACKOFF_SECONDS * 2 ** (failures - 1))
-                        continue
-                    raise XeroUnavailable(f"Xero kept failing (HTTP {status}) for {method} {endpoint} "
-                                          f"after {TRIES} tries; try again later.") from None
-                if refused and status in (400, 401, 403):
-                    raise refused(_oauth_error(error)) from None
-                raise self._refusal(error, status, method, endpoint, is_token) from None
-            except urllib3.exceptions.HTTPError as error:
-                self.calls.append(Call(method, endpoint, None))
-                cause = error.reason if isinstance(error, urllib3.exceptions.MaxRetryError) else error
-                if isinstance(cause, urllib3.exceptions.NewConnectionError):
-                    raise XeroUnavailable(f"Could not reach Xero at {self._host(endpoint)}: "
-                                          "the connection was refused or the address is unknown.") from None
-                failures += 1
-                if failures < TRIES:
-                    self._sleep(BACKOFF_SECONDS * 2 ** (failures - 1))
-                    continue
-                raise XeroUnavailable(f"Xero at {self._host(endpoint)} did not answer {method} {endpoint} "
-                                      f"after {TRIES} tries (timed out or the connection dropped).") from None
-            self.calls.append(Call(method, endpoint, response.status))
-            return None if response.status == 304 else body
+            if not identity:
+                self.tokens.ensure_fresh()
+            answer = self._send_once(method, endpoint, request)
+            verdict = self._classify(answer, method, endpoint, identity=identity, renewed=renewed, refused=refused)
+            if verdict is _Verdict.DONE:
+                return answer.body
+            if verdict is _Verdict.RENEW:
+                renewed = True
+                self.tokens.forget()
+                continue
+            failures[verdict] += 1
+            self.retry.sleep(self._retry_wait(verdict, failures[verdict], answer, method, endpoint))
+
+    def _send_once(self, method: str, endpoint: str, request: Callable[[], object]) -> _Answer:
+        """One HTTP request, logged in `calls`: an error status or a lost answer is returned, not raised."""
+        try:
+            response = request()
+            body = response.data
+            answer = _Answer(response.status, None if response.status == 304 else body, None)
+        except ApiException as error:
+            answer = _Answer(error.http_resp.status if error.http_resp is not None else None, None, error)
+        except urllib3.exceptions.HTTPError as error:
+            answer = _Answer(None, None, error)
+        self.calls.append(Call(method, endpoint, answer.status))
+        return answer
+
+    def _classify(self, answer: _Answer, method: str, endpoint: str, *, identity: bool, renewed: bool,
+                  refused: Refused | None) -> _Verdict:
+        """What the answer calls for: done, a renewed token, or a wait and another try; raises when it is final."""
+        error, status = answer.error, answer.status
+        if error is None or status == 304:
+            return _Verdict.DONE
+        if isinstance(error, urllib3.exceptions.HTTPError):
+            cause = error.reason if isinstance(error, urllib3.exceptions.MaxRetryError) else error
+            if isinstance(cause, urllib3.exceptions.NewConnectionError):
+                raise XeroUnavailable(f"Could not reach Xero at {self._host(endpoint)}: "
+                                      "the connection was refused or the address is unknown.") from None
+            return _Verdict.TRANSIENT
+        if status == 401 and not identity and not renewed:
+            return _Verdict.RENEW
+        if status == 429:
+            headers = error.http_resp.getheaders() or {}
+            if (headers.get("X-Rate-Limit-Problem") or "").lower() == "day":
+                raise _day_limit(retry_after(headers), endpoint) from None
+            return _Verdict.RATE_LIMITED
+        if status is not None and status >= 500:
+            return _Verdict.TRANSIENT
+        if refused and status in (400, 401, 403):
+            raise refused(_oauth_error(error)) from None
+        raise self._refusal(error, status, method, endpoint, identity) from None
+
+    def _retry_wait(self, verdict: _Verdict, failures: int, answer: _Answer, method: str, endpoint: str) -> float:
+        """The seconds to wait before the next try; raises XeroUnavailable when the policy gives up."""
+        if verdict is _Verdict.RATE_LIMITED:
+            wait = self.retry.wait(failures, retry_after(answer.error.http_resp.getheaders() or {}))
+            if wait is None:
+                raise XeroUnavailable(f"Xero kept answering 'too many requests' for {method} {endpoint}; "
+                                      "try again in a few minutes.")
+            return wait
+        wait = self.retry.wait(failures)
+        if wait is not None:
+            return wait
+        if answer.status is None:
+            raise XeroUnavailable(f"Xero at {self._host(endpoint)} did not answer {method} {endpoint} "
+                                  f"after {self.retry.attempts} tries (timed out or the connection dropped).")
+        raise XeroUnavailable(f"Xero kept failing (HTTP {answer.status}) for {method} {endpoint} "
+                              f"after {self.retry.attempts} tries; try again later.")
 
     def _host(self, endpoint: str) -> str:
         return {TOKEN_PATH: self.token_url, REVOKE_PATH: self.revoke_url}.get(endpoint, self.api_url)
 
-    def _rate_limit_wait(self, error: ApiException, endpoint: str) -> float:
-        headers = error.http_resp.getheaders() or {}
-        try:
-            wait = max(0.0, float(headers.get("Retry-After", 60)))
-        except ValueError:
-            wait = 60.0
-        problem = (headers.get("X-Rate-Limit-Problem") or "").lower()
-        if problem == "day":
-            retry_at = datetime.now(UTC) + timedelta(seconds=wait)
-            raise DayLimitReached(
-                f"Xero's daily API limit for this organisation is used up (at {endpoint}); "
-                f"try again after {retry_at:%Y-%m-%d %H:%M} UTC (in about {_duration(wait)}).", retry_at)
-        return wait
-
     @staticmethod
-    def _refusal(error: ApiException, status: int | None, method: str, endpoint: str, is_token: bool) -> XeroError:
-        if is_token and status in (400, 401, 403):
-            return _credentials_refused("")
+    def _refusal(error: ApiException, status: int | None, method: str, endpoint: str, identity: bool) -> XeroError:
+        if identity and status in (400, 401, 403):
+            return XeroAuthError("Xero refused the client id/secret: check XERO_CLIENT_ID and XERO_CLIENT_SECRET "
+                                 "(or [xero] in .streamlit/secrets.toml) and that the custom connection is active.")
         if status in (401, 403):
             return XeroAuthError(f"Xero refused access to {endpoint} (HTTP {status}): the connection may lack "
                                  "the scope, or have been disconnected in Xero.")
@@ -538,11 +436,6 @@ class Gateway:
 
 
 _FORM_HEADERS = {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}
-
-
-def _renew_time(token: dict) -> float:
-    """When a saved access token is renewed: five minutes before it expires, as for client credentials."""
-    return token["expires_at"] - (TOKEN_SECONDS - TOKEN_RENEW_AFTER_SECONDS)
 
 
 def _oauth_error(error: ApiException) -> str:
@@ -554,27 +447,10 @@ def _oauth_error(error: ApiException) -> str:
     return str(body.get("error") or "") if isinstance(body, dict) else ""
 
 
-def _credentials_refused(code: str) -> XeroError:
-    return XeroAuthError("Xero refused the client id/secret: check XERO_CLIENT_ID and XERO_CLIENT_SECRET "
-                         "(or [xero] in .streamlit/secrets.toml) and that the custom connection is active.")
-
-
-def _app_refused() -> XeroError:
-    return XeroAuthError("Xero refused the app's client id/secret: check XERO_CLIENT_ID and XERO_CLIENT_SECRET "
-                         "(or [xero] in .streamlit/secrets.toml).")
-
-
-def _refresh_refused(code: str) -> XeroError:
-    if code == "invalid_client":
-        return _app_refused()
-    return ReconnectNeeded(RECONNECT.format(why="it was disconnected in Xero, or has expired"))
-
-
-def _code_refused(code: str) -> XeroError:
-    if code == "invalid_client":
-        return _app_refused()
-    return XeroAuthError("Xero did not accept the approval it sent back (it is used once and lasts a few minutes): "
-                         "press Connect to Xero again.")
+def _day_limit(wait: float, endpoint: str) -> DayLimitReached:
+    retry_at = datetime.now(UTC) + timedelta(seconds=wait)
+    return DayLimitReached(f"Xero's daily API limit for this organisation is used up (at {endpoint}); "
+                           f"try again after {retry_at:%Y-%m-%d %H:%M} UTC (in about {_duration(wait)}).", retry_at)
 
 
 def _validation_message(error: ApiException) -> str:

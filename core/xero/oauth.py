@@ -19,7 +19,8 @@ from urllib.parse import urlencode
 from core import access
 from core.config import XeroConfig
 from core.xero import tokens
-from core.xero.gateway import Gateway, NotConnected, ReconnectNeeded, XeroAuthError, XeroError
+from core.xero.errors import NotConnected, ReconnectNeeded, XeroAuthError, XeroError
+from core.xero.gateway import Gateway
 
 XERO_LOGIN_URL = "https://login.xero.com"
 AUTHORIZE_PATH = "/identity/connect/authorize"
@@ -97,7 +98,7 @@ def finish(cfg: XeroConfig, returned: Mapping[str, str], *, by: access.Actor,
         raise AuthorizationFailed("Xero came back without an approval code. Nothing was saved: press Connect to Xero "
                                   "again.")
     gateway = Gateway(cfg)
-    token = gateway.exchange_code(returned["code"], attempt["verifier"], attempt["redirect_uri"])
+    token = gateway.tokens.exchange_code(returned["code"], attempt["verifier"], attempt["redirect_uri"])
     with tokens.locked(cfg.token_file):
         saved = tokens.read(cfg.token_file)
         saved["connection"] = {**token, "client_id": cfg.client_id, "connected_at": now, "organisations": []}
