@@ -199,9 +199,13 @@ def browser_page(chromium, width: int = 1400):
 
 
 def opened(page, url: str, title: str) -> None:
+    page.goto(url, wait_until="commit")  # then wait on the title itself, not on the page's every script
+    shown(page, title)
+
+
+def shown(page, title: str) -> None:
     from playwright.sync_api import expect
 
-    page.goto(url, wait_until="commit")  # then wait on the title itself, not on the page's every script
     expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=FIRST_PAGE_MS)
     wait_for_the_run_to_finish(page)
 
@@ -215,26 +219,34 @@ def test_every_page_opened_cold_from_its_url_shows_the_apps_menu(chromium, demo_
     """A page opened from a bookmark, a shared link or Xero's return runs without app.py: its guard draws
     the same sectioned menu, and Streamlit's list of file names stays hidden. Then the same after app.py ran."""
     require_browser()
-    from playwright.sync_api import expect
-
-    titles = [title for _, title, _, _ in ui.PAGES]
     urls = [(f"/{Path(file).stem}", title) for file, title, _, _ in ui.PAGES]
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})  # its cache keeps Streamlit's scripts
     try:
-        for path, title in [*urls, ("/", "Overview"), *urls]:  # cold first; "/" runs app.py's navigation
-            page = context.new_page()  # a session of its own
-            opened(page, demo_app_url + path, title)
-            sidebar = page.get_by_test_id("stSidebar")
-            expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
-            for section in SECTIONS:
-                expect(sidebar.get_by_text(section, exact=True)).to_be_visible(timeout=PAGE_MS)
-            expect(sidebar.locator("a")).to_have_count(len(titles), timeout=PAGE_MS)  # drawn after the title
-            links = [text.split("\n")[-1].strip() for text in sidebar.locator("a").all_inner_texts()]  # after the icon
-            assert links == titles, path
-            assert not {link.lower() for link in links} & (set(FILE_NAMES) - {t.lower() for t in titles})
-            page.close()
+        for batch in [urls, [("/", "Overview")], urls]:  # cold first; "/" runs app.py's navigation; cold again
+            pages = [(path, title, context.new_page()) for path, title in batch]  # each a session of its own
+            for path, title, page in pages:  # the batch's pages load side by side
+                page.goto(demo_app_url + path, wait_until="commit")
+            for path, title, page in pages:
+                check_the_menu(page, path, title)
     finally:
         context.close()
+
+
+def check_the_menu(page, path: str, title: str) -> None:
+    """`page`, opened at `path`, shows `title` and the app's sectioned menu, not Streamlit's list of file names."""
+    from playwright.sync_api import expect
+
+    titles = [name for _, name, _, _ in ui.PAGES]
+    shown(page, title)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
+    for section in SECTIONS:
+        expect(sidebar.get_by_text(section, exact=True)).to_be_visible(timeout=PAGE_MS)
+    expect(sidebar.locator("a")).to_have_count(len(titles), timeout=PAGE_MS)  # drawn after the title
+    links = [text.split("\n")[-1].strip() for text in sidebar.locator("a").all_inner_texts()]  # after the icon
+    assert links == titles, path
+    assert not {link.lower() for link in links} & (set(FILE_NAMES) - {t.lower() for t in titles})
+    page.close()
 
 
 @pytest.fixture
