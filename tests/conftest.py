@@ -5,6 +5,12 @@ import pytest
 from core import access, store
 
 
+def pytest_collection_modifyitems(items):
+    """The browser tests, the longest, first: spread over the workers (pytest-xdist) from the start rather than
+    left for one worker at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+
+
 @pytest.fixture
 def db_path(tmp_path, monkeypatch):
     """A temporary database file, also set as TRACKING_DB for code that opens the default."""

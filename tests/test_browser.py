@@ -41,6 +41,18 @@ def require_browser():
     pytest.skip(reason)
 
 
+@pytest.fixture(scope="module")
+def chromium():
+    """One Chromium for the module's tests; each test opens its pages in a context of its own."""
+    require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -100,86 +112,100 @@ def serve_app(tmp_path):
         log.close()
 
 
-def test_every_page_shows_its_title_and_no_error(app_url, tmp_path):
+def test_every_page_shows_its_title_and_no_error(chromium, app_url, tmp_path):
     require_browser()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     titles = [title for _, title, _, _ in ui.PAGES]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(app_url)
-            expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible(timeout=FIRST_PAGE_MS)
-            for title in titles:
-                page.get_by_test_id("stSidebar").get_by_role("link", name=title, exact=True).click()
-                expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=PAGE_MS)
-                wait_for_the_run_to_finish(page)
-                page.screenshot(path=tmp_path / f"{title.lower().replace(' ', '_')}.png")
-                expect(page.locator('[data-testid="stException"]')).to_have_count(0)
-                expect(page.get_by_text("Something went wrong")).to_have_count(0)
-        finally:
-            browser.close()
+    with browser_page(chromium) as page:
+        page.goto(app_url)
+        expect(page.get_by_role("heading", name="Overview", exact=True)).to_be_visible(timeout=FIRST_PAGE_MS)
+        for title in titles:
+            page.get_by_test_id("stSidebar").get_by_role("link", name=title, exact=True).click()
+            expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=PAGE_MS)
+            wait_for_the_run_to_finish(page)
+            page.screenshot(path=tmp_path / f"{title.lower().replace(' ', '_')}.png")
+            expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+            expect(page.get_by_text("Something went wrong")).to_have_count(0)
 
 
-def test_connect_to_xero_approve_on_the_consent_page_choose_the_organisation_and_sync(code_flow_app_url, db_path,
-                                                                                        tmp_path):
+def test_connect_to_xero_approve_on_the_consent_page_choose_the_organisation_and_sync(chromium, code_flow_app_url,
+                                                                                        db_path, tmp_path):
     require_browser()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            context = browser.new_context(viewport={"width": 1400, "height": 1000})
-            page = context.new_page()
-            page.goto(f"{code_flow_app_url}/settings")
-            connect = page.get_by_role("link", name="Connect to Xero")
-            expect(connect).to_be_visible(timeout=FIRST_PAGE_MS)
-            with context.expect_page() as opened:  # Streamlit's link button opens a new tab
-                connect.click()
-            xero = opened.value
-            xero.get_by_role("button", name="Approve").click()
-            expect(xero.get_by_text("Xero approved the connection")).to_be_visible(timeout=PAGE_MS)
-            xero.get_by_role("button", name="Use this organisation").click()
-            expect(xero.get_by_text("Synced with Xero")).to_be_visible(timeout=FIRST_PAGE_MS)
-            expect(xero.get_by_text("Connected to Demo Practice Ltd")).to_be_visible()
-            xero.screenshot(path=tmp_path / "connected.png")
-            expect(xero.locator('[data-testid="stException"]')).to_have_count(0)
-            expect(xero.get_by_text("Something went wrong")).to_have_count(0)
-            token_file = config.default_token_file()
-            saved = tokens.read(token_file)["connection"]
-            elsewhere = xero.content() + "".join(
-                path.read_text(errors="replace") for path in db_path.parent.iterdir()
-                if path.is_file() and path != token_file)  # the database, the sandbox's state, the server's log
-            assert saved["access_token"] not in elsewhere and saved["refresh_token"] not in elsewhere
-        finally:
-            browser.close()
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    try:
+        page = context.new_page()
+        page.goto(f"{code_flow_app_url}/settings")
+        connect = page.get_by_role("link", name="Connect to Xero")
+        expect(connect).to_be_visible(timeout=FIRST_PAGE_MS)
+        with context.expect_page() as opened:  # Streamlit's link button opens a new tab
+            connect.click()
+        xero = opened.value
+        xero.get_by_role("button", name="Approve").click()
+        expect(xero.get_by_text("Xero approved the connection")).to_be_visible(timeout=PAGE_MS)
+        xero.get_by_role("button", name="Use this organisation").click()
+        expect(xero.get_by_text("Synced with Xero")).to_be_visible(timeout=FIRST_PAGE_MS)
+        expect(xero.get_by_text("Connected to Demo Practice Ltd")).to_be_visible()
+        xero.screenshot(path=tmp_path / "connected.png")
+        expect(xero.locator('[data-testid="stException"]')).to_have_count(0)
+        expect(xero.get_by_text("Something went wrong")).to_have_count(0)
+        token_file = config.default_token_file()
+        saved = tokens.read(token_file)["connection"]
+        elsewhere = xero.content() + "".join(
+            path.read_text(errors="replace") for path in db_path.parent.iterdir()
+            if path.is_file() and path != token_file)  # the database, the sandbox's state, the server's log
+        assert saved["access_token"] not in elsewhere and saved["refresh_token"] not in elsewhere
+    finally:
+        context.close()
 
 
 def wait_for_the_run_to_finish(page) -> None:
-    """Streamlit shows a "Running…" status widget while a script run is under way."""
-    page.wait_for_timeout(300)
+    """Wait for a script run under way (or just begun) to end: Streamlit marks its app root with the state of
+    the run, and shows a "Running…" status widget meanwhile."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=PAGE_MS)
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="hidden", timeout=PAGE_MS)
 
 
-@contextmanager
-def browser_page(width: int = 1400):
-    """A page of Debian's Chromium, `width` px wide."""
-    require_browser()
-    from playwright.sync_api import sync_playwright
+# Notes in window.ranSince whether a script run has begun since it was installed, however brief the run.
+WATCH_RUNS = """() => {
+    window.ranSince = false;
+    const app = document.querySelector('[data-testid="stApp"]');
+    new MutationObserver(changes => {
+        if (app.dataset.testScriptState === "running" || changes.some(change => change.oldValue === "running")) {
+            window.ranSince = true;
+        }
+    }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"], attributeOldValue: true});
+}"""
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield browser.new_page(viewport={"width": width, "height": 1000})
-        finally:
-            browser.close()
+
+def run_after(page, action) -> None:
+    """Do `action`, which reruns the script, and wait until that run has ended."""
+    page.evaluate(WATCH_RUNS)
+    action()
+    page.wait_for_function("() => window.ranSince", timeout=PAGE_MS)
+    wait_for_the_run_to_finish(page)
+
+
+@contextmanager
+def browser_page(chromium, width: int = 1400):
+    """A page of Debian's Chromium, `width` px wide, in a context of its own."""
+    context = chromium.new_context(viewport={"width": width, "height": 1000})
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def opened(page, url: str, title: str) -> None:
+    page.goto(url, wait_until="commit")  # then wait on the title itself, not on the page's every script
+    shown(page, title)
+
+
+def shown(page, title: str) -> None:
     from playwright.sync_api import expect
 
-    page.goto(url)
     expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=FIRST_PAGE_MS)
     wait_for_the_run_to_finish(page)
 
@@ -189,31 +215,38 @@ FILE_NAMES = ["app", "overview", "preview", "push", "revenue", "clients", "servi
               "import_csv", "history", "settings"]
 
 
-def test_every_page_opened_cold_from_its_url_shows_the_apps_menu(demo_app_url):
+def test_every_page_opened_cold_from_its_url_shows_the_apps_menu(chromium, demo_app_url):
     """A page opened from a bookmark, a shared link or Xero's return runs without app.py: its guard draws
     the same sectioned menu, and Streamlit's list of file names stays hidden. Then the same after app.py ran."""
     require_browser()
-    from playwright.sync_api import expect, sync_playwright
-
-    titles = [title for _, title, _, _ in ui.PAGES]
     urls = [(f"/{Path(file).stem}", title) for file, title, _, _ in ui.PAGES]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        try:
-            for path, title in [*urls, ("/", "Overview"), *urls]:  # cold first; "/" runs app.py's navigation
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                opened(page, demo_app_url + path, title)
-                sidebar = page.get_by_test_id("stSidebar")
-                expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
-                for section in SECTIONS:
-                    expect(sidebar.get_by_text(section, exact=True)).to_be_visible(timeout=PAGE_MS)
-                expect(sidebar.locator("a")).to_have_count(len(titles), timeout=PAGE_MS)  # drawn after the title
-                links = [text.split("\n")[-1].strip() for text in sidebar.locator("a").all_inner_texts()]  # after the icon
-                assert links == titles, path
-                assert not {link.lower() for link in links} & (set(FILE_NAMES) - {t.lower() for t in titles})
-                page.close()
-        finally:
-            browser.close()
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})  # its cache keeps Streamlit's scripts
+    try:
+        for batch in [urls, [("/", "Overview")], urls]:  # cold first; "/" runs app.py's navigation; cold again
+            pages = [(path, title, context.new_page()) for path, title in batch]  # each a session of its own
+            for path, title, page in pages:  # the batch's pages load side by side
+                page.goto(demo_app_url + path, wait_until="commit")
+            for path, title, page in pages:
+                check_the_menu(page, path, title)
+    finally:
+        context.close()
+
+
+def check_the_menu(page, path: str, title: str) -> None:
+    """`page`, opened at `path`, shows `title` and the app's sectioned menu, not Streamlit's list of file names."""
+    from playwright.sync_api import expect
+
+    titles = [name for _, name, _, _ in ui.PAGES]
+    shown(page, title)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
+    for section in SECTIONS:
+        expect(sidebar.get_by_text(section, exact=True)).to_be_visible(timeout=PAGE_MS)
+    expect(sidebar.locator("a")).to_have_count(len(titles), timeout=PAGE_MS)  # drawn after the title
+    links = [text.split("\n")[-1].strip() for text in sidebar.locator("a").all_inner_texts()]  # after the icon
+    assert links == titles, path
+    assert not {link.lower() for link in links} & (set(FILE_NAMES) - {t.lower() for t in titles})
+    page.close()
 
 
 @pytest.fixture
@@ -255,13 +288,13 @@ def select_first_row(grid) -> None:
     grid.click(position={"x": 15, "y": GRID_HEADER + ROW_HEIGHT // 2})
 
 
-def test_preview_at_1400_px_the_decisive_columns_the_line_panel_and_the_highlight(preview_demo, preview_url,
-                                                                                 tmp_path):
+def test_preview_at_1400_px_the_decisive_columns_the_line_panel_and_the_highlight(chromium, preview_demo,
+                                                                                 preview_url, tmp_path):
     from PIL import Image
     from playwright.sync_api import expect
 
     said, page_one, sent = preview_demo
-    with browser_page(1400) as page:
+    with browser_page(chromium, 1400) as page:
         opened(page, f"{preview_url}/preview", "Preview")
         grid = page.get_by_test_id("stDataFrame").first
         headers = visible_headers(grid)
@@ -285,8 +318,7 @@ def test_preview_at_1400_px_the_decisive_columns_the_line_panel_and_the_highligh
         # the panel: one sentence for a line of each source label
         for source, sentence in said.items():
             page.get_by_test_id("stSelectbox").filter(has_text="Source (either slot)").click()
-            page.get_by_role("option", name=source, exact=True).click()
-            wait_for_the_run_to_finish(page)
+            run_after(page, page.get_by_role("option", name=source, exact=True).click)
             select_first_row(page.get_by_test_id("stDataFrame").first)
             panel = page.locator(".st-key-preview_line_panel")
             expect(panel.get_by_text(sentence, exact=True)).to_be_visible(timeout=PAGE_MS)
@@ -294,10 +326,10 @@ def test_preview_at_1400_px_the_decisive_columns_the_line_panel_and_the_highligh
         expect(page.locator('[data-testid="stException"]')).to_have_count(0)
 
 
-def test_at_800_px_filters_wrap_figures_fit_and_the_sidebar_starts_collapsed(demo_app_url):
+def test_at_800_px_filters_wrap_figures_fit_and_the_sidebar_starts_collapsed(chromium, demo_app_url):
     from playwright.sync_api import expect
 
-    with browser_page(800) as page:
+    with browser_page(chromium, 800) as page:
         opened(page, f"{demo_app_url}/preview", "Preview")
         expect(page.get_by_test_id("stSidebar")).to_have_attribute("data-collapsed", "true")
         filters = [page.get_by_test_id(kind).filter(has_text=label).first.bounding_box() for kind, label in [
@@ -321,10 +353,10 @@ def pushed_url(demo_db, tmp_path):
     yield from serve_app(tmp_path)
 
 
-def test_history_shows_a_push_and_opens_it_to_its_lines(pushed_url):
+def test_history_shows_a_push_and_opens_it_to_its_lines(chromium, pushed_url):
     from playwright.sync_api import expect
 
-    with browser_page(1400) as page:
+    with browser_page(chromium, 1400) as page:
         opened(page, f"{pushed_url}/history", "History")
         grid = page.get_by_test_id("stDataFrame").first
         expect(grid.locator("td").filter(has_text="Xero now has the new tracking on")).to_have_count(1)
@@ -342,10 +374,10 @@ def test_history_shows_a_push_and_opens_it_to_its_lines(pushed_url):
             "Invoice,Client,Line,Description,Tracking category,Before,After,Outcome")
 
 
-def test_leaving_a_form_with_unsaved_edits_asks_first(demo_app_url):
+def test_leaving_a_form_with_unsaved_edits_asks_first(chromium, demo_app_url):
     from playwright.sync_api import expect
 
-    with browser_page(1400) as page:
+    with browser_page(chromium, 1400) as page:
         opened(page, f"{demo_app_url}/clients", "Clients")
         select_first_row(page.get_by_test_id("stDataFrame").first)
         consolidate = page.get_by_test_id("stCheckbox").filter(has_text="Consolidate lines")
@@ -354,7 +386,7 @@ def test_leaving_a_form_with_unsaved_edits_asks_first(demo_app_url):
         wait_for_the_run_to_finish(page)
         asked = []
         page.once("dialog", lambda dialog: (asked.append(dialog.message), dialog.dismiss()))
-        page.get_by_test_id("stSidebar").get_by_role("link", name="Preview").click()
-        page.wait_for_timeout(1000)
+        with page.expect_event("dialog", timeout=PAGE_MS):
+            page.get_by_test_id("stSidebar").get_by_role("link", name="Preview").click()
         assert asked and "are not saved. Leave without saving?" in asked[0]
         expect(page.get_by_role("heading", name="Clients", exact=True)).to_be_visible()

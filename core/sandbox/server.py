@@ -296,7 +296,9 @@ class Sandbox:
         self._last_tick = max(self._last_tick, _latest_update(state))
 
     def _start(self) -> "Sandbox":
-        self._thread = threading.Thread(target=self._server.serve_forever, name="xero-sandbox", daemon=True)
+        # serve_forever notices `stop` only between polls: a short poll makes stopping all but immediate.
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
+                                        name="xero-sandbox", daemon=True)
         self._thread.start()
         return self
 
