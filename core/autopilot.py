@@ -40,12 +40,13 @@ from pathlib import Path
 
 import duckdb
 
-from core import access, push, rules, run_lock, store, sync
+from core import access, push, run_lock, store, sync
+from core.statuses import DRAFT, EDITABLE, SUBMITTED
 from core.xero.errors import XeroError
 from core.xero.gateway import INVOICES_PER_UPDATE
 
-DEFAULT_STATUSES = ("DRAFT", "SUBMITTED")
-STATUSES = rules.EDITABLE_INVOICE_STATUSES
+DEFAULT_STATUSES = (DRAFT, SUBMITTED)
+STATUSES = EDITABLE
 DEFAULT_DAILY_CALLS = 1000
 DAILY_CALLS_RANGE = (10, 5000)  # an idle pass costs about 5 calls; Xero allows 5,000 a day
 CALLS_PER_PUSH = 2  # one read of up to 50 invoices, one update

@@ -10,7 +10,7 @@ from datetime import date
 
 import duckdb
 
-from core import refusals, rules
+from core import refusals, rules, statuses
 from core.csv_templates import neutralise
 
 PAGE_SIZE = 500
@@ -40,7 +40,7 @@ CONDITIONS = {
     "invoice_status": "r.invoice_status = $invoice_status",
     "line_status": "r.status = $line_status",
     "source": "(r.tc1_source = $source OR r.tc2_source = $source)",
-    "unassigned_in": """(r.invoice_status IN ('AUTHORISED', 'PAID')
+    "unassigned_in": f"""(r.invoice_status IN ({statuses.sql_list(statuses.REVENUE)})
                          AND CASE $unassigned_in WHEN 1 THEN r.tc1_current_option_id
                                                  ELSE r.tc2_current_option_id END IS NULL)""",
 }

@@ -42,7 +42,7 @@ import pyarrow as pa
 
 from pathlib import Path
 
-from core import access, credit_notes, csv_templates, push_plan, push_words, refusals, rules, run_lock, store
+from core import access, credit_notes, csv_templates, push_plan, push_words, refusals, rules, run_lock, statuses, store
 from core.xero.errors import DayLimitReached, XeroError, XeroUnavailable
 from core.xero.gateway import INVOICES_PER_UPDATE, parse_date
 
@@ -83,7 +83,6 @@ LOCK_WAIT_SECONDS = 3.0  # a sync settling in-doubt batches holds the run lock f
 ANSWER_LOST = ("Xero's answer was lost ({why}); the next push, undo or sync asks Xero whether it landed. "
                "Nothing is sent again until then.")
 READING, UPDATING = "Reading invoices and credit notes from Xero", "Updating invoices and credit notes in Xero"
-EDITABLE_STATUSES = rules.EDITABLE_INVOICE_STATUSES
 FIND_AND_RECODE_RUN = 200  # lines Xero recommends per Find & Recode run
 FOREIGN_CURRENCY_NOTE = ("Foreign-currency invoice: Xero's Find & Recode cannot recode it; "
                          "change it by hand in Xero.")
@@ -686,7 +685,7 @@ class _Run:
         if updated is None or updated > synced_utc:
             return (f"Changed in Xero since the last sync (Xero's copy is from {updated or 'an unknown time'} UTC): "
                     "not overwritten; sync and look again.")
-        if invoice.get("Status") not in EDITABLE_STATUSES or invoice.get("AmountPaid") or invoice.get("AmountCredited"):
+        if invoice.get("Status") not in statuses.EDITABLE or invoice.get("AmountPaid") or invoice.get("AmountCredited"):
             return f"Xero says the invoice is {invoice.get('Status')} or has payments: it cannot be edited."
         problems = push_plan.conflicts(invoice, expected)
         if problems:

@@ -30,12 +30,11 @@ import pandas as pd
 
 from core import rules, slots
 from core.csv_templates import neutralise
+from core.statuses import REVENUE, REVENUE_CHOICES
 
 VIEWS = {"xero": "As in Xero", "rules": "After rules"}
 PERIODS = ("month", "quarter")
 SLOTS = (1, 2)
-STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID")  # VOIDED and DELETED are never revenue
-DEFAULT_STATUSES = ("AUTHORISED", "PAID")
 UNASSIGNED = "Unassigned"
 NO_DATE = "No date"
 ZERO = Decimal("0.00")
@@ -157,14 +156,14 @@ class Filters:
     """Which invoices count: dates inclusive; no clients / currencies means all of them."""
     date_from: date | None = None
     date_to: date | None = None
-    statuses: tuple[str, ...] = DEFAULT_STATUSES
+    statuses: tuple[str, ...] = REVENUE
     contact_ids: tuple[str, ...] = ()
     currencies: tuple[str, ...] = ()
 
     def __post_init__(self):
-        wrong = [s for s in self.statuses if s not in STATUSES]
+        wrong = [s for s in self.statuses if s not in REVENUE_CHOICES]
         if wrong:
-            raise InvalidFilter(f"Revenue counts only {', '.join(STATUSES)} invoices, not "
+            raise InvalidFilter(f"Revenue counts only {', '.join(REVENUE_CHOICES)} invoices, not "
                                 f"{', '.join(wrong)}.")
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise InvalidFilter(f"The start date {self.date_from} is after the end date {self.date_to}.")
