@@ -342,9 +342,7 @@ def _judge_and_push(gw, db, current: Policy, used: int, calls_before: int, resul
     with store.connect(db) as con, store.transaction(con):
         con.execute(SETTLED_LANDED)
         con.execute(REGISTER_NEW, {"now": _now(), "pass_id": result.pass_id})
-        cursor = con.execute(PENDING, {"statuses": list(current.statuses)})
-        names = [d[0] for d in cursor.description]
-        pending = [dict(zip(names, row)) for row in cursor.fetchall()]
+        pending = store.dicts(con.execute(PENDING, {"statuses": list(current.statuses)}))
         judged = [(*_verdict(invoice, current), None, invoice) for invoice in pending]
         _record(con, [v for v in judged if v[0] != "push"], result.pass_id)
     result.new = len(pending)

@@ -8,7 +8,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from core import push, push_words, rules, slots
+from core import push, push_words, rules, slots, store
 from core.csv_templates import neutralise
 
 ENTITIES = {"client": "Client", "service": "Service", "team_member": "Team member", "line": "Line override",
@@ -155,11 +155,9 @@ PUSH_LOG_HEADERS = {"invoice": "Invoice", "client": "Client", "line": "Line", "d
 
 def push_log(con: duckdb.DuckDBPyConnection, push_id: int) -> list[dict]:
     """Every line of one push or undo: its option before → after in each category and the outcome, in words."""
-    rows = con.execute(PUSH_LOG, {"push_id": push_id})
-    names = [d[0] for d in rows.description]
     return [{**{k: v for k, v in row.items() if k != "result"}, "outcome": RESULT_WORDS.get(row["result"],
                                                                                            row["result"])}
-            for row in (dict(zip(names, values)) for values in rows.fetchall())]
+            for row in store.dicts(con.execute(PUSH_LOG, {"push_id": push_id}))]
 
 
 def push_log_csv(con: duckdb.DuckDBPyConnection, push_id: int) -> bytes:
@@ -195,10 +193,8 @@ def line_history(con: duckdb.DuckDBPyConnection, line_id: str) -> list[dict]:
     """Newest first, in words: who changed this line's override, its client's or its service's settings,
     and each push or undo that sent it (before → after, and what happened)."""
     names = slots.names(con)
-    rows = con.execute(LINE_HISTORY, {"line_id": line_id})
-    columns = [d[0] for d in rows.description]
     said = []
-    for row in (dict(zip(columns, values)) for values in rows.fetchall()):
+    for row in store.dicts(con.execute(LINE_HISTORY, {"line_id": line_id})):
         if row["push_id"] is None:
             what = {"line": "This line's override", "client": "The client's settings",
                     "service": "The service's settings"}[row["entity"]]

@@ -10,7 +10,7 @@ from datetime import date
 
 import duckdb
 
-from core import refusals, rules, statuses
+from core import refusals, rules, statuses, store
 from core.csv_templates import neutralise
 
 PAGE_SIZE = 500
@@ -134,11 +134,6 @@ def _where(filters: Filters) -> tuple[str, dict]:
     return ("WHERE " + " AND ".join(CONDITIONS[name] for name in params) if params else ""), params
 
 
-def _dicts(result: duckdb.DuckDBPyConnection) -> list[dict]:
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row)) for row in result.fetchall()]
-
-
 def totals(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> dict[str, int]:
     """Lines by status, every status present (0 when none)."""
     where, params = _where(filters)
@@ -163,7 +158,7 @@ def lines(con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *,
     the reason.
     """
     where, params = _where(filters)
-    rows = _dicts(con.execute(LINES.format(where=where), {**params, "limit": limit, "offset": offset}))
+    rows = store.dicts(con.execute(LINES.format(where=where), {**params, "limit": limit, "offset": offset}))
     changing = {row["invoice_id"] for row in rows if row["status"] == "change"}
     refusable = refusals.may_be_refused(con, changing) if changing else {}
     for row in rows:
@@ -186,7 +181,7 @@ def invoices(con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *,
              limit: int = PAGE_SIZE, offset: int = 0) -> list[dict]:
     """Invoices with at least one line the filters select, with those lines counted by status."""
     where, params = _where(filters)
-    return _dicts(con.execute(INVOICES.format(where=where), {**params, "limit": limit, "offset": offset}))
+    return store.dicts(con.execute(INVOICES.format(where=where), {**params, "limit": limit, "offset": offset}))
 
 
 def invoice_page(con: duckdb.DuckDBPyConnection, filters: Filters, number: int) -> list[dict]:
@@ -202,7 +197,7 @@ def invoice_count(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) 
 def line_detail(con: duckdb.DuckDBPyConnection, line_id: str) -> dict | None:
     """One line as `lines` gives it, with its categories' names and the names its source labels point
     at (service, owner, alignment fee, consolidation, override note); None when there is no such line."""
-    found = _dicts(con.execute(LINE_DETAIL, {"line_id": line_id}))
+    found = store.dicts(con.execute(LINE_DETAIL, {"line_id": line_id}))
     return found[0] if found else None
 
 

@@ -180,7 +180,6 @@ ORDER BY bool_and(eligible) DESC, number, invoice_id, position
 LIMIT $limit
 """
 KNOWN_NUMBERS = "SELECT DISTINCT number FROM invoices WHERE list_contains($numbers::VARCHAR[], number)"
-BASE_CURRENCY = "SELECT base_currency FROM organisation LIMIT 1"
 
 # What the push believes Xero holds, to detect a conflict.
 SYNCED = "SELECT invoice_id, type, updated_utc FROM invoices WHERE list_contains($ids::VARCHAR[], invoice_id)"
@@ -429,13 +428,12 @@ def plan(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str] = ())
 
     Optionally limited to some invoice numbers (PushError if one is unknown).
     """
-    return _dicts(con.execute(PLAN, {"numbers": _known_numbers(con, invoice_numbers)}))
+    return store.dicts(con.execute(PLAN, {"numbers": _known_numbers(con, invoice_numbers)}))
 
 
 def plan_counts(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str] = ()) -> dict[str, int]:
     """Invoices and lines that a push would change in Xero, and those locked."""
-    cursor = con.execute(PLAN_COUNTS, {"numbers": _known_numbers(con, invoice_numbers)})
-    return dict(zip([d[0] for d in cursor.description], cursor.fetchone()))
+    return store.dicts(con.execute(PLAN_COUNTS, {"numbers": _known_numbers(con, invoice_numbers)}))[0]
 
 
 def plan_table(con: duckdb.DuckDBPyConnection, limit: int | None = None, locked: bool | None = None, *,
@@ -473,8 +471,8 @@ def locked_worklist_csv(con: duckdb.DuckDBPyConnection) -> bytes:
     Whole invoices are kept in one run; foreign-currency invoices, which Find & Recode cannot
     recode, are listed apart (run "manual").
     """
-    base = (con.execute(BASE_CURRENCY).fetchone() or [None])[0]
-    rows = _dicts(con.execute(LOCKED, {"numbers": []}))
+    base = store.base_currency(con)
+    rows = store.dicts(con.execute(LOCKED, {"numbers": []}))
     header = ["Run", "Invoice Number", "Invoice Date", "Client", "Line", "Description", "Tracking Category",
               "Current Option", "Wanted Option", "Currency", "Reason", "Note"]
     out = io.StringIO()
@@ -520,7 +518,7 @@ def push(gw, *, by: access.Actor, invoice_numbers: Iterable[str] = (), invoice_i
         with store.connect(db, purpose="push: read the plan") as con:
             scope = {"numbers": _known_numbers(con, invoice_numbers),
                      "ids": None if invoice_ids is None else list(invoice_ids)}
-            rows = _dicts(con.execute(ELIGIBLE, scope))
+            rows = store.dicts(con.execute(ELIGIBLE, scope))
             locked = con.execute(LOCKED_COUNTS, scope).fetchone()
             synced = _synced(con, rows)
             inactive = refusals.inactive_options(con)
@@ -542,7 +540,7 @@ def undo(gw, push_id: int, *, by: access.Actor, retry: bool = False, progress: P
                 raise PushError(f"There is no push number {push_id}.")
         settled = settle_in_doubt(gw, db=db)
         with store.connect(db, purpose="undo: read the plan") as con:
-            rows = _dicts(con.execute(UNDO_PLAN, {"push_id": push_id}))
+            rows = store.dicts(con.execute(UNDO_PLAN, {"push_id": push_id}))
             if retry:
                 rows = _failed_last_time(con, push_id, rows)
             synced = _synced(con, rows)
@@ -572,7 +570,7 @@ def _run_lock(db, by: access.Actor, what: str) -> Iterator[None]:
 def _synced(con, rows: list[dict]) -> dict[str, dict]:
     """What the mirror says of each invoice to send: to detect a conflict."""
     ids = list(dict.fromkeys(r["invoice_id"] for r in rows if r["eligible"]))
-    return {r["invoice_id"]: r for r in _dicts(con.execute(SYNCED, {"ids": ids}))}
+    return {r["invoice_id"]: r for r in store.dicts(con.execute(SYNCED, {"ids": ids}))}
 
 
 def _run(gw, db, rows: list[dict], synced: dict[str, dict], *, kind: Kind, undo_of: int | None, by: access.Actor,
@@ -770,7 +768,7 @@ def settle_in_doubt(gw, *, db: Path | str | None = None) -> Settled:
             con.execute(INTERRUPT_SENDING, {"message": ANSWER_LOST.format(why="the push was interrupted")})
             if interrupted:
                 con.execute(COUNT, {"push_ids": list(interrupted)})
-        doubts = _dicts(con.execute(IN_DOUBT))
+        doubts = store.dicts(con.execute(IN_DOUBT))
     if not doubts:
         return Settled(interrupted=interrupted)
     ids = list(dict.fromkeys(d["invoice_id"] for d in doubts))
@@ -839,7 +837,7 @@ def history(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict]:
                           and row["undo_outcome"] != RunOutcome.COMPLETE),
              "can_retry": row["kind"] == "push" and row["undo_outcome"] in (RunOutcome.PARTIAL, RunOutcome.STOPPED,
                                                                            RunOutcome.INTERRUPTED)}
-            for row in _dicts(con.execute(HISTORY, [limit]))]
+            for row in store.dicts(con.execute(HISTORY, [limit]))]
 
 
 def history_words(row: dict) -> str:
@@ -860,7 +858,7 @@ def invoice_results(con: duckdb.DuckDBPyConnection, push_id: int) -> list[Invoic
     """What happened to each invoice of a push."""
     return [InvoiceOutcome(r["invoice_id"], r["number"], r["contact"], r["result"], r["lines"], r["message"],
                            r["document"])
-            for r in _dicts(con.execute(INVOICE_RESULTS, {"push_id": push_id, "order": RESULT_ORDER}))]
+            for r in store.dicts(con.execute(INVOICE_RESULTS, {"push_id": push_id, "order": RESULT_ORDER}))]
 
 
 def _locked_outcomes(rows: list[dict]) -> list[InvoiceOutcome]:
@@ -872,11 +870,6 @@ def _locked_outcomes(rows: list[dict]) -> list[InvoiceOutcome]:
 
 
 # --- small helpers -------------------------------------------------------------------------------
-
-def _dicts(cursor) -> list[dict]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
-
 
 def _with_table(con, name: str, rows: list[dict], schema: pa.Schema, sql: str, params: dict | None = None) -> None:
     """Run `sql` with `rows` visible as the table `name` (one statement for many rows)."""

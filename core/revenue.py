@@ -28,7 +28,7 @@ from typing import NamedTuple
 import duckdb
 import pandas as pd
 
-from core import rules, slots
+from core import rules, slots, store
 from core.csv_templates import neutralise
 from core.statuses import REVENUE, REVENUE_CHOICES
 
@@ -143,7 +143,6 @@ SELECT DISTINCT option_id, option_name FROM line_tracking
 WHERE option_id IS NOT NULL AND option_name IS NOT NULL
   AND option_id NOT IN (SELECT option_id FROM tracking_options)
 """
-BASE_CURRENCY = "SELECT base_currency FROM organisation LIMIT 1"
 CHOICES = {
     "clients": """SELECT DISTINCT I.contact_id, coalesce(C.name, I.contact_id) AS name
                   FROM invoices I LEFT JOIN contacts C USING (contact_id) ORDER BY lower(name), contact_id""",
@@ -210,8 +209,8 @@ def params(filters: Filters) -> dict:
 
 
 def base_currency(con: duckdb.DuckDBPyConnection) -> str:
-    row = con.execute(BASE_CURRENCY).fetchone()
-    return row[0] if row else "base currency"
+    """The currency revenue is in, as people read it (before the first sync there is none yet)."""
+    return store.base_currency(con) or "base currency"
 
 
 def slot_names(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
