@@ -1,15 +1,12 @@
 """The change log, for people: who changed what and when, newest first, and its CSV download; settings
 changes, pushes and undos together in one list (`events`); one push's lines (`push_log`); one invoice
 line's own history (`line_history`). Everything names things as people know them, not by their ids."""
-import csv
-import io
 from datetime import datetime
 
 import duckdb
 import pandas as pd
 
-from core import push, push_words, rules, slots, store
-from core.csv_templates import neutralise
+from core import csv_out, push, push_words, rules, slots, store
 
 ENTITIES = {"client": "Client", "service": "Service", "team_member": "Team member", "line": "Line override",
             "slot": "Slot map"}
@@ -66,11 +63,7 @@ def csv_bytes(con: duckdb.DuckDBPyConnection, entity: str | None = None, person:
     """The filtered change log as UTF-8 CSV (with a BOM for Excel); a cell that a spreadsheet would
     run as a formula is neutralised."""
     rows = con.execute(CHANGES, {"entity": entity, "person": person, "limit": None}).fetchall()
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(HEADERS)
-    writer.writerows([neutralise(_text(cell)) for cell in row] for row in rows)
-    return out.getvalue().encode("utf-8-sig")
+    return csv_out.write(HEADERS, ([_text(cell) for cell in row] for row in rows)).encode("utf-8-sig")
 
 
 def _text(cell: object) -> str | None:
@@ -162,11 +155,8 @@ def push_log(con: duckdb.DuckDBPyConnection, push_id: int) -> list[dict]:
 
 def push_log_csv(con: duckdb.DuckDBPyConnection, push_id: int) -> bytes:
     """`push_log` as UTF-8 CSV with a BOM for Excel, formula-like cells neutralised."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(PUSH_LOG_HEADERS.values())
-    writer.writerows([neutralise(_text(row[key])) for key in PUSH_LOG_HEADERS] for row in push_log(con, push_id))
-    return out.getvalue().encode("utf-8-sig")
+    rows = ([_text(row[key]) for key in PUSH_LOG_HEADERS] for row in push_log(con, push_id))
+    return csv_out.write(PUSH_LOG_HEADERS.values(), rows).encode("utf-8-sig")
 
 
 # A line's own history: its overrides, its client's and its service's settings, and the pushes that touched it.

@@ -3,15 +3,12 @@
 Everything reads `line_rules` (materialised by `core.rules`), so a page of rows or the totals
 cost one scan of that table, and the names people read are joined onto one page only.
 """
-import csv
-import io
 from dataclasses import dataclass, fields
 from datetime import date
 
 import duckdb
 
-from core import refusals, rules, statuses, store
-from core.csv_templates import neutralise
+from core import csv_out, refusals, rules, statuses, store
 
 PAGE_SIZE = 500
 
@@ -226,11 +223,6 @@ def csv_bytes(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> b
     """The lines the filters select as UTF-8 CSV, safe to open in Excel.
 
     A text cell a spreadsheet would run as a formula gets a leading apostrophe, as in every export
-    (csv_templates.neutralise, OWASP "CSV injection"); amounts stay numbers.
+    (core/csv_out.py); amounts stay numbers.
     """
-    names, rows = export_rows(con, filters)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(names)
-    writer.writerows([neutralise(value) if isinstance(value, str) else value for value in row] for row in rows)
-    return out.getvalue().encode("utf-8")
+    return csv_out.write(*export_rows(con, filters)).encode("utf-8")

@@ -24,9 +24,7 @@ compared with the invoice as Xero holds it now, re-read 50 at a time: `landed` (
 Xero's copy, so the app's own change is never taken for someone else's) or `not landed`. Nothing
 is sent again on a guess.
 """
-import csv
 import hashlib
-import io
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -42,7 +40,7 @@ import pyarrow as pa
 
 from pathlib import Path
 
-from core import access, credit_notes, csv_templates, push_plan, push_words, refusals, rules, run_lock, statuses, store
+from core import access, credit_notes, csv_out, push_plan, push_words, refusals, rules, run_lock, statuses, store
 from core.xero.errors import DayLimitReached, XeroError, XeroUnavailable
 from core.xero.gateway import INVOICES_PER_UPDATE, parse_date
 
@@ -475,16 +473,11 @@ def locked_worklist_csv(con: duckdb.DuckDBPyConnection) -> bytes:
     rows = store.dicts(con.execute(LOCKED, {"numbers": []}))
     header = ["Run", "Invoice Number", "Invoice Date", "Client", "Line", "Description", "Tracking Category",
               "Current Option", "Wanted Option", "Currency", "Reason", "Note"]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    for run, r in _runs(rows, base):
-        foreign = base is not None and r["currency_code"] != base
-        writer.writerow([csv_templates.neutralise(None if v is None else str(v)) for v in (
-            run, r["number"], r["date"], r["contact"], r["position"] + 1, r["description"], r["category_name"],
-            r["current_name"] or "(none)", r["wanted_name"] or "(none)", r["currency_code"], r["reason"],
-            FOREIGN_CURRENCY_NOTE if foreign else "")])
-    return out.getvalue().encode("utf-8-sig")
+    cells = ([run, r["number"], r["date"], r["contact"], r["position"] + 1, r["description"], r["category_name"],
+              r["current_name"] or "(none)", r["wanted_name"] or "(none)", r["currency_code"], r["reason"],
+              FOREIGN_CURRENCY_NOTE if base is not None and r["currency_code"] != base else ""]
+             for run, r in _runs(rows, base))
+    return csv_out.write(header, cells).encode("utf-8-sig")
 
 
 def _runs(rows: list[dict], base: str | None) -> list[tuple[str, dict]]:

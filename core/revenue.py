@@ -17,8 +17,6 @@ A line with no option in a slot counts in the "Unassigned" bucket (option id Non
 option `line_rules` wants when it would write that slot (`tcS_apply`), else the current one. Both
 come from `line_rules`, so both views always read the same slot map as the rules.
 """
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -28,8 +26,7 @@ from typing import NamedTuple
 import duckdb
 import pandas as pd
 
-from core import rules, slots, store
-from core.csv_templates import neutralise
+from core import csv_out, rules, slots, store
 from core.statuses import REVENUE, REVENUE_CHOICES
 
 VIEWS = {"xero": "As in Xero", "rules": "After rules"}
@@ -359,21 +356,9 @@ def choices(con: duckdb.DuckDBPyConnection) -> Choices:
 def csv_bytes(table: pd.DataFrame, *, index: bool = False) -> bytes:
     """A table as CSV for Excel: UTF-8 with a BOM, text cells that look like formulas neutralised,
     money written exactly as its Decimal value; headers say the money is net of credit notes."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
     frame = table.reset_index() if index else table
     headers = [EXPORT_HEADERS.get(str(c), str(c)) for c in frame.columns]
     if index:
         headers[0] = f"{headers[0]} ({NET_OF_CREDIT_NOTES})"
-    writer.writerow([neutralise(h) for h in headers])
-    for row in frame.itertuples(index=False):
-        writer.writerow([_csv_cell(v) for v in row])
-    return out.getvalue().encode("utf-8-sig")
-
-
-def _csv_cell(value) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, str):
-        return neutralise(value)
-    return str(value)
+    rows = ([None if isinstance(v, float) and v != v else v for v in row] for row in frame.itertuples(index=False))
+    return csv_out.write(headers, rows).encode("utf-8-sig")
