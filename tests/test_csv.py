@@ -1,5 +1,7 @@
 import random
 import string
+from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -74,6 +76,11 @@ def test_neutralise(cell, safe):
     assert csv_out.neutralise(cell) == safe
     assert csv_out.un_neutralise(safe) == (cell or "")
 
+
+
+def test_one_writer_neutralises_text_and_leaves_numbers_and_dates_as_they_print():
+    row = ["=1+2", None, "a,b", Decimal("-1.50"), -3, date(2024, 1, 2)]
+    assert csv_out.write(["A", "-B"], [row]) == "A,'-B\r\n'=1+2,,\"a,b\",-1.50,-3,2024-01-02\r\n"
 
 @pytest.mark.parametrize("template", list(csv_templates.TEMPLATES))
 def test_round_trip_changes_nothing(practice, template):
