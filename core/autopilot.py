@@ -40,12 +40,13 @@ from pathlib import Path
 
 import duckdb
 
-from core import access, push, rules, run_lock, store, sync
+from core import access, push, run_lock, store, sync
+from core.statuses import DRAFT, EDITABLE, SUBMITTED
 from core.xero.errors import XeroError
 from core.xero.gateway import INVOICES_PER_UPDATE
 
-DEFAULT_STATUSES = ("DRAFT", "SUBMITTED")
-STATUSES = rules.EDITABLE_INVOICE_STATUSES
+DEFAULT_STATUSES = (DRAFT, SUBMITTED)
+STATUSES = EDITABLE
 DEFAULT_DAILY_CALLS = 1000
 DAILY_CALLS_RANGE = (10, 5000)  # an idle pass costs about 5 calls; Xero allows 5,000 a day
 CALLS_PER_PUSH = 2  # one read of up to 50 invoices, one update
@@ -341,9 +342,7 @@ def _judge_and_push(gw, db, current: Policy, used: int, calls_before: int, resul
     with store.connect(db) as con, store.transaction(con):
         con.execute(SETTLED_LANDED)
         con.execute(REGISTER_NEW, {"now": _now(), "pass_id": result.pass_id})
-        cursor = con.execute(PENDING, {"statuses": list(current.statuses)})
-        names = [d[0] for d in cursor.description]
-        pending = [dict(zip(names, row)) for row in cursor.fetchall()]
+        pending = store.dicts(con.execute(PENDING, {"statuses": list(current.statuses)}))
         judged = [(*_verdict(invoice, current), None, invoice) for invoice in pending]
         _record(con, [v for v in judged if v[0] != "push"], result.pass_id)
     result.new = len(pending)

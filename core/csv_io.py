@@ -28,7 +28,8 @@ import duckdb
 import pandas as pd
 
 from core import access, catalog, edits, store
-from core.csv_templates import TEMPLATES, un_neutralise
+from core.csv_out import un_neutralise
+from core.csv_templates import TEMPLATES
 from core.catalog import InvalidChange, quote
 from core.edits import Edit, Rejection
 

@@ -1,12 +1,11 @@
 """The three CSV templates (DESIGN.md "CSV templates") and their export, filled with the current settings.
 
-Exports are UTF-8 with a BOM (so Excel shows accents right) and neutralise any cell a spreadsheet
-would run as a formula: OWASP's "CSV injection" advice, a leading `'`.
+Exports are UTF-8 with a BOM (so Excel shows accents right), written by core/csv_out.py, which
+neutralises any cell a spreadsheet would run as a formula.
 """
-import csv
-import io
-
 import duckdb
+
+from core import csv_out
 
 TEMPLATES: dict[str, tuple[str, ...]] = {
     "clients": ("Client Name", "Xero Contact ID", "Client Owner", "Xero Tracking Category 1",
@@ -14,7 +13,6 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
     "services": ("Item Code", "Service Name", "Tracking Category 2", "Alignment Fee"),
     "team": ("Team Member", "Email", "Tracking Category 2"),
 }
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 YES, NO = "Yes", "No"
 
 EXPORT_SQL = {
@@ -41,22 +39,7 @@ EXPORT_SQL = {
 }
 
 
-def neutralise(cell: str | None) -> str:
-    if cell is None:
-        return ""
-    return f"'{cell}" if cell.startswith(FORMULA_STARTS) else cell
-
-
-def un_neutralise(cell: str) -> str:
-    """Undo `neutralise`, so that an export imported back changes nothing."""
-    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
-
-
 def export_csv(con: duckdb.DuckDBPyConnection, template: str) -> bytes:
     """The template filled with the current settings, one row per client / service / team member."""
     rows = con.execute(EXPORT_SQL[template]).fetchall()
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(TEMPLATES[template])
-    writer.writerows([neutralise(cell) for cell in row] for row in rows)
-    return out.getvalue().encode("utf-8-sig")
+    return csv_out.write(TEMPLATES[template], rows).encode("utf-8-sig")

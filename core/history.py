@@ -1,15 +1,12 @@
 """The change log, for people: who changed what and when, newest first, and its CSV download; settings
 changes, pushes and undos together in one list (`events`); one push's lines (`push_log`); one invoice
 line's own history (`line_history`). Everything names things as people know them, not by their ids."""
-import csv
-import io
 from datetime import datetime
 
 import duckdb
 import pandas as pd
 
-from core import push, push_words, rules, slots
-from core.csv_templates import neutralise
+from core import csv_out, push, push_words, rules, slots, store
 
 ENTITIES = {"client": "Client", "service": "Service", "team_member": "Team member", "line": "Line override",
             "slot": "Slot map"}
@@ -66,11 +63,7 @@ def csv_bytes(con: duckdb.DuckDBPyConnection, entity: str | None = None, person:
     """The filtered change log as UTF-8 CSV (with a BOM for Excel); a cell that a spreadsheet would
     run as a formula is neutralised."""
     rows = con.execute(CHANGES, {"entity": entity, "person": person, "limit": None}).fetchall()
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(HEADERS)
-    writer.writerows([neutralise(_text(cell)) for cell in row] for row in rows)
-    return out.getvalue().encode("utf-8-sig")
+    return csv_out.write(HEADERS, ([_text(cell) for cell in row] for row in rows)).encode("utf-8-sig")
 
 
 def _text(cell: object) -> str | None:
@@ -155,20 +148,15 @@ PUSH_LOG_HEADERS = {"invoice": "Invoice", "client": "Client", "line": "Line", "d
 
 def push_log(con: duckdb.DuckDBPyConnection, push_id: int) -> list[dict]:
     """Every line of one push or undo: its option before → after in each category and the outcome, in words."""
-    rows = con.execute(PUSH_LOG, {"push_id": push_id})
-    names = [d[0] for d in rows.description]
     return [{**{k: v for k, v in row.items() if k != "result"}, "outcome": RESULT_WORDS.get(row["result"],
                                                                                            row["result"])}
-            for row in (dict(zip(names, values)) for values in rows.fetchall())]
+            for row in store.dicts(con.execute(PUSH_LOG, {"push_id": push_id}))]
 
 
 def push_log_csv(con: duckdb.DuckDBPyConnection, push_id: int) -> bytes:
     """`push_log` as UTF-8 CSV with a BOM for Excel, formula-like cells neutralised."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(PUSH_LOG_HEADERS.values())
-    writer.writerows([neutralise(_text(row[key])) for key in PUSH_LOG_HEADERS] for row in push_log(con, push_id))
-    return out.getvalue().encode("utf-8-sig")
+    rows = ([_text(row[key]) for key in PUSH_LOG_HEADERS] for row in push_log(con, push_id))
+    return csv_out.write(PUSH_LOG_HEADERS.values(), rows).encode("utf-8-sig")
 
 
 # A line's own history: its overrides, its client's and its service's settings, and the pushes that touched it.
@@ -195,10 +183,8 @@ def line_history(con: duckdb.DuckDBPyConnection, line_id: str) -> list[dict]:
     """Newest first, in words: who changed this line's override, its client's or its service's settings,
     and each push or undo that sent it (before → after, and what happened)."""
     names = slots.names(con)
-    rows = con.execute(LINE_HISTORY, {"line_id": line_id})
-    columns = [d[0] for d in rows.description]
     said = []
-    for row in (dict(zip(columns, values)) for values in rows.fetchall()):
+    for row in store.dicts(con.execute(LINE_HISTORY, {"line_id": line_id})):
         if row["push_id"] is None:
             what = {"line": "This line's override", "client": "The client's settings",
                     "service": "The service's settings"}[row["entity"]]

@@ -3,15 +3,12 @@
 Everything reads `line_rules` (materialised by `core.rules`), so a page of rows or the totals
 cost one scan of that table, and the names people read are joined onto one page only.
 """
-import csv
-import io
 from dataclasses import dataclass, fields
 from datetime import date
 
 import duckdb
 
-from core import refusals, rules
-from core.csv_templates import neutralise
+from core import csv_out, refusals, rules, statuses, store
 
 PAGE_SIZE = 500
 
@@ -40,7 +37,7 @@ CONDITIONS = {
     "invoice_status": "r.invoice_status = $invoice_status",
     "line_status": "r.status = $line_status",
     "source": "(r.tc1_source = $source OR r.tc2_source = $source)",
-    "unassigned_in": """(r.invoice_status IN ('AUTHORISED', 'PAID')
+    "unassigned_in": f"""(r.invoice_status IN ({statuses.sql_list(statuses.REVENUE)})
                          AND CASE $unassigned_in WHEN 1 THEN r.tc1_current_option_id
                                                  ELSE r.tc2_current_option_id END IS NULL)""",
 }
@@ -134,11 +131,6 @@ def _where(filters: Filters) -> tuple[str, dict]:
     return ("WHERE " + " AND ".join(CONDITIONS[name] for name in params) if params else ""), params
 
 
-def _dicts(result: duckdb.DuckDBPyConnection) -> list[dict]:
-    names = [d[0] for d in result.description]
-    return [dict(zip(names, row)) for row in result.fetchall()]
-
-
 def totals(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> dict[str, int]:
     """Lines by status, every status present (0 when none)."""
     where, params = _where(filters)
@@ -163,7 +155,7 @@ def lines(con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *,
     the reason.
     """
     where, params = _where(filters)
-    rows = _dicts(con.execute(LINES.format(where=where), {**params, "limit": limit, "offset": offset}))
+    rows = store.dicts(con.execute(LINES.format(where=where), {**params, "limit": limit, "offset": offset}))
     changing = {row["invoice_id"] for row in rows if row["status"] == "change"}
     refusable = refusals.may_be_refused(con, changing) if changing else {}
     for row in rows:
@@ -186,7 +178,7 @@ def invoices(con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *,
              limit: int = PAGE_SIZE, offset: int = 0) -> list[dict]:
     """Invoices with at least one line the filters select, with those lines counted by status."""
     where, params = _where(filters)
-    return _dicts(con.execute(INVOICES.format(where=where), {**params, "limit": limit, "offset": offset}))
+    return store.dicts(con.execute(INVOICES.format(where=where), {**params, "limit": limit, "offset": offset}))
 
 
 def invoice_page(con: duckdb.DuckDBPyConnection, filters: Filters, number: int) -> list[dict]:
@@ -202,7 +194,7 @@ def invoice_count(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) 
 def line_detail(con: duckdb.DuckDBPyConnection, line_id: str) -> dict | None:
     """One line as `lines` gives it, with its categories' names and the names its source labels point
     at (service, owner, alignment fee, consolidation, override note); None when there is no such line."""
-    found = _dicts(con.execute(LINE_DETAIL, {"line_id": line_id}))
+    found = store.dicts(con.execute(LINE_DETAIL, {"line_id": line_id}))
     return found[0] if found else None
 
 
@@ -231,11 +223,6 @@ def csv_bytes(con: duckdb.DuckDBPyConnection, filters: Filters = Filters()) -> b
     """The lines the filters select as UTF-8 CSV, safe to open in Excel.
 
     A text cell a spreadsheet would run as a formula gets a leading apostrophe, as in every export
-    (csv_templates.neutralise, OWASP "CSV injection"); amounts stay numbers.
+    (core/csv_out.py); amounts stay numbers.
     """
-    names, rows = export_rows(con, filters)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(names)
-    writer.writerows([neutralise(value) if isinstance(value, str) else value for value in row] for row in rows)
-    return out.getvalue().encode("utf-8")
+    return csv_out.write(*export_rows(con, filters)).encode("utf-8")

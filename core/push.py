@@ -24,9 +24,7 @@ compared with the invoice as Xero holds it now, re-read 50 at a time: `landed` (
 Xero's copy, so the app's own change is never taken for someone else's) or `not landed`. Nothing
 is sent again on a guess.
 """
-import csv
 import hashlib
-import io
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -42,7 +40,7 @@ import pyarrow as pa
 
 from pathlib import Path
 
-from core import access, credit_notes, csv_templates, push_plan, push_words, refusals, rules, run_lock, store
+from core import access, credit_notes, csv_out, push_plan, push_words, refusals, rules, run_lock, statuses, store
 from core.xero.errors import DayLimitReached, XeroError, XeroUnavailable
 from core.xero.gateway import INVOICES_PER_UPDATE, parse_date
 
@@ -83,7 +81,6 @@ LOCK_WAIT_SECONDS = 3.0  # a sync settling in-doubt batches holds the run lock f
 ANSWER_LOST = ("Xero's answer was lost ({why}); the next push, undo or sync asks Xero whether it landed. "
                "Nothing is sent again until then.")
 READING, UPDATING = "Reading invoices and credit notes from Xero", "Updating invoices and credit notes in Xero"
-EDITABLE_STATUSES = rules.EDITABLE_INVOICE_STATUSES
 FIND_AND_RECODE_RUN = 200  # lines Xero recommends per Find & Recode run
 FOREIGN_CURRENCY_NOTE = ("Foreign-currency invoice: Xero's Find & Recode cannot recode it; "
                          "change it by hand in Xero.")
@@ -181,7 +178,6 @@ ORDER BY bool_and(eligible) DESC, number, invoice_id, position
 LIMIT $limit
 """
 KNOWN_NUMBERS = "SELECT DISTINCT number FROM invoices WHERE list_contains($numbers::VARCHAR[], number)"
-BASE_CURRENCY = "SELECT base_currency FROM organisation LIMIT 1"
 
 # What the push believes Xero holds, to detect a conflict.
 SYNCED = "SELECT invoice_id, type, updated_utc FROM invoices WHERE list_contains($ids::VARCHAR[], invoice_id)"
@@ -430,13 +426,12 @@ def plan(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str] = ())
 
     Optionally limited to some invoice numbers (PushError if one is unknown).
     """
-    return _dicts(con.execute(PLAN, {"numbers": _known_numbers(con, invoice_numbers)}))
+    return store.dicts(con.execute(PLAN, {"numbers": _known_numbers(con, invoice_numbers)}))
 
 
 def plan_counts(con: duckdb.DuckDBPyConnection, *, invoice_numbers: Iterable[str] = ()) -> dict[str, int]:
     """Invoices and lines that a push would change in Xero, and those locked."""
-    cursor = con.execute(PLAN_COUNTS, {"numbers": _known_numbers(con, invoice_numbers)})
-    return dict(zip([d[0] for d in cursor.description], cursor.fetchone()))
+    return store.dicts(con.execute(PLAN_COUNTS, {"numbers": _known_numbers(con, invoice_numbers)}))[0]
 
 
 def plan_table(con: duckdb.DuckDBPyConnection, limit: int | None = None, locked: bool | None = None, *,
@@ -474,20 +469,15 @@ def locked_worklist_csv(con: duckdb.DuckDBPyConnection) -> bytes:
     Whole invoices are kept in one run; foreign-currency invoices, which Find & Recode cannot
     recode, are listed apart (run "manual").
     """
-    base = (con.execute(BASE_CURRENCY).fetchone() or [None])[0]
-    rows = _dicts(con.execute(LOCKED, {"numbers": []}))
+    base = store.base_currency(con)
+    rows = store.dicts(con.execute(LOCKED, {"numbers": []}))
     header = ["Run", "Invoice Number", "Invoice Date", "Client", "Line", "Description", "Tracking Category",
               "Current Option", "Wanted Option", "Currency", "Reason", "Note"]
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    for run, r in _runs(rows, base):
-        foreign = base is not None and r["currency_code"] != base
-        writer.writerow([csv_templates.neutralise(None if v is None else str(v)) for v in (
-            run, r["number"], r["date"], r["contact"], r["position"] + 1, r["description"], r["category_name"],
-            r["current_name"] or "(none)", r["wanted_name"] or "(none)", r["currency_code"], r["reason"],
-            FOREIGN_CURRENCY_NOTE if foreign else "")])
-    return out.getvalue().encode("utf-8-sig")
+    cells = ([run, r["number"], r["date"], r["contact"], r["position"] + 1, r["description"], r["category_name"],
+              r["current_name"] or "(none)", r["wanted_name"] or "(none)", r["currency_code"], r["reason"],
+              FOREIGN_CURRENCY_NOTE if base is not None and r["currency_code"] != base else ""]
+             for run, r in _runs(rows, base))
+    return csv_out.write(header, cells).encode("utf-8-sig")
 
 
 def _runs(rows: list[dict], base: str | None) -> list[tuple[str, dict]]:
@@ -521,7 +511,7 @@ def push(gw, *, by: access.Actor, invoice_numbers: Iterable[str] = (), invoice_i
         with store.connect(db, purpose="push: read the plan") as con:
             scope = {"numbers": _known_numbers(con, invoice_numbers),
                      "ids": None if invoice_ids is None else list(invoice_ids)}
-            rows = _dicts(con.execute(ELIGIBLE, scope))
+            rows = store.dicts(con.execute(ELIGIBLE, scope))
             locked = con.execute(LOCKED_COUNTS, scope).fetchone()
             synced = _synced(con, rows)
             inactive = refusals.inactive_options(con)
@@ -543,7 +533,7 @@ def undo(gw, push_id: int, *, by: access.Actor, retry: bool = False, progress: P
                 raise PushError(f"There is no push number {push_id}.")
         settled = settle_in_doubt(gw, db=db)
         with store.connect(db, purpose="undo: read the plan") as con:
-            rows = _dicts(con.execute(UNDO_PLAN, {"push_id": push_id}))
+            rows = store.dicts(con.execute(UNDO_PLAN, {"push_id": push_id}))
             if retry:
                 rows = _failed_last_time(con, push_id, rows)
             synced = _synced(con, rows)
@@ -573,7 +563,7 @@ def _run_lock(db, by: access.Actor, what: str) -> Iterator[None]:
 def _synced(con, rows: list[dict]) -> dict[str, dict]:
     """What the mirror says of each invoice to send: to detect a conflict."""
     ids = list(dict.fromkeys(r["invoice_id"] for r in rows if r["eligible"]))
-    return {r["invoice_id"]: r for r in _dicts(con.execute(SYNCED, {"ids": ids}))}
+    return {r["invoice_id"]: r for r in store.dicts(con.execute(SYNCED, {"ids": ids}))}
 
 
 def _run(gw, db, rows: list[dict], synced: dict[str, dict], *, kind: Kind, undo_of: int | None, by: access.Actor,
@@ -686,7 +676,7 @@ class _Run:
         if updated is None or updated > synced_utc:
             return (f"Changed in Xero since the last sync (Xero's copy is from {updated or 'an unknown time'} UTC): "
                     "not overwritten; sync and look again.")
-        if invoice.get("Status") not in EDITABLE_STATUSES or invoice.get("AmountPaid") or invoice.get("AmountCredited"):
+        if invoice.get("Status") not in statuses.EDITABLE or invoice.get("AmountPaid") or invoice.get("AmountCredited"):
             return f"Xero says the invoice is {invoice.get('Status')} or has payments: it cannot be edited."
         problems = push_plan.conflicts(invoice, expected)
         if problems:
@@ -771,7 +761,7 @@ def settle_in_doubt(gw, *, db: Path | str | None = None) -> Settled:
             con.execute(INTERRUPT_SENDING, {"message": ANSWER_LOST.format(why="the push was interrupted")})
             if interrupted:
                 con.execute(COUNT, {"push_ids": list(interrupted)})
-        doubts = _dicts(con.execute(IN_DOUBT))
+        doubts = store.dicts(con.execute(IN_DOUBT))
     if not doubts:
         return Settled(interrupted=interrupted)
     ids = list(dict.fromkeys(d["invoice_id"] for d in doubts))
@@ -840,7 +830,7 @@ def history(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict]:
                           and row["undo_outcome"] != RunOutcome.COMPLETE),
              "can_retry": row["kind"] == "push" and row["undo_outcome"] in (RunOutcome.PARTIAL, RunOutcome.STOPPED,
                                                                            RunOutcome.INTERRUPTED)}
-            for row in _dicts(con.execute(HISTORY, [limit]))]
+            for row in store.dicts(con.execute(HISTORY, [limit]))]
 
 
 def history_words(row: dict) -> str:
@@ -861,7 +851,7 @@ def invoice_results(con: duckdb.DuckDBPyConnection, push_id: int) -> list[Invoic
     """What happened to each invoice of a push."""
     return [InvoiceOutcome(r["invoice_id"], r["number"], r["contact"], r["result"], r["lines"], r["message"],
                            r["document"])
-            for r in _dicts(con.execute(INVOICE_RESULTS, {"push_id": push_id, "order": RESULT_ORDER}))]
+            for r in store.dicts(con.execute(INVOICE_RESULTS, {"push_id": push_id, "order": RESULT_ORDER}))]
 
 
 def _locked_outcomes(rows: list[dict]) -> list[InvoiceOutcome]:
@@ -873,11 +863,6 @@ def _locked_outcomes(rows: list[dict]) -> list[InvoiceOutcome]:
 
 
 # --- small helpers -------------------------------------------------------------------------------
-
-def _dicts(cursor) -> list[dict]:
-    names = [d[0] for d in cursor.description]
-    return [dict(zip(names, row)) for row in cursor.fetchall()]
-
 
 def _with_table(con, name: str, rows: list[dict], schema: pa.Schema, sql: str, params: dict | None = None) -> None:
     """Run `sql` with `rows` visible as the table `name` (one statement for many rows)."""

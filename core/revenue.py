@@ -17,8 +17,6 @@ A line with no option in a slot counts in the "Unassigned" bucket (option id Non
 option `line_rules` wants when it would write that slot (`tcS_apply`), else the current one. Both
 come from `line_rules`, so both views always read the same slot map as the rules.
 """
-import csv
-import io
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -28,14 +26,12 @@ from typing import NamedTuple
 import duckdb
 import pandas as pd
 
-from core import rules, slots
-from core.csv_templates import neutralise
+from core import csv_out, rules, slots, store
+from core.statuses import REVENUE, REVENUE_CHOICES
 
 VIEWS = {"xero": "As in Xero", "rules": "After rules"}
 PERIODS = ("month", "quarter")
 SLOTS = (1, 2)
-STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED", "PAID")  # VOIDED and DELETED are never revenue
-DEFAULT_STATUSES = ("AUTHORISED", "PAID")
 UNASSIGNED = "Unassigned"
 NO_DATE = "No date"
 ZERO = Decimal("0.00")
@@ -144,7 +140,6 @@ SELECT DISTINCT option_id, option_name FROM line_tracking
 WHERE option_id IS NOT NULL AND option_name IS NOT NULL
   AND option_id NOT IN (SELECT option_id FROM tracking_options)
 """
-BASE_CURRENCY = "SELECT base_currency FROM organisation LIMIT 1"
 CHOICES = {
     "clients": """SELECT DISTINCT I.contact_id, coalesce(C.name, I.contact_id) AS name
                   FROM invoices I LEFT JOIN contacts C USING (contact_id) ORDER BY lower(name), contact_id""",
@@ -157,14 +152,14 @@ class Filters:
     """Which invoices count: dates inclusive; no clients / currencies means all of them."""
     date_from: date | None = None
     date_to: date | None = None
-    statuses: tuple[str, ...] = DEFAULT_STATUSES
+    statuses: tuple[str, ...] = REVENUE
     contact_ids: tuple[str, ...] = ()
     currencies: tuple[str, ...] = ()
 
     def __post_init__(self):
-        wrong = [s for s in self.statuses if s not in STATUSES]
+        wrong = [s for s in self.statuses if s not in REVENUE_CHOICES]
         if wrong:
-            raise InvalidFilter(f"Revenue counts only {', '.join(STATUSES)} invoices, not "
+            raise InvalidFilter(f"Revenue counts only {', '.join(REVENUE_CHOICES)} invoices, not "
                                 f"{', '.join(wrong)}.")
         if self.date_from and self.date_to and self.date_from > self.date_to:
             raise InvalidFilter(f"The start date {self.date_from} is after the end date {self.date_to}.")
@@ -211,8 +206,8 @@ def params(filters: Filters) -> dict:
 
 
 def base_currency(con: duckdb.DuckDBPyConnection) -> str:
-    row = con.execute(BASE_CURRENCY).fetchone()
-    return row[0] if row else "base currency"
+    """The currency revenue is in, as people read it (before the first sync there is none yet)."""
+    return store.base_currency(con) or "base currency"
 
 
 def slot_names(con: duckdb.DuckDBPyConnection) -> dict[int, str]:
@@ -361,21 +356,9 @@ def choices(con: duckdb.DuckDBPyConnection) -> Choices:
 def csv_bytes(table: pd.DataFrame, *, index: bool = False) -> bytes:
     """A table as CSV for Excel: UTF-8 with a BOM, text cells that look like formulas neutralised,
     money written exactly as its Decimal value; headers say the money is net of credit notes."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
     frame = table.reset_index() if index else table
     headers = [EXPORT_HEADERS.get(str(c), str(c)) for c in frame.columns]
     if index:
         headers[0] = f"{headers[0]} ({NET_OF_CREDIT_NOTES})"
-    writer.writerow([neutralise(h) for h in headers])
-    for row in frame.itertuples(index=False):
-        writer.writerow([_csv_cell(v) for v in row])
-    return out.getvalue().encode("utf-8-sig")
-
-
-def _csv_cell(value) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    if isinstance(value, str):
-        return neutralise(value)
-    return str(value)
+    rows = ([None if isinstance(v, float) and v != v else v for v in row] for row in frame.itertuples(index=False))
+    return csv_out.write(headers, rows).encode("utf-8-sig")

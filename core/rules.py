@@ -33,18 +33,19 @@ from collections.abc import Iterable
 
 import duckdb
 
+from core import statuses
+
 SOURCES = ("line", "client", "service", "owner", "consolidated", "none")
 STATUSES = ("same", "change", "blocked", "locked")
-EDITABLE_INVOICE_STATUSES = ("DRAFT", "SUBMITTED", "AUTHORISED")
 CREDIT_NOTE = "ACCRECCREDIT"
 REFUSED = "Xero refused this invoice: "  # how a block for Xero's refusal begins (core/refusals.py)
 
 # Whether Xero's API lets the app change a document (an `invoices` row), and if not why, in SQL over
-# the columns of `invoices` (prefix {t}): the one statement of the lock rules.
-EDITABLE = """({t}status IN ('DRAFT', 'SUBMITTED', 'AUTHORISED') AND {t}amount_paid = 0
+# the columns of `invoices` (prefix {t}): the one statement of the lock rules ({editable}: statuses.EDITABLE).
+EDITABLE = """({t}status IN ({editable}) AND {t}amount_paid = 0
                AND {t}amount_credited = 0 AND NOT {t}has_allocations)"""
 LOCKED_REASON = """CASE
-    WHEN {t}status NOT IN ('DRAFT', 'SUBMITTED', 'AUTHORISED')
+    WHEN {t}status NOT IN ({editable})
         THEN {noun} || ' is ' || {t}status || ' in Xero and cannot be edited'
     WHEN {t}amount_paid > 0
         THEN {noun} || ' has ' || {t}amount_paid
@@ -59,7 +60,7 @@ END"""
 
 
 def editable_sql(alias: str = "") -> str:
-    return EDITABLE.format(t=f"{alias}." if alias else "")
+    return EDITABLE.format(t=f"{alias}." if alias else "", editable=statuses.sql_list(statuses.EDITABLE))
 
 
 def document_noun_sql(type_column: str = "type") -> str:
@@ -69,7 +70,8 @@ def document_noun_sql(type_column: str = "type") -> str:
 
 def locked_reason_sql(alias: str = "") -> str:
     t = f"{alias}." if alias else ""
-    return LOCKED_REASON.format(t=t, credit=f"{t}type = '{CREDIT_NOTE}'", noun=document_noun_sql(f"{t}type"))
+    return LOCKED_REASON.format(t=t, editable=statuses.sql_list(statuses.EDITABLE), credit=f"{t}type = '{CREDIT_NOTE}'",
+                                noun=document_noun_sql(f"{t}type"))
 
 
 # The rules, for the lines in the table {lines}, whose current tracking is in the table {tracking}.

@@ -414,3 +414,15 @@ def identifier(name: str) -> str:
     """`name` quoted as a DuckDB identifier: how a table or column name from a fixed list is spliced into SQL
     (values are always bound as parameters, never spliced)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def dicts(result: duckdb.DuckDBPyConnection) -> list[dict]:
+    """The rows of an executed query as dicts, column name → value."""
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row)) for row in result.fetchall()]
+
+
+def base_currency(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The organisation's base currency, e.g. "NZD"; None before the first sync."""
+    row = con.execute("SELECT base_currency FROM organisation LIMIT 1").fetchone()
+    return row[0] if row else None

@@ -4,11 +4,10 @@ from datetime import date
 import pandas as pd
 import streamlit as st
 
-from core import access, edits, explain, history, preview, rules, settings_tables, slots, ui
+from core import access, edits, explain, history, preview, rules, settings_tables, slots, statuses, ui
 
 ui.page("Preview")
 
-INVOICE_STATUSES = ["DRAFT", "SUBMITTED", "AUTHORISED", "PAID", "VOIDED", "DELETED"]
 MONEY = st.column_config.NumberColumn("Amount", format="%.2f", width=90)
 
 slot_names = ui.cached(slots.names)
@@ -30,7 +29,7 @@ with st.container(horizontal=True):  # wraps onto more rows on a narrow screen
     invoice_number = st.text_input("Invoice number", key="preview_invoice", placeholder="Any", width=150,
                                    help="An invoice's or a sales credit note's number").strip()
     picked = st.date_input("Invoice dates", value=linked_dates, key="preview_dates", width=230)
-    invoice_status = st.selectbox("Invoice status", [None, *INVOICE_STATUSES], key="preview_invoice_status",
+    invoice_status = st.selectbox("Invoice status", [None, *statuses.ALL], key="preview_invoice_status",
                                   format_func=any_of("Any"), width=160)
     line_status = st.selectbox("Line status", [None, *rules.STATUSES], key="preview_line_status", width=160,
                                format_func=lambda s: "Any" if s is None else explain.status_words(s))

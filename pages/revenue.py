@@ -1,6 +1,7 @@
 import streamlit as st
 
 from core import connection, pack, reconcile, revenue, ui
+from core.statuses import REVENUE, REVENUE_CHOICES
 from pages import charts
 
 ui.page("Revenue")
@@ -20,7 +21,7 @@ period = top[2].radio("Bars per", revenue.PERIODS, format_func=str.title, horizo
 row = st.columns([2, 2, 3, 1])
 picked = row[0].date_input("Invoice dates", value=(), key="dates", format="YYYY-MM-DD",
                            help="Leave empty to count every invoice, whatever its date.")
-statuses = row[1].multiselect("Invoice status", revenue.STATUSES, default=revenue.DEFAULT_STATUSES, key="statuses",
+statuses = row[1].multiselect("Invoice status", REVENUE_CHOICES, default=REVENUE, key="statuses",
                               help="Voided and deleted invoices never count.")
 client_names = dict(choices.clients)
 clients = row[2].multiselect("Clients", list(client_names), format_func=client_names.get, key="clients",

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from core import config, revenue, rules, store
+from core import config, revenue, rules, statuses, store
 from core.bench import rules as bench_rules
 
 PAGE = config.ROOT / "pages" / "revenue.py"
@@ -73,7 +73,7 @@ def build(con, invoices: int, credit_notes: int = 0) -> None:
 def baseline(con) -> int:
     """The page's six sums in pandas over the loaded lines; returns the number of groups."""
     lines = con.execute(BASELINE_ROWS).df()
-    lines = lines[lines["status"].isin(revenue.DEFAULT_STATUSES)].copy()
+    lines = lines[lines["status"].isin(statuses.REVENUE)].copy()
     net = lines["line_amount"] - lines["tax_amount"].where(lines["line_amount_types"] == "Inclusive", 0)
     sign = (lines["type"] == "ACCRECCREDIT").map({True: -1, False: 1})
     lines["amount"] = (net / lines["currency_rate"]).round(2) * sign

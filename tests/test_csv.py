@@ -1,9 +1,11 @@
 import random
 import string
+from datetime import date
+from decimal import Decimal
 
 import pytest
 
-from core import access, catalog, config, csv_io, csv_templates, edits, store
+from core import access, catalog, config, csv_io, csv_out, csv_templates, edits, store
 from core.__main__ import main
 
 PAT = access.Actor("Pat", None, access.EDITOR)
@@ -71,9 +73,14 @@ def test_export_fills_the_templates_and_neutralises_formulas(practice):
 @pytest.mark.parametrize("cell, safe", [("=1+2", "'=1+2"), ("+1", "'+1"), ("-1", "'-1"), ("@SUM(A1)", "'@SUM(A1)"),
                                         ("\t=1", "'\t=1"), ("a=1", "a=1"), (None, "")])
 def test_neutralise(cell, safe):
-    assert csv_templates.neutralise(cell) == safe
-    assert csv_templates.un_neutralise(safe) == (cell or "")
+    assert csv_out.neutralise(cell) == safe
+    assert csv_out.un_neutralise(safe) == (cell or "")
 
+
+
+def test_one_writer_neutralises_text_and_leaves_numbers_and_dates_as_they_print():
+    row = ["=1+2", None, "a,b", Decimal("-1.50"), -3, date(2024, 1, 2)]
+    assert csv_out.write(["A", "-B"], [row]) == "A,'-B\r\n'=1+2,,\"a,b\",-1.50,-3,2024-01-02\r\n"
 
 @pytest.mark.parametrize("template", list(csv_templates.TEMPLATES))
 def test_round_trip_changes_nothing(practice, template):

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import revenue, rules, store
+from core import revenue, rules, statuses, store
 from core.__main__ import main
 from pages import charts
 
@@ -84,7 +84,7 @@ def test_filters(con, filters, total):
 
 
 def test_drafts_are_optional_and_voided_never_counts(con):
-    with_drafts = revenue.Filters(statuses=revenue.STATUSES)
+    with_drafts = revenue.Filters(statuses=statuses.REVENUE_CHOICES)
     assert ranked(con, 1, "xero", with_drafts)["Bob"] == D("385.71")
     with pytest.raises(revenue.InvalidFilter, match="not VOIDED"):
         revenue.Filters(statuses=("AUTHORISED", "VOIDED"))
@@ -154,7 +154,7 @@ def test_drill_down_into_unassigned_after_rules(con):
 
 
 def test_drill_down_clients_add_up_to_the_option(con):
-    filters = revenue.Filters(statuses=revenue.STATUSES)
+    filters = revenue.Filters(statuses=statuses.REVENUE_CHOICES)
     ranking = revenue.ranking(revenue.summary(con, filters), 2, "rules")
     for option_id, total in zip(ranking["option_id"], ranking["after_rules"]):
         clients, invoices = revenue.drill(con, filters, 2, "rules", option_id)
@@ -260,7 +260,7 @@ def test_credit_notes_count_at_their_own_date_and_status(credited):
     assert {(r["period"], r["option"]): r["as_in_xero"] for r in months.to_dict("records")
             if r["period"] >= "2026-04"} == {("2026-04", "Ann"): D("0.00"), ("2026-04", "Bob"): D("100.00"),
                                               ("2026-05", "Bob"): D("-20.00")}
-    with_drafts = revenue.summary(credited, revenue.Filters(statuses=revenue.STATUSES))
+    with_drafts = revenue.summary(credited, revenue.Filters(statuses=statuses.REVENUE_CHOICES))
     assert with_drafts.total == TOTAL - D("60.00") + D("200.00") - D("500.00")
 
 
@@ -311,7 +311,7 @@ def test_options_always_add_up_to_the_lines(con, lines):
                         "tc2_source, tc2_apply, status) VALUES (?, ?, 'acme', 0, ?, ?, ?, ?, 'line', ?, 'none', "
                         "false, 'same')", [f"l{n}", f"i{n}", amount, status, current, wanted, apply])
     expected = sum(((amount / rate).quantize(D("0.01"), "ROUND_HALF_UP")
-                    for amount, rate, status, *_ in lines if status in revenue.DEFAULT_STATUSES), D("0.00"))
+                    for amount, rate, status, *_ in lines if status in statuses.REVENUE), D("0.00"))
     summary = revenue.summary(con)
     assert summary.total == expected
     for view in revenue.VIEWS:

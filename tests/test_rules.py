@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from core import refusals, rules, store
+from core import refusals, rules, statuses, store
 
 PRACTICE = [
     """INSERT INTO tracking_categories VALUES ('cat-p', 'Partner', 'ACTIVE', 0),
@@ -282,6 +282,19 @@ def test_paid_voided_and_allocated_credit_notes_are_locked(practice, note, reaso
     add_invoice(practice, "c1", "acme", [("l1", None, None, None)], kind="ACCRECCREDIT", **note)
     assert verdicts(practice)["l1"][-2:] == ("locked", reason)
 
+
+
+@pytest.mark.parametrize("status", statuses.ALL)
+def test_the_lock_sql_follows_the_one_list_of_editable_statuses(practice, status):
+    client(practice, "acme", tc1="ann")
+    add_invoice(practice, "i1", "acme", [("l1", None, None, None)], status=status)
+    assert (verdicts(practice)["l1"][-2] == "locked") == (status not in statuses.EDITABLE)
+
+
+def test_sql_lists_take_xero_statuses_only():
+    assert statuses.sql_list(statuses.REVENUE) == "'AUTHORISED', 'PAID'"
+    with pytest.raises(ValueError):
+        statuses.sql_list(["PAID", "x') OR ('1"])
 
 # --- the slot map ------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from core import preview, rules, store
+from core import preview, rules, statuses, store
 from core.cli.bench import count
 
 LINES_PER_INVOICE = 10
@@ -170,7 +170,7 @@ def baseline(con) -> int:
                         if o), ("none", None))
         wanted = ((1, tc1), (2, tc2))
         applied = [(slot, opt) for slot, (source, opt) in wanted if opt or source in ("line", "consolidated")]
-        if status not in rules.EDITABLE_INVOICE_STATUSES or paid > 0 or credited > 0 or allocated:
+        if status not in statuses.EDITABLE or paid > 0 or credited > 0 or allocated:
             verdict = "locked"
         elif any(opt and options.get(opt) != (slot_map.get(slot), "ACTIVE") for slot, opt in applied):
             verdict = "blocked"

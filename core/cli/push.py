@@ -9,15 +9,12 @@ the invoices themselves (each with Xero's message) are in a CSV file beside the 
 the push log on the Push page. A stopped push of thousands of invoices would otherwise bury its
 cause under one line per invoice.
 """
-import csv
-import io
 import sys
 from collections import Counter
 from pathlib import Path
 
-from core import access, config, connection, push, push_words
+from core import access, config, connection, csv_out, push, push_words
 from core.cli import read_database
-from core.csv_templates import neutralise
 from core.catalog import shorten
 from core.xero.errors import XeroError
 
@@ -98,12 +95,9 @@ def problem_lines(result: push.PushResult, details: str) -> list[str]:
 def write_problems(result: push.PushResult) -> Path:
     """The invoices not changed, one row each with Xero's message, as a CSV beside the database."""
     path = config.db_path().with_name(f"{result.kind}-{result.push_id}-problems.csv")
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["Invoice", "Client", "Result", "Lines", "Xero's message"])
-    writer.writerows([neutralise(o.number or o.invoice_id), neutralise(o.contact), o.result, o.lines,
-                      neutralise(o.message)] for o in result.problems)
-    path.write_bytes(out.getvalue().encode("utf-8-sig"))
+    headers = ["Invoice", "Client", "Result", "Lines", "Xero's message"]
+    rows = ([o.number or o.invoice_id, o.contact, o.result, o.lines, o.message] for o in result.problems)
+    path.write_bytes(csv_out.write(headers, rows).encode("utf-8-sig"))
     return path
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pandas as pd
 
 from core import connection, pack, reconcile, revenue
+from core.statuses import REVENUE, REVENUE_CHOICES
 from core.cli import read_database
 from core.xero.errors import XeroError
 
@@ -47,7 +48,7 @@ def run(args) -> int:
         return run_reconcile(slot, args)
     try:
         filters = revenue.Filters(date_from=args.date_from, date_to=args.date_to,
-                                  statuses=revenue.STATUSES if args.drafts else revenue.DEFAULT_STATUSES,
+                                  statuses=REVENUE_CHOICES if args.drafts else REVENUE,
                                   currencies=tuple(c.upper() for c in args.currency))
     except revenue.InvalidFilter as e:
         print(f"error: {e}", file=sys.stderr)
