@@ -39,15 +39,14 @@ class Permission(StrEnum):
     ADMINISTER = "administer"
 
 
-VIEWER, EDITOR, ADMIN = Role  # the members by their short names, as every caller spells them
 ROLES = tuple(Role)
-VIEW, HISTORY, EDIT, PUSH, ADMINISTER = Permission
 
 # Permission → the least role that has it.
-NEEDS = {VIEW: VIEWER, HISTORY: EDITOR, EDIT: EDITOR, PUSH: ADMIN, ADMINISTER: ADMIN}
-DOING = {VIEW: "see the tracking", HISTORY: "see the change history",
-         EDIT: "change assignments or import CSV files", PUSH: "push to Xero or undo a push",
-         ADMINISTER: "change the slot map or the connection to Xero"}
+NEEDS = {Permission.VIEW: Role.VIEWER, Permission.HISTORY: Role.EDITOR, Permission.EDIT: Role.EDITOR,
+         Permission.PUSH: Role.ADMIN, Permission.ADMINISTER: Role.ADMIN}
+DOING = {Permission.VIEW: "see the tracking", Permission.HISTORY: "see the change history",
+         Permission.EDIT: "change assignments or import CSV files", Permission.PUSH: "push to Xero or undo a push",
+         Permission.ADMINISTER: "change the slot map or the connection to Xero"}
 DEFAULT_KEY = "default"
 ROLES_HELP = "An admin gives people a role under [roles] in .streamlit/secrets.toml."
 
@@ -69,15 +68,15 @@ class Actor:
         return self.email or self.name
 
 
-LOCAL_USER = Actor("Local user", None, ADMIN)
+LOCAL_USER = Actor("Local user", None, Role.ADMIN)
 # Not a person: autopilot (core/autopilot.py) may read and push, nothing else; its pushes are "by autopilot".
 AUTOPILOT_ROLE = "autopilot"
-MACHINE_PERMISSIONS = {AUTOPILOT_ROLE: frozenset({VIEW, PUSH})}
+MACHINE_PERMISSIONS = {AUTOPILOT_ROLE: frozenset({Permission.VIEW, Permission.PUSH})}
 AUTOPILOT = Actor("autopilot", None, AUTOPILOT_ROLE)
 
 
 def command_line() -> Actor:
-    return Actor(f"command line ({getpass.getuser()})", None, ADMIN)
+    return Actor(f"command line ({getpass.getuser()})", None, Role.ADMIN)
 
 
 def may(actor: Actor, permission: Permission | None) -> bool:

@@ -232,7 +232,7 @@ def switch_on(gw, *, by: access.Actor, statuses: tuple[str, ...] = DEFAULT_STATU
               daily_calls: int = DEFAULT_DAILY_CALLS, source: str = "settings", db: Path | None = None) -> Policy:
     """Switch autopilot on (syncing first, so that what Xero has now is not new), or change the statuses
     and budget of an autopilot already on (which keeps the moment it was switched on)."""
-    access.require(by, access.ADMINISTER)
+    access.require(by, access.Permission.ADMINISTER)
     statuses = _checked_statuses(statuses)
     if not DAILY_CALLS_RANGE[0] <= daily_calls <= DAILY_CALLS_RANGE[1]:
         raise AutopilotError(f"The daily call budget must be between {DAILY_CALLS_RANGE[0]:,} and "
@@ -252,7 +252,7 @@ def switch_on(gw, *, by: access.Actor, statuses: tuple[str, ...] = DEFAULT_STATU
 
 
 def switch_off(*, by: access.Actor, source: str = "settings", db: Path | None = None) -> Policy:
-    access.require(by, access.ADMINISTER)
+    access.require(by, access.Permission.ADMINISTER)
     with store.connect(db) as con, store.transaction(con):
         was = policy(con)
         off = Policy(False, was.statuses, was.daily_calls, None, by.who, _now())

@@ -29,7 +29,6 @@ class AuthMode(StrEnum):
     CODE = "code"
 
 
-CLIENT_CREDENTIALS, CODE = AuthMode  # the members by their short names, as every caller spells them
 
 
 @dataclass(frozen=True)
@@ -42,7 +41,7 @@ class XeroConfig:
     tenant_id: str = ""
     api_url: str | None = None
     identity_url: str | None = None
-    auth: AuthMode = CLIENT_CREDENTIALS
+    auth: AuthMode = AuthMode.CLIENT_CREDENTIALS
     login_url: str | None = None
     redirect_uri: str | None = None
     token_file: Path | None = None
@@ -100,18 +99,19 @@ def xero_config() -> XeroConfig | None:
                               f"{'table' if isinstance(setting, dict) else 'list'}: {SECRETS_FIX}")
         return os.environ.get(f"XERO_{key.upper()}") or str(setting or "")
 
-    auth = value("auth").strip().lower() or CLIENT_CREDENTIALS
+    auth = value("auth").strip().lower() or AuthMode.CLIENT_CREDENTIALS
     if auth not in tuple(AuthMode):
-        raise ConfigError(f"XERO_AUTH (or [xero] auth) is {auth!r}: use {CODE!r} for Connect to Xero, "
-                          f"or {CLIENT_CREDENTIALS!r} (the default) for a custom connection.")
+        raise ConfigError(f"XERO_AUTH (or [xero] auth) is {auth!r}: use {AuthMode.CODE.value!r} for Connect to "
+                          f"Xero, or {AuthMode.CLIENT_CREDENTIALS.value!r} (the default) for a custom connection.")
     client_id, client_secret = value("client_id"), value("client_secret")
     urls = dict(api_url=value("api_url") or None, identity_url=value("identity_url") or None)
-    if auth == CODE:
+    if auth == AuthMode.CODE:
         if client_secret and not client_id:
             raise ConfigError("XERO_CLIENT_SECRET is set but XERO_CLIENT_ID is not (or [xero] client_secret "
                               "without client_id in .streamlit/secrets.toml).")
         token_file = Path(value("token_file")) if value("token_file") else default_token_file()
-        return XeroConfig(client_id, client_secret, "", **urls, auth=CODE, login_url=value("login_url") or None,
+        return XeroConfig(client_id, client_secret, "", **urls, auth=AuthMode.CODE,
+                          login_url=value("login_url") or None,
                           redirect_uri=value("redirect_uri") or None, token_file=token_file)
     if not client_id and not client_secret:
         return None

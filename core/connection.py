@@ -41,7 +41,7 @@ def is_demo() -> bool:
 def connects_with_code() -> bool:
     """Whether the organisation is connected with "Connect to Xero" (else a custom connection, or the demo)."""
     cfg = config.xero_config()
-    return cfg is not None and cfg.auth == config.CODE
+    return cfg is not None and cfg.auth == config.AuthMode.CODE
 
 
 def xero_config() -> config.XeroConfig:
@@ -49,7 +49,7 @@ def xero_config() -> config.XeroConfig:
     cfg = config.xero_config()
     if cfg is None:
         return _sandbox_config(demo_sandbox())
-    if cfg.auth == config.CODE and not cfg.client_id:
+    if cfg.auth == config.AuthMode.CODE and not cfg.client_id:
         box = demo_sandbox()
         return dataclasses.replace(cfg, client_id=box.client_id, api_url=box.api_url, identity_url=box.identity_url,
                                    login_url=box.url)
@@ -60,7 +60,7 @@ def gateway() -> Gateway:
     """A gateway to the configured organisation (the one connected on Settings, for Connect to Xero),
     or to the demo sandbox."""
     cfg = xero_config()
-    return oauth.gateway(cfg) if cfg.auth == config.CODE else Gateway(cfg)
+    return oauth.gateway(cfg) if cfg.auth == config.AuthMode.CODE else Gateway(cfg)
 
 
 def fill_demo() -> sync.SyncResult | None:
@@ -112,7 +112,7 @@ def describe() -> dict[str, str]:
         return {"Connection": "Demo organisation on the local Xero sandbox (no credentials configured)",
                 "API URL": demo_sandbox().api_url}
     cfg = config.xero_config()
-    if cfg.auth == config.CODE:
+    if cfg.auth == config.AuthMode.CODE:
         return _describe_code_flow(xero_config(), on_sandbox=not cfg.client_id)
     return {"Connection": "Custom connection (client credentials)",
             "Client ID": cfg.client_id,

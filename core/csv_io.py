@@ -132,7 +132,7 @@ def import_csv(template: str, data: bytes, *, file_name: str, by: access.Actor, 
 
     The file is read and its rows placed without holding the database, which is opened for a short read
     first and then for the apply (which checks the edits again against the rows as they are then)."""
-    access.require(by, access.EDIT)
+    access.require(by, access.Permission.EDIT)
     with _collector_paused():
         table = read_csv(data, template)
         with store.connect(database, purpose="import: read the settings") as con:

@@ -1,4 +1,4 @@
-"""The three CSV templates (DESIGN.md "CSV templates") and their export, filled with the current settings.
+"""The three CSV templates (docs/csv-templates.md) and their export, filled with the current settings.
 
 Exports are UTF-8 with a BOM (so Excel shows accents right), written by core/csv_out.py, which
 neutralises any cell a spreadsheet would run as a formula.

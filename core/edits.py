@@ -263,7 +263,7 @@ def check_edits(snapshot: Snapshot) -> Checked:
 def write_edits(con: duckdb.DuckDBPyConnection, checked: Checked, *, by: access.Actor, source: str) -> Outcome:
     """Write what `check_edits` found, with its change log and the rules, in the caller's transaction; when the
     database changed since the snapshot was read, the edits are read and checked again in it first."""
-    access.require(by, access.EDIT)
+    access.require(by, access.Permission.EDIT)
     if store.data_version(con) != checked.snapshot.version:
         checked = check_edits(read_edits(con, checked.snapshot.entity, checked.snapshot.edits))
     if checked.rows:
@@ -275,7 +275,7 @@ def write_edits(con: duckdb.DuckDBPyConnection, checked: Checked, *, by: access.
 def apply_edits(con: duckdb.DuckDBPyConnection, entity: str, edits: Iterable[Edit], *, by: access.Actor,
                 source: str = "ui", dry_run: bool = False) -> Outcome:
     """Check the edits of an entity ("client", "service", "team_member") and, unless `dry_run`, write them."""
-    access.require(by, access.EDIT)
+    access.require(by, access.Permission.EDIT)
     checked = check_edits(read_edits(con, entity, edits))
     if dry_run or not checked.rows:
         return checked.outcome
@@ -478,7 +478,7 @@ def set_team_member(con: duckdb.DuckDBPyConnection, member_id: int, *, by: acces
 def remove_team_member(con: duckdb.DuckDBPyConnection, member_id: int, *, by: access.Actor, source: str = "ui"
                        ) -> list[Change]:
     """Removes a member who owns no client; refused with the list of clients otherwise."""
-    access.require(by, access.EDIT)
+    access.require(by, access.Permission.EDIT)
     cat = catalog(con)
     current = {m: (name, {"name": name, "email": email, "tc2_option_id": tc2})
                for m, name, email, tc2 in con.execute(TEAM_CURRENT).fetchall()}
@@ -527,7 +527,7 @@ def apply_line_edits(con: duckdb.DuckDBPyConnection, edits: Iterable[Edit], *, b
                      dry_run: bool = False) -> Outcome:
     """Edits keyed by line ID with fields tc1, tc2 (an option id; None: an explicit "None" that
     clears the slot in Xero; NO_OVERRIDE: no override, the rules decide) and note."""
-    access.require(by, access.EDIT)
+    access.require(by, access.Permission.EDIT)
     edits = list(edits)
     current = {line_id: (name, {"tc1": option1 if has1 else NO_OVERRIDE, "tc2": option2 if has2 else NO_OVERRIDE,
                                 "note": note})

@@ -505,7 +505,7 @@ def push(gw, *, by: access.Actor, invoice_numbers: Iterable[str] = (), invoice_i
     reported, never sent.
 
     Settles the in-doubt batches of earlier runs first; PushError when another push or undo is running."""
-    access.require(by, access.PUSH)
+    access.require(by, access.Permission.PUSH)
     with _run_lock(db, by, "push"):
         settled = settle_in_doubt(gw, db=db)
         with store.connect(db, purpose="push: read the plan") as con:
@@ -526,7 +526,7 @@ def undo(gw, push_id: int, *, by: access.Actor, retry: bool = False, progress: P
     In-doubt lines are settled first, so every line that landed is undone, those found later included.
     With `retry`, only the lines the latest undo of that push could not put back are tried again
     (PushError when there is no such undo, or it failed on none)."""
-    access.require(by, access.PUSH)
+    access.require(by, access.Permission.PUSH)
     with _run_lock(db, by, "undo"):
         with store.connect(db, purpose="undo: check the push") as con:
             if con.execute(PUSH_KIND, [push_id]).fetchone() is None:

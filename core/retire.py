@@ -106,7 +106,7 @@ def retire_option(con: duckdb.DuckDBPyConnection, slot: int, old_name: str, new_
 
     InvalidChange, in plain words, for an unknown option, a successor that is archived or of the other
     category, or an option retired into itself."""
-    access.require(by, access.EDIT)
+    access.require(by, access.Permission.EDIT)
     if slot not in catalog.SLOT_LABELS:
         raise InvalidChange(f"There is no slot {slot}: choose slot 1 or 2.")
     cat = catalog.read(con)

@@ -122,7 +122,7 @@ def save(con: duckdb.DuckDBPyConnection, tc1_category_id: str, tc2_category_id: 
 
     Saving the default map unchanged still writes it, so a later new category in Xero cannot shift it.
     """
-    access.require(by, access.ADMINISTER)
+    access.require(by, access.Permission.ADMINISTER)
     validate(con, tc1_category_id, tc2_category_id)
     before = current(con)
     wanted = dict(zip(SLOTS, (tc1_category_id, tc2_category_id)))

@@ -229,7 +229,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE line_tracking ALTER COLUMN line_id SET NOT NULL;
         ALTER TABLE line_tracking ALTER COLUMN category_id SET NOT NULL;
     """),
-    # Invoices Xero refused because they carry an option that is not ACTIVE (DESIGN.md "Push protocol" 10): in
+    # Invoices Xero refused because they carry an option that is not ACTIVE (docs/push-protocol.md, section 6): in
     # Xero's own words, with the invoice's UpdatedDateUTC then and those options. The rules block such an
     # invoice while it is unchanged in Xero and one of the options is still not ACTIVE (core/rules.py).
     ("0015_xero_refusals", """

@@ -166,7 +166,8 @@ def sync(gw: Gateway, *, db: Path | str | None = None, full: bool = False,
 
     Raises XeroError (nothing written but the failed run) when Xero fails, and OtherOrganisation (nothing
     written at all) when the database holds another organisation. The database is held only for a short
-    read before and the merge after, never while Xero is read (DESIGN.md "Push protocol" 8)."""
+    read before and the merge after, never while Xero is read (docs/architecture.md, "The database, held for
+    moments")."""
     db = Path(db) if db else config.db_path()
     push.settle_in_doubt_unless_running(gw, db=db)
     started, clock, calls_before = _now(), time.perf_counter(), gw.api_calls

@@ -106,9 +106,11 @@ PAGES = [
     ("pages/settings.py", "Settings", ":material/settings:", "Admin"),
 ]
 # What opening each page needs (see core/access.py). A page without an entry cannot be opened (`may_open`).
-PAGE_NEEDS = {"Overview": access.VIEW, "Preview": access.VIEW, "Push": access.PUSH, "Revenue": access.VIEW,
-              "Clients": access.EDIT, "Services": access.EDIT, "Team": access.EDIT, "Import CSV": access.EDIT,
-              "History": access.HISTORY, "Settings": access.ADMINISTER}
+PAGE_NEEDS = {"Overview": access.Permission.VIEW, "Preview": access.Permission.VIEW, "Push": access.Permission.PUSH,
+              "Revenue": access.Permission.VIEW, "Clients": access.Permission.EDIT,
+              "Services": access.Permission.EDIT, "Team": access.Permission.EDIT,
+              "Import CSV": access.Permission.EDIT, "History": access.Permission.HISTORY,
+              "Settings": access.Permission.ADMINISTER}
 
 log = logging.getLogger(__name__)
 

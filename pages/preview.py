@@ -133,7 +133,7 @@ with by_line:
 
     st.subheader("Override the selected lines")
     ui.show_flash("preview_overrides")
-    if not ui.may(access.EDIT):
+    if not ui.may(access.Permission.EDIT):
         st.caption(f"Your role ({ui.actor().role}) can see the lines but not override them.")
     elif not selected_line_ids:
         st.caption("Select lines in the table above to set or clear their override.")

@@ -273,7 +273,7 @@ def xero_api(sandbox, monkeypatch):
 
 
 REDIRECT_URI = "http://localhost:8501/settings"
-ADMIN = access.Actor("Ada Admin", "ada@practice.com", access.ADMIN)
+ADMIN = access.Actor("Ada Admin", "ada@practice.com", access.Role.ADMIN)
 
 
 @pytest.fixture

@@ -5,9 +5,9 @@ import pytest
 from core import access, config, csv_io, edits, push, slots, store, ui
 from tests.test_secrets_hygiene import rendered
 
-VIEWER = access.Actor("Vera Viewer", "vera@practice.com", access.VIEWER)
-EDITOR = access.Actor("Ed Editor", "ed@practice.com", access.EDITOR)
-ADMIN = access.Actor("Ada Admin", "ada@practice.com", access.ADMIN)
+VIEWER = access.Actor("Vera Viewer", "vera@practice.com", access.Role.VIEWER)
+EDITOR = access.Actor("Ed Editor", "ed@practice.com", access.Role.EDITOR)
+ADMIN = access.Actor("Ada Admin", "ada@practice.com", access.Role.ADMIN)
 AUTH = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "cookie-secret-for-tests",
         "client_id": "tracking-desk", "client_secret": "oidc-client-secret-for-tests",
         "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
@@ -47,8 +47,8 @@ def test_a_role_that_does_not_exist_is_a_configuration_error():
 
 
 @pytest.mark.parametrize(("actor", "allowed"), [
-    (VIEWER, {access.VIEW}),
-    (EDITOR, {access.VIEW, access.HISTORY, access.EDIT}),
+    (VIEWER, {access.Permission.VIEW}),
+    (EDITOR, {access.Permission.VIEW, access.Permission.HISTORY, access.Permission.EDIT}),
     (ADMIN, set(access.NEEDS)),
     (access.LOCAL_USER, set(access.NEEDS)),
     (access.command_line(), set(access.NEEDS)),
@@ -69,11 +69,11 @@ def test_a_page_without_an_entry_in_page_needs_cannot_be_opened_by_anyone():
 
 def test_refusals_say_why_in_plain_words():
     with pytest.raises(access.Forbidden, match=r"^Your role \(viewer\) cannot push to Xero or undo a push\."):
-        access.require(VIEWER, access.PUSH)
+        access.require(VIEWER, access.Permission.PUSH)
     with pytest.raises(access.Forbidden, match=r"^s@x.com has no role in Tracking Desk, so cannot change"):
-        access.require(access.Actor("S", "s@x.com", None), access.EDIT)
+        access.require(access.Actor("S", "s@x.com", None), access.Permission.EDIT)
     with pytest.raises(access.Forbidden, match="Say who is acting"):
-        access.require("ann", access.EDIT)
+        access.require("ann", access.Permission.EDIT)
     assert ui.is_plain_words(access.Forbidden("x"))
 
 

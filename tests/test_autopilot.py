@@ -9,7 +9,7 @@ from core.xero.gateway import Gateway
 from core.xero.retry import TRIES
 from core.sandbox.writes import CREATE_ONLY_MESSAGE
 
-EDITOR = access.Actor("Ed", "ed@practice.com", access.EDITOR)
+EDITOR = access.Actor("Ed", "ed@practice.com", access.Role.EDITOR)
 
 
 def new_invoice(contact: str, *, status: str = "DRAFT", tracking=(), lines: int = 1) -> dict:
@@ -209,7 +209,8 @@ def test_the_policy_is_for_admins_and_refuses_what_cannot_work(pilot):
         pilot.on(statuses=("DRAFT", "PAID"))
     with pytest.raises(autopilot.AutopilotError, match="between 10 and 5,000"):
         pilot.on(daily_calls=6000)
-    assert access.may(access.AUTOPILOT, access.PUSH) and not access.may(access.AUTOPILOT, access.EDIT)
+    assert access.may(access.AUTOPILOT, access.Permission.PUSH)
+    assert not access.may(access.AUTOPILOT, access.Permission.EDIT)
     assert pilot.on(statuses=(" submitted", "DRAFT")).statuses == ("DRAFT", "SUBMITTED")
     assert not autopilot.switch_off(by=TESTER, db=pilot.db).enabled
 

@@ -8,7 +8,7 @@ import pytest
 from core import access, catalog, config, csv_io, csv_out, csv_templates, edits, store
 from core.__main__ import main
 
-PAT = access.Actor("Pat", None, access.EDITOR)
+PAT = access.Actor("Pat", None, access.Role.EDITOR)
 
 # A small practice: slot 1 = Partner, slot 2 = Department; Carl and Advisory are archived in Xero.
 PRACTICE = [

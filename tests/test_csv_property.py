@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from core import access, csv_io, csv_templates, store
 from tests.test_csv import practice  # noqa: F401 -- the fixture: the small practice of test_csv.py
 
-PAT = access.Actor("Pat", None, access.EDITOR)
+PAT = access.Actor("Pat", None, access.Role.EDITOR)
 KNOWN = ["Acme Ltd", "acme", "=Beta Co", "Twin Ltd", "Café Münster", "Alice", "bob smith", "Ann", "Bob", "Carl",
          "Tax", "Audit", "Advisory", "-Other", "BK", "ALIGN", "TAX", "yes", "No", "maybe", "", "None",
          "alice@example.com", "Zoë Brønte", "Renée"]

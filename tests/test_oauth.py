@@ -336,7 +336,7 @@ def test_the_sandbox_refuses_a_refresh_token_older_than_sixty_days(connected, sa
         connection.gateway()
 
 
-@pytest.mark.parametrize("role", [access.VIEWER, access.EDITOR])
+@pytest.mark.parametrize("role", [access.Role.VIEWER, access.Role.EDITOR])
 def test_only_an_admin_connects_chooses_or_disconnects(connected, role):
     person = access.Actor("Someone", "someone@practice.com", role)
     before = connected.token_file.read_bytes()

@@ -19,7 +19,7 @@ P, D, OLD = "cat-partner", "cat-department", "cat-region"
 ANN, BOB, GONE = "opt-ann", "opt-bob", "opt-gone"
 TAX, AUDIT = "opt-tax", "opt-audit"
 NORTH = "opt-north"
-TESTER = access.Actor("tester", None, access.ADMIN)
+TESTER = access.Actor("tester", None, access.Role.ADMIN)
 
 
 # --- unit: the update is Xero's copy with only Tracking changed ----------------------------------

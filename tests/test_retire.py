@@ -8,8 +8,8 @@ from core import access, history, push, retire, rules, store
 from core.__main__ import main
 from core.catalog import InvalidChange
 
-EDITOR = access.Actor("eve", "eve@example.com", access.EDITOR)
-VIEWER = access.Actor("val", "val@example.com", access.VIEWER)
+EDITOR = access.Actor("eve", "eve@example.com", access.Role.EDITOR)
+VIEWER = access.Actor("val", "val@example.com", access.Role.VIEWER)
 SOURCE = "retire:Partner F → Partner A"
 
 # Partner (slot 1): A, F, and B archived; Department (slot 2): Tax, Audit.

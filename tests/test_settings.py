@@ -9,7 +9,7 @@ from core.__main__ import main
 from core.catalog import InvalidChange
 from core.edits import Edit
 
-ANN, BOB, X = (access.Actor(name, None, access.EDITOR) for name in ("ann", "bob", "x"))
+ANN, BOB, X = (access.Actor(name, None, access.Role.EDITOR) for name in ("ann", "bob", "x"))
 
 def log(con):
     return con.execute("SELECT changed_by, source, entity, entity_id, field, old_value, new_value "
@@ -402,7 +402,7 @@ def test_history_names_each_entity_newest_first(edit_practice):
 
 def test_history_csv_neutralises_formulas(edit_practice):
     con = edit_practice
-    edits.add_team_member(con, "=HYPERLINK(\"http://x\")", by=access.Actor("@admin", None, access.EDITOR),
+    edits.add_team_member(con, "=HYPERLINK(\"http://x\")", by=access.Actor("@admin", None, access.Role.EDITOR),
                              email="-x@example.com")
     data = history.csv_bytes(con)
     assert data.startswith("\ufeff".encode())

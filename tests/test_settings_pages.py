@@ -226,8 +226,9 @@ def test_the_team_form_rejects_a_duplicate_name(form):
 
 def test_history_page_lists_changes_newest_first_in_words_with_filters(page):
     with db() as con:
-        edits.set_client(con, "acme", by=access.Actor("ann", None, access.EDITOR), tc1_option_id="bob")
-        edits.set_service(con, "ALIGN", by=access.Actor("bob", None, access.EDITOR), source="cli", alignment_fee=True)
+        edits.set_client(con, "acme", by=access.Actor("ann", None, access.Role.EDITOR), tc1_option_id="bob")
+        edits.set_service(con, "ALIGN", by=access.Actor("bob", None, access.Role.EDITOR), source="cli",
+                          alignment_fee=True)
     at = page("history")
     table = at.dataframe[0].value
     assert table[["who", "source", "what", "name", "change"]].values.tolist() == [

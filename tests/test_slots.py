@@ -5,7 +5,7 @@ import pytest
 from core import access, slots, store
 from core.cli import slots as slots_cli
 
-ANN = access.Actor("ann", None, access.ADMIN)
+ANN = access.Actor("ann", None, access.Role.ADMIN)
 
 PARTNER, DEPARTMENT, REGION, OLD = "cat-partner", "cat-department", "cat-region", "cat-old"
 

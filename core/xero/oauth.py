@@ -61,7 +61,7 @@ class Status(NamedTuple):
 
 def begin(cfg: XeroConfig, redirect_uri: str, *, by: access.Actor, now: float | None = None) -> Authorization:
     """Start an attempt: keep its state and PKCE verifier server-side and build Xero's authorize address."""
-    access.require(by, access.ADMINISTER)
+    access.require(by, access.Permission.ADMINISTER)
     now = time.time() if now is None else now
     state, verifier = secrets.token_urlsafe(24), secrets.token_urlsafe(64)
     with tokens.locked(cfg.token_file):
@@ -87,7 +87,7 @@ def still_usable(cfg: XeroConfig, attempt: Authorization | None, *, now: float |
 def finish(cfg: XeroConfig, returned: Mapping[str, str], *, by: access.Actor,
            now: float | None = None) -> list[Organisation]:
     """The way back: check the state, exchange the code, save the token set, list the organisations granted."""
-    access.require(by, access.ADMINISTER)
+    access.require(by, access.Permission.ADMINISTER)
     now = time.time() if now is None else now
     attempt = _take_pending(cfg, returned.get("state") or "", now)
     if returned.get("error"):
@@ -114,7 +114,7 @@ def finish(cfg: XeroConfig, returned: Mapping[str, str], *, by: access.Actor,
 
 def choose(cfg: XeroConfig, tenant_id: str, *, by: access.Actor) -> Organisation:
     """Work with this organisation from now on (one of those Xero granted)."""
-    access.require(by, access.ADMINISTER)
+    access.require(by, access.Permission.ADMINISTER)
     organisations = {o.tenant_id: o for o in status(cfg).organisations}
     if tenant_id not in organisations:
         raise AuthorizationFailed("That organisation is not one Xero granted to this app: press Connect to Xero "
@@ -148,7 +148,7 @@ def gateway(cfg: XeroConfig) -> Gateway:
 
 def disconnect(cfg: XeroConfig, *, by: access.Actor) -> None:
     """Forget the saved connection, then ask Xero to revoke its refresh token (which ends the connection there)."""
-    access.require(by, access.ADMINISTER)
+    access.require(by, access.Permission.ADMINISTER)
     with tokens.locked(cfg.token_file):
         saved = tokens.read(cfg.token_file)
         connection = saved.pop("connection", None)

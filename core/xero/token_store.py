@@ -13,7 +13,7 @@ no timeout, so they go through the gateway's own ApiClient, URLs and retry polic
 import time
 from collections.abc import Callable
 
-from core.config import CODE, XeroConfig
+from core.config import AuthMode, XeroConfig
 from core.xero import tokens
 from core.xero.errors import NotConnected, ReconnectNeeded, XeroAuthError, XeroBadResponse, XeroError
 
@@ -44,7 +44,7 @@ class TokenStore:
 
     def forget(self) -> None:
         """Xero answered 401: the next call renews (a saved token another process refreshed will do)."""
-        if self.cfg.auth == CODE and self.token:
+        if self.cfg.auth == AuthMode.CODE and self.token:
             self._refused_access_token = self.token["access_token"]
         self.token = self._token_at = self._renew_at = None
 
@@ -55,12 +55,12 @@ class TokenStore:
         return _token_record(answer)
 
     def _is_fresh(self) -> bool:
-        if self.cfg.auth == CODE:
+        if self.cfg.auth == AuthMode.CODE:
             return self.token is not None and time.time() < self._renew_at
         return self._token_at is not None and self._clock() - self._token_at < TOKEN_RENEW_AFTER_SECONDS
 
     def _renew(self) -> None:
-        if self.cfg.auth == CODE:
+        if self.cfg.auth == AuthMode.CODE:
             self._use(self._saved_or_refreshed_token())
             return
         # A refused client-credentials grant is the gateway's own "check the client id/secret".
@@ -72,7 +72,7 @@ class TokenStore:
         valid and never tries a refresh of its own: expiry is tracked here."""
         self.token = {"access_token": token["access_token"], "token_type": token.get("token_type") or "Bearer",
                       "expires_in": token.get("expires_in"), "scope": token.get("scope") or ""}
-        if self.cfg.auth == CODE:
+        if self.cfg.auth == AuthMode.CODE:
             self._renew_at = _renew_time(token)
 
     def _saved_or_refreshed_token(self) -> dict:
