@@ -3,6 +3,7 @@ import shutil
 import pytest
 
 from core import access, store
+from core.config import XeroConfig
 
 
 def pytest_collection_modifyitems(items):
@@ -237,6 +238,26 @@ def sandbox():
     server = xero_sandbox.start()
     yield server
     server.stop()
+
+
+def config_for(box, **changes) -> XeroConfig:
+    """A custom connection to the sandbox `box`, with `changes` to its fields."""
+    values = dict(client_id=box.client_id, client_secret=box.client_secret, tenant_id="",
+                  api_url=box.api_url, identity_url=box.identity_url)
+    return XeroConfig(**{**values, **changes})
+
+
+@pytest.fixture
+def sleeps():
+    """The waits a gateway asked for, instead of taking them."""
+    return []
+
+
+@pytest.fixture
+def gw(sandbox, sleeps):
+    """A gateway to `sandbox` that records its waits in `sleeps`."""
+    from core.xero.gateway import Gateway
+    return Gateway(config_for(sandbox), sleep=sleeps.append)
 
 
 @pytest.fixture

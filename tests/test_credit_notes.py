@@ -9,7 +9,8 @@ import pytest
 from core.xero.errors import XeroError
 from core.xero.gateway import CREDIT_NOTE_IDS_PER_CALL, Call, Gateway
 from core.sandbox.credit_notes import LOCKED_MESSAGES
-from tests.test_gateway import api_calls, config_for
+from tests.conftest import config_for
+from tests.test_gateway import api_calls
 
 
 @pytest.fixture

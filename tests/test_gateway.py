@@ -11,12 +11,7 @@ from core.xero import gateway as gateway_module
 from core.xero.errors import DayLimitReached, XeroAuthError, XeroBadResponse, XeroError, XeroUnavailable
 from core.xero.gateway import Call, Gateway, parse_date, parse_day
 from core.xero.retry import RetryPolicy, retry_after
-
-
-def config_for(box, **changes) -> XeroConfig:
-    values = dict(client_id=box.client_id, client_secret=box.client_secret, tenant_id="",
-                  api_url=box.api_url, identity_url=box.identity_url)
-    return XeroConfig(**{**values, **changes})
+from tests.conftest import config_for
 
 
 class Clock:
@@ -25,16 +20,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-@pytest.fixture
-def sleeps():
-    return []
-
-
-@pytest.fixture
-def gw(sandbox, sleeps):
-    return Gateway(config_for(sandbox), sleep=sleeps.append)
 
 
 def api_calls(gw) -> list[Call]:

@@ -7,7 +7,7 @@ import pytest
 from core import reconcile, store, sync
 from core.__main__ import main
 from core.xero.gateway import Gateway
-from tests.test_gateway import config_for
+from tests.conftest import config_for
 
 MONTHS = [(date(2025 + (4 + m) // 12, (4 + m) % 12 + 1, 1)) for m in range(18)]  # May 2025 … Oct 2026
 

@@ -14,25 +14,10 @@ from core.sandbox import demo
 from core.sync import OtherOrganisation, sync
 from core.xero.errors import XeroAuthError, XeroBadResponse, XeroUnavailable
 from core.xero.gateway import Gateway, parse_day
+from tests.conftest import config_for
 
 MIRROR = ("organisation", "tracking_categories", "tracking_options", "contacts", "items", "invoices",
           "invoice_lines", "line_tracking")
-
-
-def config_for(box, **changes) -> config.XeroConfig:
-    values = dict(client_id=box.client_id, client_secret=box.client_secret, tenant_id="",
-                  api_url=box.api_url, identity_url=box.identity_url)
-    return config.XeroConfig(**{**values, **changes})
-
-
-@pytest.fixture
-def sleeps():
-    return []
-
-
-@pytest.fixture
-def gw(sandbox, sleeps):
-    return Gateway(config_for(sandbox), sleep=sleeps.append)
 
 
 @pytest.fixture(scope="module")
