@@ -78,7 +78,7 @@ def field_words(field: str, slot_names: dict[int, str | None]) -> str:
     """"tc2" → "Tracking Category 2 (Department)"; the other fields as people say them."""
     if field in ("tc1", "tc2"):
         slot = int(field[2])
-        return f"Tracking Category {slot}" + (f" ({slot_names[slot]})" if slot_names.get(slot) else "")
+        return slots.label(slot, slot_names.get(slot))
     return FIELD_WORDS.get(field, field.replace("_", " ").capitalize())
 
 

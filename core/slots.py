@@ -152,6 +152,11 @@ def category_id_named(con: duckdb.DuckDBPyConnection, name: str) -> str:
     return (active or found)[0].category_id
 
 
+def label(slot: int, name: str | None) -> str:
+    """How people read a slot: "Tracking Category 2 (Department)", or "Tracking Category 2" while unmapped."""
+    return f"Tracking Category {slot}" + (f" ({name})" if name else "")
+
+
 def names(con: duckdb.DuckDBPyConnection) -> dict[int, str | None]:
     """slot → category name, for people."""
     by_id = {c.category_id: c.name for c in categories(con)}

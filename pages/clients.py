@@ -34,7 +34,7 @@ with form:
         st.subheader(f"Edit client: {saved['name']}")
         changed = ui.record_form(FORM, contact_id, saved["name"], [
             ui.FormField("owner_id", "Client owner", saved["owner_id"], ui.cached(settings_tables.owner_options)),
-            *(ui.FormField(f"tc{slot}_option_id", f"Tracking Category {slot} ({slot_names[slot]})",
+            *(ui.FormField(f"tc{slot}_option_id", slots.label(slot, slot_names[slot]),
                            saved[f"tc{slot}_option_id"],
                            ui.cached(record_forms.option_choices, slot, saved[f"tc{slot}_option_id"]))
               for slot in slots.SLOTS),

@@ -142,7 +142,7 @@ with by_line:
         with st.form("preview_override"):
             st.caption(f"{len(selected_line_ids)} line(s) selected. An override beats every rule for its slot; "
                        f"“{settings_tables.CLEAR_CHOICE}” empties the slot in Xero.")
-            tc1, tc2 = (st.selectbox(f"Tracking Category {slot} ({slot_names[slot]})", list(choices[slot]),
+            tc1, tc2 = (st.selectbox(slots.label(slot, slot_names[slot]), list(choices[slot]),
                                      key=f"preview_override_tc{slot}") for slot in slots.SLOTS)
             note = st.text_input("Note (optional)", key="preview_override_note")
             set_override = st.form_submit_button("Set override", type="primary")

@@ -30,7 +30,7 @@ with form:
     with st.container(border=True, key="service_form_panel"):
         st.subheader(f"Edit service: {saved['name']} ({item_code})")
         changed = ui.record_form(FORM, item_code, saved["name"], [
-            ui.FormField("tc2_option_id", f"Tracking Category 2 ({slot_names[2]})", saved["tc2_option_id"],
+            ui.FormField("tc2_option_id", slots.label(2, slot_names[2]), saved["tc2_option_id"],
                          ui.cached(record_forms.option_choices, 2, saved["tc2_option_id"])),
             ui.FormField("alignment_fee", "Alignment fee (takes the client owner's instead)", saved["alignment_fee"])])
     if changed:

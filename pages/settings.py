@@ -211,8 +211,7 @@ st.markdown("When an option goes (a partner leaves, a department closes), every 
             "override. Nothing is sent to Xero until you push: the Preview shows the changes first.")
 ui.show_flash("retire")
 slot_names = ui.cached(slots.names)
-slot_labels = {slot: f"Tracking Category {slot}" + (f" ({name})" if name else "")
-               for slot, name in slot_names.items()}
+slot_labels = {slot: slots.label(slot, name) for slot, name in slot_names.items()}
 retire_slot = st.radio("Slot", list(slot_labels), format_func=slot_labels.get, horizontal=True, key="retire_slot")
 retirable, successors = ui.cached(retire.choices, retire_slot)
 old = st.selectbox("Option to retire", retirable, index=None, key="retire_old")

@@ -33,7 +33,7 @@ with form:
             changed = ui.record_form(FORM, member_id, saved["name"], [
                 ui.FormField("name", "Name", saved["name"], text=True),
                 ui.FormField("email", "Email", saved["email"], text=True),
-                ui.FormField("tc2_option_id", f"Tracking Category 2 ({slot_names[2]})", saved["tc2_option_id"],
+                ui.FormField("tc2_option_id", slots.label(2, slot_names[2]), saved["tc2_option_id"],
                              ui.cached(record_forms.option_choices, 2, saved["tc2_option_id"]))])
         if changed:
             ui.save_form(FORM, member_id, saved["name"], changed, edits.apply_team_edits, "team member")
@@ -43,7 +43,7 @@ with add.form("team_add", clear_on_submit=True):
     st.markdown("**Add a team member**")
     name = st.text_input("Name", key="team_add_name")
     email = st.text_input("Email (optional)", key="team_add_email")
-    tc2 = st.selectbox(f"Tracking Category 2 ({slot_names[2]})", list(tc2_options), key="team_add_tc2")
+    tc2 = st.selectbox(slots.label(2, slot_names[2]), list(tc2_options), key="team_add_tc2")
     if st.form_submit_button("Add"):
         member = ui.write(edits.add_team_member, name, by=ui.actor(), email=email or None,
                            tc2_option_id=tc2_options[tc2])
