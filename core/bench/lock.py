@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from core import push, rules, store
+from core import push, rules, statuses, store
 from core.cli.bench import count
 from core.sandbox import demo
 
@@ -74,7 +74,7 @@ def _serve(invoices: int, editable: int, delay: float, pipe) -> None:
     box.set_minute_limit(NO_RATE_LIMIT)
     box.delay_next(delay, times=EVERY_CALL)
     settings_need = {"TrackingCategories": state["TrackingCategories"], "Contacts": state["Contacts"],
-                     "Invoices": [i for i in state["Invoices"] if i["Status"] in ("DRAFT", "SUBMITTED")][:3]}
+                     "Invoices": [i for i in state["Invoices"] if i["Status"] in (statuses.DRAFT, statuses.SUBMITTED)][:3]}
     pipe.send(({"XERO_CLIENT_ID": box.client_id, "XERO_CLIENT_SECRET": box.client_secret,
                 "XERO_API_URL": box.api_url, "XERO_IDENTITY_URL": box.identity_url},
                sum(len(i["LineItems"]) for i in state["Invoices"]), settings_need))
@@ -87,10 +87,10 @@ def _organisation(invoices: int, editable: int) -> dict:
     state = demo.scaled_state(invoices)
     kept = 0
     for invoice in state["Invoices"]:
-        if invoice["Status"] in ("DRAFT", "SUBMITTED", "AUTHORISED"):
+        if invoice["Status"] in statuses.EDITABLE:
             kept += 1
             if kept > editable:
-                invoice["Status"] = "VOIDED"
+                invoice["Status"] = statuses.VOIDED
     return state
 
 

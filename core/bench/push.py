@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from core import access, push, rules, store, sync
+from core import access, push, rules, statuses, store, sync
 from core.cli.bench import count
 from core.config import XeroConfig
 from core.sandbox import demo, server as sandbox
@@ -87,7 +87,7 @@ def with_discounts_and_fine_prices(state: dict, rates: float, fine: float, seed:
                 touched = True
         if touched:
             settle(invoice)
-            if invoice["Status"] == "PAID":
+            if invoice["Status"] == statuses.PAID:
                 invoice.update(AmountPaid=invoice["Total"], AmountDue=0.0)
     return discounted, fine_priced
 
