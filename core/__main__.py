@@ -9,7 +9,8 @@ USAGE_ERROR = 2
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         return args.handler(args)
     except (ConfigError, DatabaseBusy) as e:

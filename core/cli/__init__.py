@@ -1,7 +1,9 @@
 """The command line, `python -m core …`: one module per command group.
 
-Each module in COMMANDS has `register(subparsers)`, which adds its sub-commands and sets
-`handler` on them: a function taking the parsed arguments and returning the exit code.
+Each module named in COMMANDS has `register(subparsers)`, which adds its sub-commands and sets
+`handler` on them: a function taking the parsed arguments and returning the exit code. Only the
+module of the command asked for is imported, so `python -m core preview` does not pay for pandas
+and the Xero SDK; help and usage errors import them all.
 """
 import argparse
 import importlib
@@ -9,14 +11,18 @@ import sys
 
 from core import busy
 
-COMMANDS: list[str] = ["bench", "slots", "sync", "push", "csv", "set", "retire", "revenue", "preview", "autopilot", "demo"]
+COMMANDS: dict[str, str] = {"bench": "bench", "slots": "slots", "sync": "sync", "push": "push", "undo": "push",
+                            "import": "csv", "export": "csv", "set": "set", "retire-option": "retire",
+                            "revenue": "revenue", "preview": "preview", "autopilot": "autopilot", "demo": "demo"}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The parser for `argv`: the asked-for command's group only, or every group when none is named."""
     parser = argparse.ArgumentParser(prog="python -m core", description="Tracking Desk: Xero tracking options by rule.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMANDS:
-        importlib.import_module(f"core.cli.{name}").register(subparsers)
+    asked = COMMANDS.get(argv[0]) if argv else None
+    for module in [asked] if asked else dict.fromkeys(COMMANDS.values()):
+        importlib.import_module(f"core.cli.{module}").register(subparsers)
     return parser
 
 
