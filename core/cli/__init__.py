@@ -3,7 +3,7 @@
 Each module named in COMMANDS has `register(subparsers)`, which adds its sub-commands and sets
 `handler` on them: a function taking the parsed arguments and returning the exit code. Only the
 module of the command asked for is imported, so `python -m core preview` does not pay for pandas
-and the Xero SDK; help and usage errors import them all.
+and the Xero SDK; help, and a missing or unknown command, import them all.
 """
 import argparse
 import importlib
