@@ -20,7 +20,6 @@ materialises the rules, then times, best of `--repeat`:
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -28,7 +27,7 @@ import time
 from pathlib import Path
 
 from core import config, revenue, rules, statuses, store
-from core.bench import rules as bench_rules
+from core.bench import memory, rules as bench_rules
 
 PAGE = config.ROOT / "pages" / "revenue.py"
 OVERVIEW = config.ROOT / "pages" / "overview.py"
@@ -143,18 +142,7 @@ def measure_page(repeat: int, drill: str) -> dict:
     overview = page(OVERVIEW)
     figures |= {"overview_cold": best_of(repeat, lambda: render(overview)),
                 "overview_warm": best_of(repeat, lambda: render(overview, clear=False))}
-    return figures | {"peak_mb": peak_memory_mb()}
-
-
-def peak_memory_mb() -> float:
-    """This process's peak resident memory. Linux carries ru_maxrss over from the parent through
-    fork and exec, so a child reads its own high-water mark (VmHWM) when /proc has it."""
-    status = Path("/proc/self/status")
-    if status.exists():
-        for line in status.read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures | {"peak_mb": memory.peak_mb()}
 
 
 def run(args: argparse.Namespace) -> int:
@@ -184,7 +172,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"Overview page, cold caches:         {_figure(figures['overview_cold'])}  target < {TARGET_SECONDS} s")
     print(f"Overview page, warm caches:         {_figure(figures['overview_warm'])}")
     print(f"peak memory of the page process:    {figures['peak_mb']:6.0f} MB  target < 1024 MB")
-    print(f"peak memory here (build, baseline): {peak_memory_mb():6.0f} MB")
+    print(f"peak memory here (build, baseline): {memory.peak_mb():6.0f} MB")
     print(f"load average (1 min) at the end:    {os.getloadavg()[0]:6.2f}     on {os.cpu_count()} cores")
     return 0
 

@@ -12,18 +12,18 @@ temporary database with SQL `range()`, its lines stored newest invoice first as 
 - one client's TC1 changed (UPDATE client_settings + `rules.refresh_for`) until the preview
   query shows it;
 each write followed by the checkpoint that closing the database does in the app, and reports that
-process's peak memory (ru_maxrss). The baseline of the refresh and of the peak memory is the refresh as
+process's own peak memory (core/bench/memory.py). The baseline of the refresh and of the peak memory is the refresh as
 it was before issue 21 (sorted, DuckDB limited to 768 MB), timed in a process of its own.
 """
 import argparse
 import multiprocessing
-import resource
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from core import preview, rules, statuses, store
+from core.bench import memory
 from core.cli.bench import count
 
 LINES_PER_INVOICE = 10
@@ -250,7 +250,7 @@ def _old_refresh(db: Path, repeat: int) -> tuple[float, float, float]:
             con.execute(CHECKPOINT)
 
         wall, cpu = min(timed(refresh) for _ in range(repeat))
-        return wall, cpu, _peak_mb()
+        return wall, cpu, memory.peak_mb()
 
 
 def _rules_and_preview(db: Path, repeat: int) -> dict:
@@ -269,7 +269,7 @@ def _rules_and_preview(db: Path, repeat: int) -> dict:
         contact_id, = con.execute(EDITED_CLIENT).fetchone()
         options = [option for (option,) in con.execute(NEW_TC1_OPTIONS, [repeat]).fetchall()]
         figures["edit"] = min(timed(lambda o=o: edit_to_preview(con, contact_id, o))[0] for o in options)
-    return {**figures, "peak_mb": _peak_mb()}
+    return {**figures, "peak_mb": memory.peak_mb()}
 
 
 def _in_child(measure, *args):
@@ -277,6 +277,3 @@ def _in_child(measure, *args):
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as child:
         return child.submit(measure, *args).result()
 
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -5,12 +5,12 @@ SDK, the parsed pages, the staging and DuckDB), not the sandbox's copy of the or
 """
 import math
 import multiprocessing
-import resource
 import tempfile
 import time
 from pathlib import Path
 
 from core import store, sync
+from core.bench import memory
 from core.cli.bench import count
 from core.config import XeroConfig
 from core.xero.gateway import PAGE_SIZE, Gateway
@@ -52,12 +52,12 @@ def _measure(cfg: XeroConfig, invoices: int, contacts: int) -> None:
     minimum = math.ceil(invoices / PAGE_SIZE) + max(1, math.ceil(contacts / PAGE_SIZE)) + 3
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bench.duckdb"
-        rss_before = _peak_rss_mb()
+        rss_before = memory.peak_mb()
         gw = Gateway(cfg)
         full = sync.sync(gw, db=db, full=True)
         with store.connect(db) as con:
             lines = con.execute("SELECT count(*) FROM invoice_lines").fetchone()[0]
-        rss_after = _peak_rss_mb()
+        rss_after = memory.peak_mb()
         started = time.perf_counter()
         idle = sync.sync(gw, db=db)
         idle_seconds = time.perf_counter() - started
@@ -70,6 +70,3 @@ def _measure(cfg: XeroConfig, invoices: int, contacts: int) -> None:
     print(f"Incremental sync with nothing changed: {idle.api_calls} API calls "
           f"(one per entity: 5) in {idle_seconds:.2f} s")
 
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
