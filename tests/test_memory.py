@@ -7,8 +7,9 @@ own memory before the refresh plus 60% of the target's room above it: DuckDB's w
 proportion to the lines (its buffers are per thread and per row group), so a fifth of the lines gets more than a
 fifth of the room. Today's refresh peaks at 272-295 MB (about 335 MB is the bound; the peak moves with the load on
 the machine); the refresh before issue 21 (every verdict sorted) peaked at 346-355 MB, above it.
-The peak is the interpreter's own high-water mark (`VmHWM`): on Linux `resource.getrusage`'s `ru_maxrss` keeps the
-launching process's peak across fork and exec, so under a large pytest-xdist worker it reads the worker's memory.
+The peak is the interpreter's own high-water mark, read by core/bench/memory.py: on Linux `resource.getrusage`'s
+`ru_maxrss` keeps the launching process's peak across fork and exec, so under a large pytest-xdist worker it reads
+the worker's memory.
 No timing is asserted here.
 """
 import json
@@ -31,10 +32,7 @@ with store.connect(sys.argv[1]) as con:
 REFRESH = """
 import json, sys
 from core import rules, store
-
-def peak_mb():
-    with open("/proc/self/status") as status:
-        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM:")) / 1024
+from core.bench.memory import peak_mb
 
 with store.connect(sys.argv[1]) as con:
     con.execute("SET threads = 2")
