@@ -31,7 +31,7 @@ def sentence(line: Mapping) -> str:
 def status_sentence(line: Mapping) -> str:
     """What the line's status means, with its full reason when it has one."""
     meaning = STATUS_MEANING.get(line["status"], status_words(line["status"]))
-    return f"{meaning}: {line['reason'].rstrip('.')}." if line.get("reason") else meaning
+    return f"{meaning.rstrip('.')}: {line['reason'].rstrip('.')}." if line.get("reason") else meaning
 
 
 def _slot(line: Mapping, slot: int) -> str:

@@ -8,7 +8,7 @@ from datetime import date
 
 import duckdb
 
-from core import csv_out, refusals, rules, statuses, store
+from core import csv_out, rules, statuses, store
 
 PAGE_SIZE = 500
 
@@ -56,7 +56,7 @@ LINE_COLUMNS = f"""
     r.description, r.line_amount,
     r.tc1_current_name, r.tc1_wanted_name, r.tc1_source,
     r.tc2_current_name, r.tc2_wanted_name, r.tc2_source,
-    r.status, r.reason
+    r.status, {rules.SHOWN_REASON} AS reason
 """
 LINE_KEYS = """
     r.line_id, r.invoice_id, r.contact_id,
@@ -65,7 +65,8 @@ LINE_KEYS = """
     r.status = 'change' AND r.tc1_apply AND r.tc1_current_option_id IS DISTINCT FROM r.tc1_wanted_option_id
         AS tc1_changes,
     r.status = 'change' AND r.tc2_apply AND r.tc2_current_option_id IS DISTINCT FROM r.tc2_wanted_option_id
-        AS tc2_changes
+        AS tc2_changes,
+    r.status = 'change' AND x.invoice_id IS NOT NULL AS may_be_refused
 """
 # A page in two steps, each reading little: the page's rows picked by rowid from the few columns
 # the filters and the order read, then only those rows read whole.
@@ -73,6 +74,7 @@ LINES = f"""
 SELECT {LINE_COLUMNS}, {LINE_KEYS}
 FROM line_rules r
 LEFT JOIN contacts c ON c.contact_id = r.contact_id
+{rules.JOIN_REFUSABLE}
 WHERE r.rowid IN (SELECT r.rowid FROM line_rules r {{where}} ORDER BY {LINE_ORDER} LIMIT $limit OFFSET $offset)
 ORDER BY {LINE_ORDER}
 """
@@ -80,6 +82,7 @@ EXPORT = f"""
 SELECT {LINE_COLUMNS}
 FROM line_rules r
 LEFT JOIN contacts c ON c.contact_id = r.contact_id
+{rules.JOIN_REFUSABLE}
 {{where}}
 ORDER BY {LINE_ORDER}
 """
@@ -110,6 +113,7 @@ SELECT {LINE_COLUMNS}, {LINE_KEYS},
 FROM line_rules r
 JOIN invoice_lines l ON l.line_id = r.line_id
 LEFT JOIN contacts c ON c.contact_id = r.contact_id
+{rules.JOIN_REFUSABLE}
 LEFT JOIN tracking_categories k1 ON k1.category_id = r.tc1_category_id
 LEFT JOIN tracking_categories k2 ON k2.category_id = r.tc2_category_id
 LEFT JOIN (SELECT code, min(name) AS name FROM items GROUP BY code) i ON i.code = l.item_code
@@ -151,18 +155,11 @@ def lines(con: duckdb.DuckDBPyConnection, filters: Filters = Filters(), *,
 
     Besides the columns people read, each row carries the ids (line, invoice, client, options)
     and `tcS_changes`: whether a push would write that slot (only on `change` lines, as the push plan).
-    A `change` line of an invoice Xero may refuse (core/refusals.py) has `may_be_refused` true and
-    the reason.
+    A `change` line of an invoice Xero may refuse (core/refusals.py) has `may_be_refused` true, and why as
+    its reason.
     """
     where, params = _where(filters)
-    rows = store.dicts(con.execute(LINES.format(where=where), {**params, "limit": limit, "offset": offset}))
-    changing = {row["invoice_id"] for row in rows if row["status"] == "change"}
-    refusable = refusals.may_be_refused(con, changing) if changing else {}
-    for row in rows:
-        row["may_be_refused"] = row["status"] == "change" and row["invoice_id"] in refusable
-        if row["may_be_refused"]:
-            row["reason"] = refusable[row["invoice_id"]]
-    return rows
+    return store.dicts(con.execute(LINES.format(where=where), {**params, "limit": limit, "offset": offset}))
 
 
 def page(con: duckdb.DuckDBPyConnection, filters: Filters, number: int) -> list[dict]:

@@ -110,7 +110,8 @@ SELECT s.invoice_id, i.number, i.type, {DOCUMENT} AS document, coalesce(c.name, 
        s.status = 'change' AND {EDITABLE} AS eligible,
        CASE WHEN s.status = 'change' AND {EDITABLE} THEN 'will change' WHEN s.status = 'blocked' THEN 'blocked'
             ELSE 'locked' END AS state,
-       coalesce(s.reason, 'Invoice cannot be edited through Xero''s API') AS reason,
+       CASE WHEN s.status = 'change' AND {EDITABLE} THEN x.reason  -- why Xero may refuse it, if it may
+            ELSE coalesce(s.reason, 'Invoice cannot be edited through Xero''s API') END AS reason,
        CASE WHEN s.current_option_id IS NULL THEN NULL
             WHEN b.option_id IS NULL
                 THEN 'undo could not put back ''' || coalesce(s.current_name, s.current_option_id)
@@ -121,6 +122,7 @@ SELECT s.invoice_id, i.number, i.type, {DOCUMENT} AS document, coalesce(c.name, 
        END AS undo_problem
 FROM slot_changes s
 JOIN invoices i USING (invoice_id)
+LEFT JOIN refusable_invoices x USING (invoice_id)
 LEFT JOIN contacts c ON c.contact_id = i.contact_id
 LEFT JOIN tracking_categories k ON k.category_id = s.category_id
 LEFT JOIN tracking_options w ON w.option_id = s.wanted_option_id
@@ -165,15 +167,14 @@ PLAN_TABLE = f"""
 SELECT number AS invoice, document, contact AS client, position + 1 AS line, description,
        coalesce(max(change) FILTER (WHERE slot = 1), '') AS tc1,
        coalesce(max(change) FILTER (WHERE slot = 2), '') AS tc2,
-       CASE WHEN bool_and(eligible) AND m.reason IS NOT NULL THEN 'may be refused'
+       CASE WHEN bool_and(eligible) AND max(p.reason) IS NOT NULL THEN 'may be refused'
             ELSE any_value(state) END AS state,
-       CASE WHEN NOT bool_and(eligible) THEN max(p.reason) ELSE coalesce(m.reason, '') END AS reason,
+       coalesce(max(p.reason), '') AS reason,
        coalesce(string_agg(undo_problem, '; ' ORDER BY slot), '') AS undo
 FROM (SELECT *, coalesce(category_name, 'category') || ': ' || coalesce(current_name, '(none)') || ' → '
                 || coalesce(wanted_name, '(none)') AS change
       FROM ({PLAN_ROWS})) p
-LEFT JOIN ({refusals.MAY_BE_REFUSED}) m USING (invoice_id)
-GROUP BY invoice_id, number, document, contact, line_id, position, description, m.reason
+GROUP BY invoice_id, number, document, contact, line_id, position, description
 HAVING $locked IS NULL OR bool_and(eligible) <> $locked
 ORDER BY bool_and(eligible) DESC, number, invoice_id, position
 LIMIT $limit
@@ -443,7 +444,7 @@ def plan_table(con: duckdb.DuckDBPyConnection, limit: int | None = None, locked:
     `locked` False: only the lines a push sends (as many as `plan_counts`' lines); True: only the locked ones.
     """
     return con.execute(PLAN_TABLE, {"numbers": _known_numbers(con, invoice_numbers), "limit": limit,
-                                    "locked": locked, "ids": None}).df()
+                                    "locked": locked}).df()
 
 
 def irreversible(con: duckdb.DuckDBPyConnection, limit: int | None = None, *,

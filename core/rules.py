@@ -23,7 +23,9 @@ allocated credit note is locked, an AUTHORISED one with nothing allocated can be
 Status: `locked` (the invoice cannot be edited) beats `blocked` (slot map invalid, a wanted
 option that is not ACTIVE in its slot's category, an invoice Xero refused for an option that is
 still not ACTIVE and that has not changed in Xero since (table xero_refusals), or a `change` on
-an invoice Xero would refuse back whole: see BLOCK_UNRETURNABLE), which beats `same` / `change`.
+an invoice Xero would refuse back whole: see SENT_BACK), which beats `same` / `change`. The invoices
+Xero may refuse, and why, are in `refusable_invoices`: readers show it as their `change` lines' reason
+(JOIN_REFUSABLE, SHOWN_REASON).
 
 `refresh` and `refresh_for` write `line_rules` but open no transaction of their own: call
 them inside the writer's `store.transaction(con)`, so the rules change together with the
@@ -241,9 +243,13 @@ FROM (SELECT *, (NOT tc1_apply OR tc1_current_option_id IS NOT DISTINCT FROM tc1
 # Only entries that are not ACTIVE, or of a category beyond the two slots, can cause it, so only
 # those are looked at. An archived option kept on a line blocks nothing: whether Xero takes it back
 # is unconfirmed (docs/xero-behaviours.md), so the push tries and believes Xero's answer (docs/push-protocol.md
-# §6). The preview marks such an invoice "may be refused" (core/refusals.py); a refusal
-# blocks it (`refusals` above) until it changes in Xero or the options are ACTIVE again.
-BLOCK_UNRETURNABLE = "WITH" + SLOT_MAP + """,
+# §6). Such an invoice's `change` lines stay `change`, and the invoice goes in `refusable_invoices` with why
+# Xero may refuse it (it begins MAY_BE_REFUSED; the preview and the push plan show it). A table of its own, not
+# an UPDATE of `line_rules`: updating rows a refresh has just written made its commit rewrite them, 0.3 s at
+# a million lines (`python -m core bench rules`). A refusal blocks the invoice (`refusals` above) until it
+# changes in Xero or the options are ACTIVE again (core/refusals.py).
+MAY_BE_REFUSED = "Xero may refuse this invoice: "
+SENT_BACK = "CREATE OR REPLACE TEMP TABLE sent_back AS WITH" + SLOT_MAP + """,
 fine AS (  -- the tags Xero takes back without a word: ACTIVE options of the slots' ACTIVE categories
     SELECT o.option_id, o.category_id
     FROM tracking_options o
@@ -259,51 +265,70 @@ odd_entries AS (
                     THEN 'an option of a tracking category that no longer exists in Xero'
                 WHEN o.option_id IS NULL OR o.category_id <> t.category_id
                     THEN 'a ' || k.name || ' option that no longer exists in Xero'
-           END AS unreturnable
+           END AS unreturnable,
+           CASE WHEN o.category_id <> t.category_id THEN NULL
+                WHEN k.status <> 'ACTIVE'
+                    THEN 'option ''' || o.name || ''' of the ' || lower(k.status) || ' category ''' || k.name || ''''
+                WHEN o.status <> 'ACTIVE' THEN lower(o.status) || ' option ''' || o.name || ''' (' || k.name || ')'
+           END AS inactive
     FROM {tracking} t
     ANTI JOIN fine f ON f.option_id = t.option_id AND f.category_id = t.category_id
     CROSS JOIN slot_map m
     LEFT JOIN tracking_categories k ON k.category_id = t.category_id
     LEFT JOIN tracking_options o ON o.option_id = t.option_id
 ),
-kept AS (  -- the odd entries with their line's verdict: those the push does not rewrite, and the slots after it
-    SELECT r.invoice_id, r.line_id, r.position, d.beyond_slots,
-           CASE WHEN NOT (r.status = 'change' AND (r.tc1_apply AND d.category_id = r.tc1_category_id
-                                                   OR r.tc2_apply AND d.category_id = r.tc2_category_id))
-                THEN d.unreturnable END AS unreturnable,
+kept AS (  -- the odd entries with their line's verdict: whether the push sends them back, and the slots after it
+    SELECT r.invoice_id, r.line_id, r.position, d.beyond_slots, d.unreturnable, d.inactive,
+           NOT (r.status = 'change' AND (r.tc1_apply AND d.category_id = r.tc1_category_id
+                                         OR r.tc2_apply AND d.category_id = r.tc2_category_id)) AS sent_back,
            CASE WHEN r.status = 'change' AND r.tc1_apply THEN r.tc1_wanted_option_id IS NOT NULL
                 ELSE r.tc1_current_option_id IS NOT NULL END::INTEGER
            + CASE WHEN r.status = 'change' AND r.tc2_apply THEN r.tc2_wanted_option_id IS NOT NULL
                   ELSE r.tc2_current_option_id IS NOT NULL END::INTEGER AS slot_entries
     FROM odd_entries d JOIN {rules} r USING (line_id)
 ),
-after_push AS (  -- per line: the unreturnable entries it keeps, and how many entries it ends with
+after_push AS (  -- per line: the entries it sends back that Xero will not or may not take, and how many it ends with
     SELECT any_value(invoice_id) AS invoice_id, any_value(position) AS position,
-           string_agg(unreturnable, ' and ' ORDER BY unreturnable) AS unreturnable,
+           string_agg(unreturnable, ' and ' ORDER BY unreturnable) FILTER (sent_back) AS unreturnable,
+           min(inactive) FILTER (sent_back) AS inactive, count(inactive) FILTER (sent_back) AS inactive_entries,
            count(*) FILTER (beyond_slots) + any_value(slot_entries) AS entries
     FROM kept
     GROUP BY line_id
 ),
-refused AS (  -- per invoice: the first line Xero would refuse, and how many more
-    SELECT invoice_id, count(*) - 1 AS more_lines, arg_min(
-        'Line ' || (position + 1) || ' of this invoice ' || CASE
-            WHEN unreturnable IS NOT NULL THEN 'carries ' || unreturnable
-                 || '; Xero will not take it back — remove it in Xero first'
-            ELSE 'would carry ' || entries || ' tracking categories; Xero takes at most 2 on a line'
-                 || ' — remove one in Xero first' END,
-        position) AS reason
-    FROM after_push
-    WHERE unreturnable IS NOT NULL OR entries > 2
-    GROUP BY invoice_id
+lines_sent_back AS (
+    SELECT *, unreturnable IS NOT NULL OR entries > 2 AS refused FROM after_push
 )
-UPDATE {rules}
-SET status = 'blocked',
-    reason = refused.reason || CASE WHEN more_lines = 1 THEN ' (and 1 more line like it)'
-                                    WHEN more_lines > 1 THEN ' (and ' || more_lines || ' more lines like it)'
-                                    ELSE '' END
-FROM refused
-WHERE {rules}.invoice_id = refused.invoice_id AND {rules}.status = 'change'
+-- per invoice: the first line Xero would refuse, or else may refuse, and how many more
+SELECT invoice_id, count(*) FILTER (refused) - 1 AS more_refused, sum(inactive_entries) - 1 AS more_inactive,
+       arg_min('Line ' || (position + 1) || ' of this invoice ' || CASE
+                   WHEN unreturnable IS NOT NULL THEN 'carries ' || unreturnable
+                        || '; Xero will not take it back — remove it in Xero first'
+                   ELSE 'would carry ' || entries || ' tracking categories; Xero takes at most 2 on a line'
+                        || ' — remove one in Xero first' END,
+               position) FILTER (refused) AS refused,
+       arg_min('line ' || (position + 1) || ' keeps ' || inactive, position) FILTER (inactive IS NOT NULL) AS inactive
+FROM lines_sent_back
+GROUP BY invoice_id
+HAVING count(*) FILTER (refused) > 0 OR count(inactive) > 0
 """
+MORE_LINES_LIKE_IT = """CASE WHEN {n} = 1 THEN ' (and 1 more line like it)'
+                            WHEN {n} > 1 THEN ' (and ' || {n} || ' more lines like it)' ELSE '' END"""
+BLOCK_REFUSED = """
+UPDATE {rules}
+SET status = 'blocked', reason = v.refused || """ + MORE_LINES_LIKE_IT.format(n="v.more_refused") + """
+FROM sent_back v
+WHERE {rules}.invoice_id = v.invoice_id AND {rules}.status = 'change' AND v.refused IS NOT NULL
+"""
+REFUSABLE_ROWS = f"""
+SELECT invoice_id, '{MAY_BE_REFUSED}' || inactive || {MORE_LINES_LIKE_IT.format(n="more_inactive")} AS reason
+FROM sent_back WHERE refused IS NULL AND inactive IS NOT NULL
+"""
+RECORD_REFUSABLE = "INSERT INTO refusable_invoices BY NAME " + REFUSABLE_ROWS
+BUILD_REFUSABLE = "CREATE TABLE refusable_invoices AS " + REFUSABLE_ROWS
+DROP_SENT_BACK = "DROP TABLE sent_back"
+# How a reader of `line_rules r` shows a line's reason: a `change` line's is why Xero may refuse its invoice.
+JOIN_REFUSABLE = "LEFT JOIN refusable_invoices x ON x.invoice_id = r.invoice_id"
+SHOWN_REASON = "CASE WHEN r.status = 'change' THEN x.reason ELSE r.reason END"
 
 ALL_LINES = {"lines": "invoice_lines", "tracking": "line_tracking", "invoices": "invoices", "rules": "line_rules",
              "locked_reason": locked_reason_sql(), "refused": REFUSED}
@@ -327,7 +352,8 @@ SCOPE_PARTS = {
 }
 CREATE_SCOPE = "CREATE OR REPLACE TEMP TABLE rules_scope AS SELECT * FROM invoice_lines WHERE invoice_id IN ({parts})"
 # By invoice: a scan of line_rules' invoice ids is a third of one of its line ids.
-DELETE_SCOPED = "DELETE FROM line_rules WHERE invoice_id IN (SELECT DISTINCT invoice_id FROM rules_scope)"
+DELETE_SCOPED = """DELETE FROM line_rules WHERE invoice_id IN (SELECT DISTINCT invoice_id FROM rules_scope);
+    DELETE FROM refusable_invoices WHERE invoice_id IN (SELECT DISTINCT invoice_id FROM rules_scope)"""
 DELETE_GONE = "DELETE FROM line_rules WHERE line_id IN (SELECT unnest($line_ids::VARCHAR[]))"
 CREATE_SCOPED_TRACKING = """CREATE OR REPLACE TEMP TABLE scoped_tracking AS
     SELECT * FROM line_tracking WHERE line_id IN (SELECT line_id FROM rules_scope)"""
@@ -336,7 +362,7 @@ CREATE_SCOPED_INVOICES = """CREATE OR REPLACE TEMP TABLE scoped_invoices AS
 CREATE_SCOPED_RULES = "CREATE OR REPLACE TEMP TABLE scoped_rules AS "
 INSERT_SCOPED_RULES = "INSERT INTO line_rules BY NAME SELECT * FROM scoped_rules"
 DROP_SCOPE = "DROP TABLE rules_scope; DROP TABLE scoped_tracking; DROP TABLE scoped_invoices; DROP TABLE scoped_rules"
-DELETE_ALL = "DELETE FROM line_rules"
+DELETE_ALL = "DELETE FROM line_rules; DELETE FROM refusable_invoices"
 # Written in the lines' stored order, which the sync makes newest invoice first (core/sync.py ORDER_STAGE_LINES),
 # the order the preview reads them in: a page of the newest lines then reads a few row groups, as DuckDB skips
 # those whose invoice dates cannot make the page. No ORDER BY: sorting a million verdicts cost a refresh half its
@@ -347,21 +373,23 @@ INSERT_ALL = "INSERT INTO line_rules BY NAME " + RULES_SELECT.format(**ALL_LINES
 # whole mirror (a sync's scratch file) decides every line as this one would.
 SETTINGS_TABLES = ("slots", "client_settings", "team_members", "services", "line_overrides", "xero_refusals")
 BUILD = "CREATE TABLE line_rules AS " + RULES_SELECT.format(**ALL_LINES)
-TAKE = "DELETE FROM line_rules; INSERT INTO line_rules BY NAME SELECT * FROM {schema}.line_rules"
+TAKE = DELETE_ALL + """;
+    INSERT INTO line_rules BY NAME SELECT * FROM {schema}.line_rules;
+    INSERT INTO refusable_invoices BY NAME SELECT * FROM {schema}.refusable_invoices"""
 
 
 def refresh(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute the rules for every line. Call inside the writer's transaction."""
     con.execute(DELETE_ALL)
     con.execute(INSERT_ALL)
-    con.execute(BLOCK_UNRETURNABLE.format(**ALL_LINES))
+    check_sent_back(con, ALL_LINES, RECORD_REFUSABLE)
 
 
 def build(con: duckdb.DuckDBPyConnection) -> None:
     """Decide every line into a new table `line_rules`, in a database that holds a whole mirror and copies of
     SETTINGS_TABLES: a sync does so in its scratch file, without holding the database (see `take`)."""
     con.execute(BUILD)
-    con.execute(BLOCK_UNRETURNABLE.format(**ALL_LINES))
+    check_sent_back(con, ALL_LINES, BUILD_REFUSABLE)
 
 
 def take(con: duckdb.DuckDBPyConnection, schema: str) -> None:
@@ -390,6 +418,14 @@ def refresh_for(con: duckdb.DuckDBPyConnection, *, contact_ids: Iterable[str] = 
     con.execute(CREATE_SCOPED_TRACKING)
     con.execute(CREATE_SCOPED_INVOICES)
     con.execute(CREATE_SCOPED_RULES + RULES_SELECT.format(**SCOPED_LINES))
-    con.execute(BLOCK_UNRETURNABLE.format(**SCOPED_LINES))
+    check_sent_back(con, SCOPED_LINES, RECORD_REFUSABLE)
     con.execute(INSERT_SCOPED_RULES)
     con.execute(DROP_SCOPE)
+
+
+def check_sent_back(con: duckdb.DuckDBPyConnection, names: dict[str, str], record_refusable: str) -> None:
+    """Block the `change` lines of the invoices Xero would refuse back whole, and record those it may refuse."""
+    con.execute(SENT_BACK.format(**names))
+    con.execute(BLOCK_REFUSED.format(**names))
+    con.execute(record_refusable)
+    con.execute(DROP_SENT_BACK)

@@ -242,6 +242,11 @@ MIGRATIONS: list[tuple[str, str]] = [
             refused_at TIMESTAMP NOT NULL
         );
     """),
+    # Written only by core/rules.py, with `line_rules`: the invoices a push would send back with an option that
+    # is not ACTIVE, and why Xero may refuse them (docs/push-protocol.md, section 6).
+    ("0016_refusable_invoices", """
+        CREATE TABLE refusable_invoices (invoice_id VARCHAR NOT NULL, reason VARCHAR NOT NULL);
+    """),
 ]
 
 _migrated: set[Path] = set()

@@ -55,10 +55,10 @@ def override(con, line_id, **slots):
 def verdicts(con) -> dict[str, tuple]:
     with store.transaction(con):
         rules.refresh(con)
-    return {row[0]: row[1:] for row in con.execute("""
+    return {row[0]: row[1:] for row in con.execute(f"""
         SELECT line_id, tc1_wanted_name, tc1_source, tc1_apply, tc2_wanted_name, tc2_source, tc2_apply,
-               status, reason
-        FROM line_rules ORDER BY line_id""").fetchall()}
+               status, {rules.SHOWN_REASON}
+        FROM line_rules r {rules.JOIN_REFUSABLE} ORDER BY line_id""").fetchall()}
 
 
 @pytest.fixture
@@ -354,22 +354,26 @@ def tag(con, line_id, category, option):
 
 
 def test_an_archived_tag_on_another_line_does_not_block_the_invoices_changes(practice):
-    """Whether Xero takes an archived option back is unconfirmed: the push tries (core/refusals.py)."""
+    """Whether Xero takes an archived option back is unconfirmed: the push tries (core/refusals.py), and the
+    invoice's changes say why Xero may refuse it. Sent back: line 1's North (of the archived Region) and line 2's
+    archived Old Partner; line 3's deleted Gone is not, as its change clears that slot."""
     client(practice, "acme", tc2="tax")
     add_invoice(practice, "i1", "acme", [("l1", None, None, None), ("l2", None, "old", "tax"),
                                          ("l3", None, None, "gone")])
     tag(practice, "l1", "cat-r", "north")
     override(practice, "l3", tc2=None)
+    may = ("Xero may refuse this invoice: line 1 keeps option 'North' of the archived category 'Region'"
+           " (and 1 more line like it)")
     assert verdicts(practice) == {
-        "l1": (None, "none", False, "Tax", "client", True, "change", None),
+        "l1": (None, "none", False, "Tax", "client", True, "change", may),
         "l2": (None, "none", False, "Tax", "client", True, "same", None),
-        "l3": (None, "none", False, None, "line", True, "change", None),
+        "l3": (None, "none", False, None, "line", True, "change", may),
     }
 
 
 @pytest.mark.parametrize("option, verdict", [
-    ("old", ("change", None)),
-    ("gone-p", ("change", None)),
+    ("old", ("change", "Xero may refuse this invoice: line 2 keeps archived option 'Old Partner' (Partner)")),
+    ("gone-p", ("change", "Xero may refuse this invoice: line 2 keeps deleted option 'Gone P' (Partner)")),
     ("tax", ("blocked", "Line 2 of this invoice carries a Partner option that no longer exists in Xero; "
                         "Xero will not take it back — remove it in Xero first")),
     ("vanished", ("blocked", "Line 2 of this invoice carries a Partner option that no longer exists in Xero; "
@@ -395,7 +399,8 @@ def refuse(con, invoice_id: str, option_ids: list[str], message: str = "The opti
 def test_xeros_refusal_blocks_the_invoice_until_it_changes_in_xero_or_the_option_is_active(practice):
     client(practice, "acme", tc2="tax")
     add_invoice(practice, "i1", "acme", [("l1", None, "old", None), ("l2", None, None, None)])
-    assert set(verdicts(practice).values()) == {(None, "none", False, "Tax", "client", True, "change", None)}
+    may = ("change", "Xero may refuse this invoice: line 1 keeps archived option 'Old Partner' (Partner)")
+    assert set(verdicts(practice).values()) == {(None, "none", False, "Tax", "client", True, *may)}
     refuse(practice, "i1", ["old"], "The tracking option 'Old Partner' is archived and cannot be used.")
     blocked = ("blocked", "Xero refused this invoice: The tracking option 'Old Partner' is archived and cannot be "
                           "used.")
@@ -405,7 +410,7 @@ def test_xeros_refusal_blocks_the_invoice_until_it_changes_in_xero_or_the_option
     practice.execute("UPDATE tracking_options SET status = 'ARCHIVED' WHERE option_id = 'old'")
     assert [v[-2:] for v in verdicts(practice).values()] == [blocked, blocked]
     practice.execute("UPDATE invoices SET updated_utc = updated_utc + INTERVAL 1 MINUTE WHERE invoice_id = 'i1'")
-    assert [v[-2:] for v in verdicts(practice).values()] == [("change", None), ("change", None)]
+    assert [v[-2:] for v in verdicts(practice).values()] == [may, may]
 
 
 def test_a_line_whose_own_wanted_option_is_archived_stays_blocked_for_that(practice):
@@ -479,13 +484,15 @@ def test_refresh_for_sees_the_stale_tags_of_the_whole_invoice(practice, edit, sc
     with store.transaction(practice):
         rules.refresh(practice)
     assert partial == line_rules(practice)
-    assert [row[-2:] for row in partial] == [("same", None), ("change", None)]
+    may = "Xero may refuse this invoice: line 1 keeps archived option 'Old Partner' (Partner)"
+    assert [row[-2:] for row in partial] == [("same", None), ("change", may)]
 
 # --- refresh_for -------------------------------------------------------------------------------
 
 def line_rules(con) -> list[tuple]:
-    return con.execute("SELECT description, invoice_type, * EXCLUDE (description, invoice_type) FROM line_rules "
-                       "ORDER BY line_id").fetchall()
+    """Every line's rules, with the reason as readers show it last."""
+    return con.execute(f"SELECT r.description, r.invoice_type, r.* EXCLUDE (description, invoice_type, reason), "
+                       f"{rules.SHOWN_REASON} FROM line_rules r {rules.JOIN_REFUSABLE} ORDER BY line_id").fetchall()
 
 
 @pytest.mark.parametrize("edit, scope", [

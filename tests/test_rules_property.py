@@ -38,11 +38,12 @@ practices = st.fixed_dictionaries({
 
 
 def reference(p: dict) -> dict[str, tuple]:
-    """Each line's (tc1 wanted, source, apply, tc2 wanted, source, apply, status, blocked or locked?).
+    """Each line's (tc1 wanted, source, apply, tc2 wanted, source, apply, status, has a reason?).
 
     A `change` line is blocked when a line of its invoice would, after the push, carry a tag Xero
     refuses back or more than 2 tags. A tag Xero refuses back is one whose option or category no longer
-    exists; an archived option or category kept on a line blocks nothing, the push tries it (docs/rules.md).
+    exists; an archived option or category kept on a line blocks nothing, the push tries it (docs/rules.md),
+    and the invoice's `change` lines say why Xero may refuse it: locked, blocked and those lines have a reason.
     """
     active = [c for c, status, _ in sorted(CATEGORIES, key=lambda c: c[2]) if status == "ACTIVE"]
     slot_map = dict(p["slots"]) if p["slots"] else dict(enumerate(active[:2], 1))
@@ -53,6 +54,9 @@ def reference(p: dict) -> dict[str, tuple]:
 
     def returnable(category, option):
         return category in category_status and OPTIONS.get(option) == category
+
+    def inactive(category, option):
+        return returnable(category, option) and {category_status[category], p["option_status"][option]} != {"ACTIVE"}
 
     for n, (contact, status, paid, allocated, lines) in enumerate(p["invoices"]):
         owner, client_tc1, client_tc2, consolidate = p["clients"][contact] or (None, None, None, False)
@@ -105,9 +109,11 @@ def reference(p: dict) -> dict[str, tuple]:
             after_push.append(tags)
             invoice[f"l{n}-{position}"] = (*tc1, *tc2, verdict)
         refused = any(len(tags) > 2 or not all(returnable(c, o) for c, o in tags.items()) for tags in after_push)
+        may_be_refused = any(inactive(c, o) for tags in after_push for c, o in tags.items())
         for line_id, (*decided, verdict) in invoice.items():
             verdict = "blocked" if verdict == "change" and refused else verdict
-            result[line_id] = (*decided, verdict, verdict in ("locked", "blocked"))
+            result[line_id] = (*decided, verdict, verdict in ("locked", "blocked")
+                                              or verdict == "change" and may_be_refused)
     return result
 
 
@@ -171,8 +177,8 @@ def test_sql_rules_agree_with_the_python_reference(module_con, practice):
     with store.transaction(module_con):
         load(module_con, practice)
         rules.refresh(module_con)
-    rows = module_con.execute("""
+    rows = module_con.execute(f"""
         SELECT line_id, tc1_wanted_option_id, tc1_source, tc1_apply, tc2_wanted_option_id, tc2_source, tc2_apply,
-               status, reason IS NOT NULL
-        FROM line_rules""").fetchall()
+               status, {rules.SHOWN_REASON} IS NOT NULL
+        FROM line_rules r {rules.JOIN_REFUSABLE}""").fetchall()
     assert {row[0]: row[1:] for row in rows} == reference(practice)

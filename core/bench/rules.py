@@ -246,7 +246,7 @@ def _old_refresh(db: Path, repeat: int) -> tuple[float, float, float]:
             with store.transaction(con):
                 con.execute(rules.DELETE_ALL)
                 con.execute(OLD_INSERT_ALL)
-                con.execute(rules.BLOCK_UNRETURNABLE.format(**rules.ALL_LINES))
+                rules.check_sent_back(con, rules.ALL_LINES, rules.RECORD_REFUSABLE)
             con.execute(CHECKPOINT)
 
         wall, cpu = min(timed(refresh) for _ in range(repeat))
