@@ -723,7 +723,7 @@ class _Run:
                 landed.append(answer)
         self._record(results, landed)
         if refused:
-            with store.connect(self.db, purpose="push: Xero's refusals") as con, store.transaction(con):
+            with store.connect(self.db, purpose="push: Xero's refusals", compact=False) as con, store.transaction(con):
                 refusals.record(con, refused, self.push_id)
 
     def _refusal(self, invoice_id: str, sent: dict, answer: dict | None) -> list[dict]:
@@ -742,7 +742,7 @@ class _Run:
 
     def _record(self, results: list[dict], landed: list[dict], *, purpose: str = "push: batch result") -> None:
         """Invoices' results, and the mirror and rules of the landed ones, in one short transaction."""
-        with store.connect(self.db, purpose=purpose) as con, store.transaction(con):
+        with store.connect(self.db, purpose=purpose, compact=False) as con, store.transaction(con):
             _with_table(con, "push_log_results", results, INVOICE_RESULT, SET_RESULTS, {"push_id": self.push_id})
             if landed:
                 _mirror(con, landed)

@@ -350,7 +350,10 @@ SCOPE_PARTS = {
         SELECT contact_id FROM client_settings WHERE owner_id IN (SELECT unnest($member_ids::INTEGER[])))""",
     "line_ids": "SELECT invoice_id FROM invoice_lines WHERE line_id IN (SELECT unnest($line_ids::VARCHAR[]))",
 }
-CREATE_SCOPE = "CREATE OR REPLACE TEMP TABLE rules_scope AS SELECT * FROM invoice_lines WHERE invoice_id IN ({parts})"
+# The scope's rows are picked by rowid from the one column the filter reads, then read whole: a filtered scan of
+# every column of a million lines cost a push batch's refresh ~35 ms, this ~9 ms (`python -m core bench lock`).
+CREATE_SCOPE = """CREATE OR REPLACE TEMP TABLE rules_scope AS
+    SELECT * FROM invoice_lines WHERE rowid IN (SELECT rowid FROM invoice_lines WHERE invoice_id IN ({parts}))"""
 # By invoice: a scan of line_rules' invoice ids is a third of one of its line ids.
 DELETE_SCOPED = """DELETE FROM line_rules WHERE invoice_id IN (SELECT DISTINCT invoice_id FROM rules_scope);
     DELETE FROM refusable_invoices WHERE invoice_id IN (SELECT DISTINCT invoice_id FROM rules_scope)"""
@@ -358,7 +361,8 @@ DELETE_GONE = "DELETE FROM line_rules WHERE line_id IN (SELECT unnest($line_ids:
 CREATE_SCOPED_TRACKING = """CREATE OR REPLACE TEMP TABLE scoped_tracking AS
     SELECT * FROM line_tracking WHERE line_id IN (SELECT line_id FROM rules_scope)"""
 CREATE_SCOPED_INVOICES = """CREATE OR REPLACE TEMP TABLE scoped_invoices AS
-    SELECT * FROM invoices WHERE invoice_id IN (SELECT invoice_id FROM rules_scope)"""
+    SELECT * FROM invoices
+    WHERE rowid IN (SELECT rowid FROM invoices WHERE invoice_id IN (SELECT invoice_id FROM rules_scope))"""
 CREATE_SCOPED_RULES = "CREATE OR REPLACE TEMP TABLE scoped_rules AS "
 INSERT_SCOPED_RULES = "INSERT INTO line_rules BY NAME SELECT * FROM scoped_rules"
 DROP_SCOPE = "DROP TABLE rules_scope; DROP TABLE scoped_tracking; DROP TABLE scoped_invoices; DROP TABLE scoped_rules"

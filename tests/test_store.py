@@ -78,3 +78,21 @@ def test_database_freed_by_other_process_is_opened(db_path):
     with store.connect(db_path, wait_seconds=10) as con:
         assert store.data_version(con) == 0
     holder.wait()
+
+
+def test_a_write_that_does_not_compact_leaves_it_to_the_next_write(db_path):
+    """A push's batches open the database with compact=False: their checkpoint keeps row groups with deleted
+    rows as they are, and the next ordinary write's checkpoint compacts them."""
+    row_groups = "SELECT count(DISTINCT row_group_id) FROM pragma_storage_info('numbers')"
+    with store.connect(db_path) as con:
+        con.execute("CREATE TABLE numbers AS SELECT range AS n FROM range(400000)")
+        assert con.execute(row_groups).fetchone()[0] == 4
+    with store.connect(db_path, compact=False) as con, store.transaction(con):
+        con.execute("DELETE FROM numbers WHERE n % 10 <> 0")
+    with store.connect(db_path) as con:
+        assert con.execute(row_groups).fetchone()[0] == 4
+        with store.transaction(con):
+            con.execute("DELETE FROM numbers WHERE n = 0")
+    with store.connect(db_path) as con:
+        assert con.execute(row_groups).fetchone()[0] == 1
+        assert con.execute("SELECT count(*) FROM numbers").fetchone()[0] == 39_999
