@@ -1,11 +1,11 @@
 """Try, then believe Xero, on archived options (docs/push-protocol.md §6).
 
 Whether Xero takes back a line that keeps an archived option, when the push re-sends it unchanged,
-is unconfirmed (docs/xero-behaviours.md). So such an invoice is not blocked on a guess: the rules give its
-`change` lines a reason that says Xero **may refuse** it (core/rules.py CHECK_SENT_BACK), the preview and
-the push plan show it, and the push sends it. When Xero refuses an invoice that carries an option the mirror
-holds as not ACTIVE, the refusal is believed: `record` keeps it, in Xero's own words, and the rules block that
-invoice (core/rules.py) until it changes in Xero (its UpdatedDateUTC in the mirror) or its options
+is unconfirmed (docs/xero-behaviours.md). So such an invoice is not blocked on a guess: the rules record it in
+`refusable_invoices` with why Xero **may refuse** it (core/rules.py SENT_BACK), the preview and the push plan
+show that as its `change` lines' reason, and the push sends it. When Xero refuses an invoice that carries an
+option the mirror holds as not ACTIVE, the refusal is believed: `record` keeps it, in Xero's own words, and the
+rules block that invoice (core/rules.py) until it changes in Xero (its UpdatedDateUTC in the mirror) or its options
 are ACTIVE again. A push does not send it again meanwhile.
 """
 from datetime import UTC, datetime

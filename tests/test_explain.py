@@ -79,6 +79,9 @@ def test_the_status_sentence_gives_the_whole_reason(practice, line_id, said):
 def test_a_blocked_line_and_a_status_without_words_of_its_own():
     blocked = {"status": "blocked", "reason": "Option 'Old' is archived in Xero"}
     assert explain.status_sentence(blocked) == "A push will not send this line: Option 'Old' is archived in Xero."
+    refusable = {"status": "change", "reason": "Xero may refuse this invoice: line 2 keeps archived option 'Old'"}
+    assert explain.status_sentence(refusable) == ("A push will write this line's new tracking to Xero: Xero may refuse"
+                                                  " this invoice: line 2 keeps archived option 'Old'.")
     assert explain.status_words("may be refused") == "May be refused"
 
 
