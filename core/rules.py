@@ -249,7 +249,7 @@ FROM (SELECT *, (NOT tc1_apply OR tc1_current_option_id IS NOT DISTINCT FROM tc1
 # a million lines (`python -m core bench rules`). A refusal blocks the invoice (`refusals` above) until it
 # changes in Xero or the options are ACTIVE again (core/refusals.py).
 MAY_BE_REFUSED = "Xero may refuse this invoice: "
-SENT_BACK = "CREATE OR REPLACE TEMP TABLE sent_back AS WITH" + SLOT_MAP + """,
+SENT_BACK = "CREATE OR REPLACE TEMP TABLE sent_back_verdicts AS WITH" + SLOT_MAP + """,
 fine AS (  -- the tags Xero takes back without a word: ACTIVE options of the slots' ACTIVE categories
     SELECT o.option_id, o.category_id
     FROM tracking_options o
@@ -316,16 +316,16 @@ MORE_LINES_LIKE_IT = """CASE WHEN {n} = 1 THEN ' (and 1 more line like it)'
 BLOCK_REFUSED = """
 UPDATE {rules}
 SET status = 'blocked', reason = v.refused || """ + MORE_LINES_LIKE_IT.format(n="v.more_refused") + """
-FROM sent_back v
+FROM sent_back_verdicts v
 WHERE {rules}.invoice_id = v.invoice_id AND {rules}.status = 'change' AND v.refused IS NOT NULL
 """
 REFUSABLE_ROWS = f"""
 SELECT invoice_id, '{MAY_BE_REFUSED}' || inactive || {MORE_LINES_LIKE_IT.format(n="more_inactive")} AS reason
-FROM sent_back WHERE refused IS NULL AND inactive IS NOT NULL
+FROM sent_back_verdicts WHERE refused IS NULL AND inactive IS NOT NULL
 """
 RECORD_REFUSABLE = "INSERT INTO refusable_invoices BY NAME " + REFUSABLE_ROWS
 BUILD_REFUSABLE = "CREATE TABLE refusable_invoices AS " + REFUSABLE_ROWS
-DROP_SENT_BACK = "DROP TABLE sent_back"
+DROP_SENT_BACK = "DROP TABLE sent_back_verdicts"
 # How a reader of `line_rules r` shows a line's reason: a `change` line's is why Xero may refuse its invoice.
 JOIN_REFUSABLE = "LEFT JOIN refusable_invoices x ON x.invoice_id = r.invoice_id"
 SHOWN_REASON = "CASE WHEN r.status = 'change' THEN x.reason ELSE r.reason END"
