@@ -54,8 +54,8 @@ ORDER BY slot, source
 LINE_COLUMNS = f"""
     r.invoice_number, {rules.document_noun_sql("r.invoice_type")} AS document, c.name AS client_name, r.invoice_date, r.invoice_status, r.position,
     r.description, r.line_amount,
-    r.tc1_current_name, r.tc1_wanted_name, r.tc1_source,
-    r.tc2_current_name, r.tc2_wanted_name, r.tc2_source,
+    r.tc1_current_name, w1.name AS tc1_wanted_name, r.tc1_source,
+    r.tc2_current_name, w2.name AS tc2_wanted_name, r.tc2_source,
     r.status, {rules.SHOWN_REASON} AS reason
 """
 LINE_KEYS = """
@@ -75,6 +75,7 @@ SELECT {LINE_COLUMNS}, {LINE_KEYS}
 FROM line_rules r
 LEFT JOIN contacts c ON c.contact_id = r.contact_id
 {rules.JOIN_REFUSABLE}
+{rules.JOIN_WANTED}
 WHERE r.rowid IN (SELECT r.rowid FROM line_rules r {{where}} ORDER BY {LINE_ORDER} LIMIT $limit OFFSET $offset)
 ORDER BY {LINE_ORDER}
 """
@@ -83,6 +84,7 @@ SELECT {LINE_COLUMNS}
 FROM line_rules r
 LEFT JOIN contacts c ON c.contact_id = r.contact_id
 {rules.JOIN_REFUSABLE}
+{rules.JOIN_WANTED}
 {{where}}
 ORDER BY {LINE_ORDER}
 """
@@ -114,8 +116,11 @@ FROM line_rules r
 JOIN invoice_lines l ON l.line_id = r.line_id
 LEFT JOIN contacts c ON c.contact_id = r.contact_id
 {rules.JOIN_REFUSABLE}
-LEFT JOIN tracking_categories k1 ON k1.category_id = r.tc1_category_id
-LEFT JOIN tracking_categories k2 ON k2.category_id = r.tc2_category_id
+{rules.JOIN_WANTED}
+LEFT JOIN {rules.SLOT_CATEGORIES} m1 ON m1.slot = 1
+LEFT JOIN {rules.SLOT_CATEGORIES} m2 ON m2.slot = 2
+LEFT JOIN tracking_categories k1 ON k1.category_id = m1.category_id
+LEFT JOIN tracking_categories k2 ON k2.category_id = m2.category_id
 LEFT JOIN (SELECT code, min(name) AS name FROM items GROUP BY code) i ON i.code = l.item_code
 LEFT JOIN services sv ON sv.item_code = l.item_code
 LEFT JOIN client_settings s ON s.contact_id = r.contact_id

@@ -11,7 +11,7 @@ from typing import Any
 
 import duckdb
 
-from core import catalog, edits, settings_tables
+from core import catalog, edits, rules, settings_tables
 from core.push_words import plural
 
 RECORDS = {
@@ -26,10 +26,12 @@ RECORDS = {
 
 # Per slot, the client's lines grouped by the rule that decided them (its source label), the option it
 # gives, and the service that label points at.
-CLIENT_RULES = """
+CLIENT_RULES = f"""
 WITH mine AS (
-    SELECT r.*, l.item_code, coalesce(i.name, l.item_code) AS service, coalesce(sv.alignment_fee, false) AS fee
+    SELECT r.*, w1.name AS tc1_wanted_name, w2.name AS tc2_wanted_name, l.item_code,
+           coalesce(i.name, l.item_code) AS service, coalesce(sv.alignment_fee, false) AS fee
     FROM line_rules r JOIN invoice_lines l USING (line_id)
+    {rules.JOIN_WANTED}
     LEFT JOIN (SELECT code, min(name) AS name FROM items GROUP BY code) i ON i.code = l.item_code
     LEFT JOIN services sv ON sv.item_code = l.item_code
     WHERE r.contact_id = $contact_id

@@ -199,10 +199,8 @@ decided AS (
     LEFT JOIN first_line_tc1 F ON F.invoice_id = L.invoice_id
 ),
 checked AS (
-    SELECT d.*, m.tc1_category_id, m.tc2_category_id,
-           w1.name AS tc1_wanted_name,
+    SELECT d.*,
            d.tc1_source IN ('line', 'consolidated') OR d.tc1_wanted_option_id IS NOT NULL AS tc1_apply,
-           w2.name AS tc2_wanted_name,
            d.tc2_source = 'line' OR d.tc2_wanted_option_id IS NOT NULL AS tc2_apply,
            coalesce(m.slot_problem, nullif(concat_ws('; ',
                CASE WHEN d.tc1_wanted_option_id IS NULL THEN NULL
@@ -221,10 +219,8 @@ checked AS (
 )
 SELECT line_id, invoice_id, contact_id, position, description, line_amount,
        invoice_number, invoice_date, invoice_status, invoice_type,
-       tc1_category_id, tc1_current_option_id, tc1_current_name,
-       tc1_wanted_option_id, tc1_wanted_name, tc1_source, tc1_apply,
-       tc2_category_id, tc2_current_option_id, tc2_current_name,
-       tc2_wanted_option_id, tc2_wanted_name, tc2_source, tc2_apply,
+       tc1_current_option_id, tc1_current_name, tc1_wanted_option_id, tc1_source, tc1_apply,
+       tc2_current_option_id, tc2_current_name, tc2_wanted_option_id, tc2_source, tc2_apply,
        CASE WHEN locked_reason IS NOT NULL THEN 'locked'
             WHEN blocked_reason IS NOT NULL THEN 'blocked'
             WHEN unchanged THEN 'same'
@@ -279,13 +275,13 @@ odd_entries AS (
 ),
 kept AS (  -- the odd entries with their line's verdict: whether the push sends them back, and the slots after it
     SELECT r.invoice_id, r.line_id, r.position, d.beyond_slots, d.unreturnable, d.inactive,
-           NOT (r.status = 'change' AND (r.tc1_apply AND d.category_id = r.tc1_category_id
-                                         OR r.tc2_apply AND d.category_id = r.tc2_category_id)) AS sent_back,
+           NOT (r.status = 'change' AND (r.tc1_apply AND d.category_id = m.tc1_category_id
+                                         OR r.tc2_apply AND d.category_id = m.tc2_category_id)) AS sent_back,
            CASE WHEN r.status = 'change' AND r.tc1_apply THEN r.tc1_wanted_option_id IS NOT NULL
                 ELSE r.tc1_current_option_id IS NOT NULL END::INTEGER
            + CASE WHEN r.status = 'change' AND r.tc2_apply THEN r.tc2_wanted_option_id IS NOT NULL
                   ELSE r.tc2_current_option_id IS NOT NULL END::INTEGER AS slot_entries
-    FROM odd_entries d JOIN {rules} r USING (line_id)
+    FROM odd_entries d JOIN {rules} r USING (line_id) CROSS JOIN slot_map m
 ),
 after_push AS (  -- per line: the entries it sends back that Xero will not or may not take, and how many it ends with
     SELECT any_value(invoice_id) AS invoice_id, any_value(position) AS position,
@@ -329,6 +325,13 @@ DROP_SENT_BACK = "DROP TABLE sent_back_verdicts"
 # How a reader of `line_rules r` shows a line's reason: a `change` line's is why Xero may refuse its invoice.
 JOIN_REFUSABLE = "LEFT JOIN refusable_invoices x ON x.invoice_id = r.invoice_id"
 SHOWN_REASON = "CASE WHEN r.status = 'change' THEN x.reason ELSE r.reason END"
+# `line_rules` keeps the wanted options' ids but not their names, nor the slots' categories (one pair for every
+# line): each string column cost a refresh ~0.03 s at a million lines (`python -m core bench rules`). A reader of
+# `line_rules r` names the wanted options with JOIN_WANTED (w1.name, w2.name) and finds the categories in
+# SLOT_CATEGORIES (slot, category_id), the slot map the rules were decided with: whoever changes it refreshes them.
+JOIN_WANTED = """LEFT JOIN tracking_options w1 ON w1.option_id = r.tc1_wanted_option_id
+LEFT JOIN tracking_options w2 ON w2.option_id = r.tc2_wanted_option_id"""
+SLOT_CATEGORIES = "(WITH" + SLOT_MAP + "SELECT slot, category_id FROM slot_pick)"
 
 ALL_LINES = {"lines": "invoice_lines", "tracking": "line_tracking", "invoices": "invoices", "rules": "line_rules",
              "locked_reason": locked_reason_sql(), "refused": REFUSED}

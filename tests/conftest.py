@@ -2,7 +2,7 @@ import shutil
 
 import pytest
 
-from core import access, store
+from core import access, rules, store
 from core.config import XeroConfig
 
 
@@ -117,12 +117,11 @@ REVENUE_PRACTICE = [
         ('l8', 'cat-p', 'ann'), ('l8', 'cat-d', 'audit')""",
     # After the rules: l1 moves to Bob, l2 gains Audit, l3 is cleared by a line override of "None".
     """INSERT INTO line_rules (line_id, invoice_id, contact_id, position, line_amount, invoice_status,
-                               tc1_category_id, tc1_current_option_id, tc1_wanted_option_id, tc1_source,
-                               tc1_apply, tc2_category_id, tc2_current_option_id, tc2_wanted_option_id,
-                               tc2_source, tc2_apply, status)
-        SELECT L.line_id, L.invoice_id, I.contact_id, L.position, L.line_amount, I.status, 'cat-p', T1.option_id,
+                               tc1_current_option_id, tc1_wanted_option_id, tc1_source, tc1_apply,
+                               tc2_current_option_id, tc2_wanted_option_id, tc2_source, tc2_apply, status)
+        SELECT L.line_id, L.invoice_id, I.contact_id, L.position, L.line_amount, I.status, T1.option_id,
                W.tc1, CASE WHEN W.tc1_apply THEN 'line' ELSE 'none' END, coalesce(W.tc1_apply, false),
-               'cat-d', T2.option_id, W.tc2, CASE WHEN W.tc2_apply THEN 'client' ELSE 'none' END,
+               T2.option_id, W.tc2, CASE WHEN W.tc2_apply THEN 'client' ELSE 'none' END,
                coalesce(W.tc2_apply, false), 'change'
         FROM invoice_lines L JOIN invoices I USING (invoice_id)
         LEFT JOIN line_tracking T1 ON T1.line_id = L.line_id AND T1.category_id = 'cat-p'
@@ -226,8 +225,8 @@ def wanted():
     """`wanted(con, *line_ids)`: line → (TC1 wanted name, its source, TC2 wanted name, its source)."""
     def rules_of(con, *line_ids):
         return {line: (tc1, s1, tc2, s2) for line, tc1, s1, tc2, s2 in con.execute(
-            "SELECT line_id, tc1_wanted_name, tc1_source, tc2_wanted_name, tc2_source FROM line_rules "
-            "WHERE line_id IN (SELECT unnest(?::VARCHAR[]))", [list(line_ids)]).fetchall()}
+            f"SELECT r.line_id, w1.name, r.tc1_source, w2.name, r.tc2_source FROM line_rules r {rules.JOIN_WANTED} "
+            "WHERE r.line_id IN (SELECT unnest(?::VARCHAR[]))", [list(line_ids)]).fetchall()}
     return rules_of
 
 

@@ -143,7 +143,8 @@ def test_settings_swaps_the_slots(streamlit_app, demo_db):
     assert texts(at.success)[0].startswith("Saved: Tracking Category 1 is ")
     with store.connect(demo_db) as con:
         assert slots.current(con) == {1: tc2, 2: tc1}
-        assert con.execute("SELECT DISTINCT tc1_category_id FROM line_rules").fetchall() == [(tc2,)]
+        assert con.execute("SELECT DISTINCT o.category_id FROM line_rules r "  # the rules now read slot 1 there
+                           "JOIN tracking_options o ON o.option_id = r.tc1_current_option_id").fetchall() == [(tc2,)]
 
 
 def test_settings_says_when_xero_has_only_one_active_category(streamlit_app, demo_db):

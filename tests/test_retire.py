@@ -57,7 +57,8 @@ def practice(seeded):
 
 def verdicts(con, slot=1):
     return {line: (wanted, source, status) for line, wanted, source, status in con.execute(
-        f"SELECT line_id, tc{slot}_wanted_name, tc{slot}_source, status FROM line_rules ORDER BY line_id").fetchall()}
+        f"SELECT r.line_id, w{slot}.name, r.tc{slot}_source, r.status FROM line_rules r {rules.JOIN_WANTED} "
+        "ORDER BY r.line_id").fetchall()}
 
 
 def log(con):

@@ -226,14 +226,14 @@ CREDIT_NOTES = [
     """INSERT INTO invoice_lines (line_id, invoice_id, position, line_amount, tax_amount) VALUES
         ('l9', 'c1', 0, 40.00, 6.00), ('l10', 'c2', 0, 14.00, 0), ('l11', 'c3', 0, 500.00, 75.00)""",
     """INSERT INTO line_rules (line_id, invoice_id, contact_id, position, line_amount, invoice_status, invoice_type,
-                               tc1_category_id, tc1_current_option_id, tc1_wanted_option_id, tc1_source, tc1_apply,
-                               tc2_category_id, tc2_current_option_id, tc2_source, tc2_apply, status) VALUES
-        ('l9', 'c1', 'acme', 0, 40.00, 'AUTHORISED', 'ACCRECCREDIT', 'cat-p', 'ann', 'bob', 'line', true,
-         'cat-d', 'tax', 'none', false, 'change'),
-        ('l10', 'c2', 'beta', 0, 14.00, 'PAID', 'ACCRECCREDIT', 'cat-p', 'bob', NULL, 'none', false,
-         'cat-d', 'audit', 'none', false, 'locked'),
-        ('l11', 'c3', 'acme', 0, 500.00, 'DRAFT', 'ACCRECCREDIT', 'cat-p', 'ann', NULL, 'none', false,
-         'cat-d', NULL, 'none', false, 'same')""",
+                               tc1_current_option_id, tc1_wanted_option_id, tc1_source, tc1_apply,
+                               tc2_current_option_id, tc2_source, tc2_apply, status) VALUES
+        ('l9', 'c1', 'acme', 0, 40.00, 'AUTHORISED', 'ACCRECCREDIT', 'ann', 'bob', 'line', true,
+         'tax', 'none', false, 'change'),
+        ('l10', 'c2', 'beta', 0, 14.00, 'PAID', 'ACCRECCREDIT', 'bob', NULL, 'none', false,
+         'audit', 'none', false, 'locked'),
+        ('l11', 'c3', 'acme', 0, 500.00, 'DRAFT', 'ACCRECCREDIT', 'ann', NULL, 'none', false,
+         NULL, 'none', false, 'same')""",
 ]
 
 

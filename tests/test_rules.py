@@ -56,9 +56,9 @@ def verdicts(con) -> dict[str, tuple]:
     with store.transaction(con):
         rules.refresh(con)
     return {row[0]: row[1:] for row in con.execute(f"""
-        SELECT line_id, tc1_wanted_name, tc1_source, tc1_apply, tc2_wanted_name, tc2_source, tc2_apply,
-               status, {rules.SHOWN_REASON}
-        FROM line_rules r {rules.JOIN_REFUSABLE} ORDER BY line_id""").fetchall()}
+        SELECT r.line_id, w1.name, r.tc1_source, r.tc1_apply, w2.name, r.tc2_source, r.tc2_apply,
+               r.status, {rules.SHOWN_REASON}
+        FROM line_rules r {rules.JOIN_REFUSABLE} {rules.JOIN_WANTED} ORDER BY r.line_id""").fetchall()}
 
 
 @pytest.fixture
@@ -322,8 +322,10 @@ def test_empty_slot_map_defaults_to_the_first_two_active_categories_by_position(
     client(practice, "acme", tc1="ann", tc2="tax")
     add_invoice(practice, "i1", "acme", [("l1", None, None, None)])
     verdicts(practice)
-    row = practice.execute("SELECT tc1_category_id, tc2_category_id, status, reason FROM line_rules").fetchone()
-    assert row == ("cat-d", "cat-p", "blocked", "Option 'Ann' belongs to another category, not Department; "
+    assert practice.execute(f"SELECT slot, category_id FROM {rules.SLOT_CATEGORIES} ORDER BY slot").fetchall() == [
+        (1, "cat-d"), (2, "cat-p")]
+    row = practice.execute("SELECT status, reason FROM line_rules").fetchone()
+    assert row == ("blocked", "Option 'Ann' belongs to another category, not Department; "
                                                 "Option 'Tax' belongs to another category, not Partner")
 
 
@@ -337,10 +339,10 @@ def test_a_whole_line_rules_row(practice):
         "line_id": "l1", "invoice_id": "i1", "contact_id": "acme", "position": 0, "description": "Work l1",
         "line_amount": Decimal("100.00"), "invoice_number": "I1", "invoice_date": row["invoice_date"],
         "invoice_status": "AUTHORISED", "invoice_type": "ACCREC",
-        "tc1_category_id": "cat-p", "tc1_current_option_id": "bob", "tc1_current_name": "Bob",
-        "tc1_wanted_option_id": "ann", "tc1_wanted_name": "Ann", "tc1_source": "client", "tc1_apply": True,
-        "tc2_category_id": "cat-d", "tc2_current_option_id": "payroll", "tc2_current_name": "Payroll",
-        "tc2_wanted_option_id": "payroll", "tc2_wanted_name": "Payroll", "tc2_source": "service",
+        "tc1_current_option_id": "bob", "tc1_current_name": "Bob", "tc1_wanted_option_id": "ann",
+        "tc1_source": "client", "tc1_apply": True,
+        "tc2_current_option_id": "payroll", "tc2_current_name": "Payroll", "tc2_wanted_option_id": "payroll",
+        "tc2_source": "service",
         "tc2_apply": True, "status": "change", "reason": None,
     }
     assert str(row["invoice_date"]) == "2026-03-01"

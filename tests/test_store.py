@@ -1,7 +1,7 @@
 import duckdb
 import pytest
 
-from core import store
+from core import rules, store
 
 
 def test_migrations_apply_once(db_path):
@@ -25,6 +25,31 @@ def test_old_database_upgrades_in_place(tmp_path):
         assert con.execute("SELECT name FROM contacts").fetchall() == [("Acme",)]
         assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(store.MIGRATIONS)
         assert store.data_version(con) == 0
+
+
+def test_the_labels_the_rules_give_are_the_stored_enums(con):
+    assert con.execute("SELECT enum_range(NULL::rule_source), enum_range(NULL::line_status)").fetchone() == (
+        list(rules.SOURCES), list(rules.STATUSES))
+
+
+def test_verdicts_survive_the_narrowing_of_line_rules(tmp_path):
+    path = tmp_path / "0016.duckdb"
+    old = duckdb.connect(str(path))
+    old.execute("CREATE TABLE schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP DEFAULT now())")
+    for name, sql in store.MIGRATIONS[:[n for n, _ in store.MIGRATIONS].index("0017_line_rules_narrow")]:
+        old.execute(sql)
+        old.execute("INSERT INTO schema_migrations (name) VALUES (?)", [name])
+    old.execute("""INSERT INTO line_rules (line_id, invoice_id, contact_id, position, invoice_status, tc1_category_id,
+                                           tc1_wanted_option_id, tc1_wanted_name, tc1_source, tc1_apply,
+                                           tc2_source, tc2_apply, status, reason)
+                   VALUES ('l1', 'i1', 'acme', 0, 'AUTHORISED', 'cat-p', 'ann', 'Ann', 'client', true,
+                           'none', false, 'blocked', 'Option ''Ann'' is archived in Xero')""")
+    old.close()
+
+    with store.connect(path) as con:
+        assert con.execute("SELECT line_id, tc1_wanted_option_id, tc1_source, tc2_source, status, reason "
+                           "FROM line_rules").fetchall() == [
+            ("l1", "ann", "client", "none", "blocked", "Option 'Ann' is archived in Xero")]
 
 
 def test_transaction_commits_and_bumps_version(con):
