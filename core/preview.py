@@ -117,10 +117,8 @@ JOIN invoice_lines l ON l.line_id = r.line_id
 LEFT JOIN contacts c ON c.contact_id = r.contact_id
 {rules.JOIN_REFUSABLE}
 {rules.JOIN_WANTED}
-LEFT JOIN {rules.SLOT_CATEGORIES} m1 ON m1.slot = 1
-LEFT JOIN {rules.SLOT_CATEGORIES} m2 ON m2.slot = 2
-LEFT JOIN tracking_categories k1 ON k1.category_id = m1.category_id
-LEFT JOIN tracking_categories k2 ON k2.category_id = m2.category_id
+LEFT JOIN tracking_categories k1 ON k1.category_id = {rules.slot_category_sql(1)}
+LEFT JOIN tracking_categories k2 ON k2.category_id = {rules.slot_category_sql(2)}
 LEFT JOIN (SELECT code, min(name) AS name FROM items GROUP BY code) i ON i.code = l.item_code
 LEFT JOIN services sv ON sv.item_code = l.item_code
 LEFT JOIN client_settings s ON s.contact_id = r.contact_id
