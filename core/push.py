@@ -98,8 +98,8 @@ DOCUMENT = rules.document_noun_sql("i.type")
 PLAN_ROWS = f"""
 WITH slot_changes AS (
     SELECT line_id, invoice_id, position, description, status::VARCHAR AS status, reason, 1 AS slot,
-           {rules.slot_category_sql(1)} AS category_id, tc1_current_option_id AS current_option_id, tc1_current_name AS current_name,
-           tc1_wanted_option_id AS wanted_option_id
+           {rules.slot_category_sql(1)} AS category_id, tc1_current_option_id AS current_option_id,
+           tc1_current_name AS current_name, tc1_wanted_option_id AS wanted_option_id
     FROM line_rules WHERE tc1_apply AND tc1_wanted_option_id IS DISTINCT FROM tc1_current_option_id
     UNION ALL
     SELECT line_id, invoice_id, position, description, status::VARCHAR, reason, 2, {rules.slot_category_sql(2)},
