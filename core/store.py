@@ -250,8 +250,8 @@ MIGRATIONS: list[tuple[str, str]] = [
     ("0016_refusable_invoices", """
         CREATE TABLE refusable_invoices (invoice_id VARCHAR NOT NULL, reason VARCHAR NOT NULL);
     """),
-    # A narrower `line_rules`, 0.3 s off a refresh at a million lines (`python -m core bench rules`): the wanted
-    # options' names and the slots' categories are read where they are kept (core/rules.py JOIN_WANTED and
+    # A narrower `line_rules`, 0.25-0.3 s off a refresh at a million lines (`python -m core bench rules`): the
+    # wanted options' names and the slots' categories are read where they are kept (core/rules.py JOIN_WANTED and
     # slot_category_sql), and the labels the rules give are ENUMs, a byte a line where a string cost ~0.03 s a
     # column (values: rules.SOURCES and rules.STATUSES, which tests/test_store.py holds them to).
     ("0017_line_rules_narrow", """
