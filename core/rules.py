@@ -254,9 +254,8 @@ fine AS (  -- the tags Xero takes back without a word: ACTIVE options of the slo
     WHERE o.status = 'ACTIVE' AND k.status = 'ACTIVE'
 ),
 odd_entries AS (
-    SELECT t.line_id, t.category_id,
-           t.category_id IS DISTINCT FROM m.tc1_category_id
-               AND t.category_id IS DISTINCT FROM m.tc2_category_id AS beyond_slots,
+    SELECT t.line_id,
+           CASE t.category_id WHEN m.tc1_category_id THEN 1 WHEN m.tc2_category_id THEN 2 END AS slot,
            CASE WHEN k.category_id IS NULL
                     THEN 'an option of a tracking category that no longer exists in Xero'
                 WHEN o.option_id IS NULL OR o.category_id <> t.category_id
@@ -274,14 +273,14 @@ odd_entries AS (
     LEFT JOIN tracking_options o ON o.option_id = t.option_id
 ),
 kept AS (  -- the odd entries with their line's verdict: whether the push sends them back, and the slots after it
-    SELECT r.invoice_id, r.line_id, r.position, d.beyond_slots, d.unreturnable, d.inactive,
-           NOT (r.status = 'change' AND (r.tc1_apply AND d.category_id = m.tc1_category_id
-                                         OR r.tc2_apply AND d.category_id = m.tc2_category_id)) AS sent_back,
+    SELECT r.invoice_id, r.line_id, r.position, d.slot IS NULL AS beyond_slots, d.unreturnable, d.inactive,
+           NOT (r.status = 'change' AND (r.tc1_apply AND d.slot IS NOT DISTINCT FROM 1
+                                         OR r.tc2_apply AND d.slot IS NOT DISTINCT FROM 2)) AS sent_back,
            CASE WHEN r.status = 'change' AND r.tc1_apply THEN r.tc1_wanted_option_id IS NOT NULL
                 ELSE r.tc1_current_option_id IS NOT NULL END::INTEGER
            + CASE WHEN r.status = 'change' AND r.tc2_apply THEN r.tc2_wanted_option_id IS NOT NULL
                   ELSE r.tc2_current_option_id IS NOT NULL END::INTEGER AS slot_entries
-    FROM odd_entries d JOIN {rules} r USING (line_id) CROSS JOIN slot_map m
+    FROM odd_entries d JOIN {rules} r USING (line_id)
 ),
 after_push AS (  -- per line: the entries it sends back that Xero will not or may not take, and how many it ends with
     SELECT any_value(invoice_id) AS invoice_id, any_value(position) AS position,
