@@ -14,7 +14,8 @@ POST /CreditNotes, logged, undone and settled like invoices.
 No connection to the database is open while Xero is called (docs/push-protocol.md §6): the plan is
 read in one short connection, then the push and all its lines are logged (`planned`), each batch is
 marked `sending` before its call, and the batch's results, the mirror of the landed invoices and their
-rules are written after it, each in a short transaction of its own. A push or undo holds the run lock
+rules are written after it, each in a short transaction of its own; those rules are decided before it, in
+the push's copy of what the rules read (core/landed_rules.py). A push or undo holds the run lock
 (core/run_lock.py) throughout, so only one runs at a time.
 
 A batch whose answer is lost (every retry timed out, or the process died during the call) is
@@ -41,7 +42,8 @@ import pyarrow as pa
 
 from pathlib import Path
 
-from core import access, credit_notes, csv_out, push_plan, push_words, refusals, rules, run_lock, statuses, store
+from core import (access, credit_notes, csv_out, landed_rules, push_plan, push_words, refusals, rules, run_lock,
+                  statuses, store)
 from core.xero.errors import DayLimitReached, XeroError, XeroUnavailable
 from core.xero.gateway import INVOICES_PER_UPDATE, parse_date
 
@@ -621,6 +623,7 @@ class _Run:
                  progress: Progress, inactive: frozenset[str]):
         self.gw, self.db, self.push_id, self.key_prefix, self.progress = gw, db, push_id, key_prefix, progress
         self.synced, self.inactive = synced, inactive
+        self.copy: landed_rules.Copy | None = None  # what the rules read, to decide landed batches outside holds
         self.types = {invoice_id: row["type"] for invoice_id, row in synced.items()}
         self.expected: dict[str, dict[str, dict[str, str | None]]] = {}  # invoice → line → category → option now
         self.wanted: dict[str, dict[str, dict[str, str | None]]] = {}
@@ -634,20 +637,23 @@ class _Run:
     def execute(self) -> str | None:
         """Run it; returns why it stopped early, or None."""
         try:
-            updates = self._build(self._read())
-            batches = [(kind, batch) for kind, ids in _by_type(list(updates), self.types).items()
-                       for batch in _chunks([(i, updates[i]) for i in ids], INVOICES_PER_UPDATE)]
-            done = 0
-            with _out_of_collection():
-                for number, (kind, batch) in enumerate(batches, 1):
-                    self.progress(UPDATING, done, len(updates))
-                    self._send(number, kind, batch)
-                    done += len(batch)
-            self.progress(UPDATING, done, len(updates))
+            with landed_rules.taken(self.db, list(self.wanted)) as self.copy:
+                updates = self._build(self._read())
+                batches = [(kind, batch) for kind, ids in _by_type(list(updates), self.types).items()
+                           for batch in _chunks([(i, updates[i]) for i in ids], INVOICES_PER_UPDATE)]
+                done = 0
+                with _out_of_collection():
+                    for number, (kind, batch) in enumerate(batches, 1):
+                        self.progress(UPDATING, done, len(updates))
+                        self._send(number, kind, batch)
+                        done += len(batch)
+                self.progress(UPDATING, done, len(updates))
         except DayLimitReached as e:
             return str(e)
         except XeroError as e:
             return f"The push stopped: {e}"
+        finally:
+            self.copy = None
         return None
 
     def _read(self) -> dict[str, dict]:
@@ -725,7 +731,7 @@ class _Run:
                 landed.append(answer)
         self._record(results, landed)
         if refused:
-            with store.connect(self.db, purpose="push: Xero's refusals", compact=False) as con, store.transaction(con):
+            with self._transaction("push: Xero's refusals") as con:
                 refusals.record(con, refused, self.push_id)
 
     def _refusal(self, invoice_id: str, sent: dict, answer: dict | None) -> list[dict]:
@@ -743,11 +749,24 @@ class _Run:
         return f"{self.key_prefix}-b{number}-{digest}"
 
     def _record(self, results: list[dict], landed: list[dict], *, purpose: str = "push: batch result") -> None:
-        """Invoices' results, and the mirror and rules of the landed ones, in one short transaction."""
-        with store.connect(self.db, purpose=purpose, compact=False) as con, store.transaction(con):
+        """Invoices' results, and the mirror and rules of the landed ones, in one short transaction. The rules are
+        decided beforehand in the push's copy (core/landed_rules.py) while it is in step with the database."""
+        decided = self._decided(landed) if landed and self.copy else None
+        with self._transaction(purpose) as con:
             _with_table(con, "push_log_results", results, INVOICE_RESULT, SET_RESULTS, {"push_id": self.push_id})
             if landed:
-                _mirror(con, landed)
+                _mirror(con, landed, decided if self.copy else None)
+
+    def _decided(self, landed: list[dict]) -> landed_rules.Decided:
+        _mirror(self.copy.con, landed)
+        return landed_rules.decided(self.copy, [a["InvoiceID"] for a in landed])
+
+    @contextmanager
+    def _transaction(self, purpose: str) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One short write of this run, which keeps its copy in step with the database, or drops it."""
+        with store.connect(self.db, purpose=purpose, compact=False) as con, store.transaction(con):
+            self.copy = landed_rules.in_step(self.copy, con)
+            yield con
 
 
 # --- in-doubt batches ----------------------------------------------------------------------------
@@ -808,8 +827,9 @@ def _settle_line(doubt: dict, invoice: dict | None) -> dict:
             "message": "Xero's answer was lost; Xero was asked again: it did not land (not sent again)."}
 
 
-def _mirror(con, answers: list[dict]) -> None:
-    """Xero's answer for landed invoices into the mirror, so the preview shows `same` without a sync."""
+def _mirror(con, answers: list[dict], decided: landed_rules.Decided | None = None) -> None:
+    """Xero's answer for landed invoices into the mirror, so the preview shows `same` without a sync, and their
+    rules: `decided` in the push's copy, or else decided here."""
     line_ids = [line["LineItemID"] for a in answers for line in a["LineItems"]]
     tracking = [{"line_id": line["LineItemID"], "category_id": t["TrackingCategoryID"],
                  "option_id": t.get("TrackingOptionID"), "category_name": t.get("Name"), "option_name": t.get("Option")}
@@ -819,7 +839,11 @@ def _mirror(con, answers: list[dict]) -> None:
     _with_table(con, "push_log_invoices", updated, INVOICE_UPDATED, MIRROR_INVOICES)
     _with_table(con, "push_log_line_ids", [{"line_id": i} for i in line_ids], LINE_IDS, MIRROR_DELETE_TRACKING)
     _with_table(con, "push_log_tracking", tracking, LINE_TRACKING, MIRROR_INSERT_TRACKING)
-    rules.refresh_for(con, invoice_ids=[a["InvoiceID"] for a in answers])
+    invoice_ids = [a["InvoiceID"] for a in answers]
+    if decided is None:
+        rules.refresh_for(con, invoice_ids=invoice_ids)
+    else:
+        rules.take_for(con, invoice_ids, decided.rules, decided.refusable)
 
 
 # --- reading the log ----------------------------------------------------------------------------

@@ -34,8 +34,9 @@ data they follow. Whoever changes the slot map or the tracking categories calls 
 from collections.abc import Iterable
 
 import duckdb
+import pyarrow as pa
 
-from core import statuses
+from core import statuses, store
 
 SOURCES = ("line", "client", "service", "owner", "consolidated", "none")
 STATUSES = ("same", "change", "blocked", "locked")
@@ -388,6 +389,13 @@ BUILD = "CREATE TABLE line_rules AS " + RULES_SELECT.format(**ALL_LINES)
 TAKE = DELETE_ALL + """;
     INSERT INTO line_rules BY NAME SELECT * FROM {schema}.line_rules;
     INSERT INTO refusable_invoices BY NAME SELECT * FROM {schema}.refusable_invoices"""
+# A scratch database's copy of a table the rules read, from its rows (`build_from`).
+CREATE_FROM_ROWS = "CREATE TABLE {table} AS SELECT * FROM copied_rows"
+# Some invoices' rules, decided in a scratch database (`take_for`).
+DELETE_INVOICES = ("DELETE FROM line_rules WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))",
+                   "DELETE FROM refusable_invoices WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))")
+INSERT_DECIDED = ("INSERT INTO line_rules BY NAME SELECT * FROM decided_rules",
+                  "INSERT INTO refusable_invoices BY NAME SELECT * FROM decided_refusable")
 
 
 def refresh(con: duckdb.DuckDBPyConnection) -> None:
@@ -404,11 +412,39 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
     check_sent_back(con, ALL_LINES, BUILD_REFUSABLE)
 
 
+def build_from(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
+    """`build` in a scratch database `con`, once each of `tables` (name -> rows) is created there: every table
+    the rules read, or at least the settings (SETTINGS_TABLES) beside a whole mirror."""
+    for table, rows in tables.items():
+        con.register("copied_rows", rows)
+        try:
+            con.execute(CREATE_FROM_ROWS.format(table=store.identifier(table)))
+        finally:
+            con.unregister("copied_rows")
+    build(con)
+
+
 def take(con: duckdb.DuckDBPyConnection, schema: str) -> None:
     """Replace every line's rules by those `build` made in the attached database `schema`: right when the
     mirror now equals that database's and the settings are those it was given. Call inside the writer's
     transaction."""
     con.execute(TAKE.format(schema=schema))
+
+
+def take_for(con: duckdb.DuckDBPyConnection, invoice_ids: list[str], decided_rules: pa.Table,
+             decided_refusable: pa.Table) -> None:
+    """Replace these invoices' rules by those `refresh_for` decided in a scratch database from the same rows and
+    settings (a push's copy, core/landed_rules.py). Call inside the writer's transaction."""
+    for sql in DELETE_INVOICES:
+        con.execute(sql, {"invoice_ids": invoice_ids})
+    con.register("decided_rules", decided_rules)
+    con.register("decided_refusable", decided_refusable)
+    try:
+        for sql in INSERT_DECIDED:
+            con.execute(sql)
+    finally:
+        con.unregister("decided_rules")
+        con.unregister("decided_refusable")
 
 
 def refresh_for(con: duckdb.DuckDBPyConnection, *, contact_ids: Iterable[str] = (),

@@ -35,6 +35,9 @@ HOLD_LOG_VARIABLE = "TRACKING_HOLD_LOG"
 # download DuckDB's sqlite extension from the internet.
 DUCKDB_CONFIG = {"memory_limit": "432MB", "autoinstall_known_extensions": False,
                  "autoload_known_extensions": False}
+# A scratch database beside this one (a sync's stage, a push's copy) lives on disk; a small buffer keeps the
+# process's own memory down (a scratch database is read a few times at most).
+SCRATCH_CONFIG = {"memory_limit": "256MB"}
 NO_COMPACTION = "SET max_vacuum_tasks = 0"  # for this database instance: every connection of the process that shares it
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -435,7 +438,8 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 
 def data_version(con: duckdb.DuckDBPyConnection) -> int:
-    return con.execute("SELECT version FROM data_version").fetchone()[0]
+    (version,), = con.execute("SELECT version FROM data_version").fetchall()  # fetched to its end: `con` is free
+    return version
 
 
 def identifier(name: str) -> str:

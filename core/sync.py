@@ -30,8 +30,6 @@ ALLOCATIONS = ("Payments", "CreditNotes", "Prepayments", "Overpayments", "Alloca
 DOCUMENT_TYPES = ("ACCREC", rules.CREDIT_NOTE)
 
 Progress = Callable[[str, int, int | None], None]
-# The stage lives on disk; a small buffer keeps the sync's own memory down (the stage is read once, by the merge).
-SCRATCH_CONFIG = {"memory_limit": "256MB"}
 
 # --- SQL: every statement the sync runs. Values are bound ($name or ?), never formatted in. Formatted in are
 # only names from this module's COLUMNS and KEYS or rules.SETTINGS_TABLES, each quoted by store.identifier, the
@@ -48,7 +46,6 @@ SETTINGS_ROWS = "SELECT * FROM {table}"
 # The scratch database: a stage table typed like each mirror table ({columns}: name and type, from the mirror),
 # the settings the rules read, and Xero's "/Date(ms)/" moments read by a macro.
 CREATE_STAGE_TABLE = "CREATE TABLE {table} ({columns})"
-CREATE_SETTINGS_TABLE = "CREATE TABLE {table} AS SELECT * FROM settings_rows"
 XERO_MOMENT = r"""
 CREATE OR REPLACE TEMP MACRO xero_moment(s) AS
     epoch_ms(CAST(nullif(regexp_extract(s, '/Date\((-?\d+)', 1), '') AS BIGINT))"""
@@ -205,7 +202,7 @@ def sync(gw: Gateway, *, db: Path | str | None = None, full: bool = False,
 def _scratch(path: Path, types: dict[str, list[tuple[str, str]]]) -> Iterator[duckdb.DuckDBPyConnection]:
     """A scratch database beside the mirror, with an empty stage table typed like each mirror table:
     the pages go there, on disk, while the mirror is free for everyone else."""
-    stage = duckdb.connect(str(path), config=SCRATCH_CONFIG)
+    stage = duckdb.connect(str(path), config=store.SCRATCH_CONFIG)
     try:
         for table, columns in types.items():
             stage.execute(CREATE_STAGE_TABLE.format(
@@ -253,13 +250,7 @@ def _settings(con) -> _Settings:
 def _build_rules(stage, settings: _Settings) -> None:
     """A full stage is the whole mirror to be: its rules are decided here, outside the merge, which takes them
     if the settings have not changed meanwhile (else it decides them itself)."""
-    for table, rows in settings.tables.items():
-        stage.register("settings_rows", rows)
-        try:
-            stage.execute(CREATE_SETTINGS_TABLE.format(table=store.identifier(table)))
-        finally:
-            stage.unregister("settings_rows")
-    rules.build(stage)
+    rules.build_from(stage, settings.tables)
 
 
 # --- reading -------------------------------------------------------------------------------

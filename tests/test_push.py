@@ -372,6 +372,53 @@ def test_update_calls_are_one_per_fifty_changed_invoices_each_with_its_own_key(b
     assert all(len(key) <= 128 for key in keys)
 
 
+def stored_rules(con) -> tuple[list, list]:
+    return (con.execute("SELECT * FROM line_rules ORDER BY line_id").fetchall(),
+            con.execute("SELECT * FROM refusable_invoices ORDER BY invoice_id").fetchall())
+
+
+def refreshed_rules(con) -> tuple[list, list]:
+    """What a refresh of every line decides now; the stored rules are left as they were."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        rules.refresh(con)
+        return stored_rules(con)
+    finally:
+        con.execute("ROLLBACK")
+
+
+def test_landed_batches_are_decided_in_the_push_copy_as_a_refresh_decides_them(big_org, monkeypatch):
+    taken, take_for = [], rules.take_for
+    monkeypatch.setattr(rules, "take_for", lambda con, invoice_ids, *decided: taken.append(len(invoice_ids))
+                        or take_for(con, invoice_ids, *decided))
+    result = big_org.push()
+    assert result.count("landed") == 123
+    assert taken == [50, 50, 23]  # every landed batch's rules came from the copy
+    assert stored_rules(big_org.con) == refreshed_rules(big_org.con)
+    assert {status for (status,) in big_org.con.execute("SELECT DISTINCT status FROM line_rules").fetchall()} == {
+        "same", "locked"}
+
+
+def test_once_someone_else_writes_mid_push_the_later_batches_are_decided_in_their_hold(big_org, monkeypatch):
+    taken, take_for = [], rules.take_for
+    monkeypatch.setattr(rules, "take_for", lambda con, invoice_ids, *decided: taken.append(len(invoice_ids))
+                        or take_for(con, invoice_ids, *decided))
+
+    def gamma_now_wants_ann_after_the_first_batch(stage, done, total):
+        if stage == push.UPDATING and done == 50:
+            with store.connect(big_org.db) as con, store.transaction(con):
+                con.execute("UPDATE client_settings SET tc1_option_id = ? WHERE contact_id = 'gamma'", [ANN])
+                rules.refresh_for(con, contact_ids=["gamma"])
+
+    result = push.push(big_org.gw, by=TESTER, progress=gamma_now_wants_ann_after_the_first_batch)
+    assert result.count("landed") == 123
+    assert taken == [50]
+    assert stored_rules(big_org.con) == refreshed_rules(big_org.con)
+    # gamma's invoices landed with Bob, as planned; they now want Ann
+    assert big_org.con.execute("SELECT count(*) FROM line_rules WHERE contact_id = 'gamma' AND status = 'change'"
+                               ).fetchone()[0] > 70
+
+
 def test_a_conflict_is_skipped_reported_and_not_overwritten(org, capsys):
     org.box.edit_invoice("inv-2", lambda i: i["LineItems"][0].update(Description="Payroll, edited in Xero"))
     edited = org.xero("inv-2")

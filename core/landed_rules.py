@@ -1,0 +1,87 @@
+"""The rules of the invoices a push lands, decided while the database is free (docs/push-protocol.md §6).
+
+Deciding a landed batch's rules inside its hold (`rules.refresh_for`) took ~65 of the ~150 ms a batch result held
+the file at 100,000 invoices (`python -m core bench lock`): each of its steps scans the whole mirror for the batch's
+rows. So a push first copies what the rules read about its invoices (their rows of the mirror, and the tables the
+rules read whole) into a scratch file beside the database, and decides every line there. Each landed batch is
+mirrored into the copy and decided there with the same SQL, before its hold; the hold then only swaps the
+decided rows in (`rules.take_for`).
+
+The copy is right while every write to the database since it was taken is the push's own: each of the push's
+transactions checks the data version (`in_step`). Once another writer has moved it (an edit on a page, a sync),
+the copy is dropped and every later batch is decided in its hold, as before. A push sends each invoice once, so
+its own writes (results, the mirror of what landed, Xero's refusals) never change what the copy holds of an
+invoice still to be decided.
+"""
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import duckdb
+import pyarrow as pa
+
+from core import config, rules, store
+
+# The tables the rules read whole; of the mirror's lines, only the push's invoices' rows are copied.
+WHOLE_TABLES = rules.SETTINGS_TABLES + ("tracking_categories", "tracking_options")
+WHOLE_ROWS = "SELECT * FROM {table}"
+INVOICES_ROWS = {
+    "invoices": "SELECT * FROM invoices WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))",
+    "invoice_lines": "SELECT * FROM invoice_lines WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))",
+    "line_tracking": """SELECT * FROM line_tracking WHERE line_id IN (
+        SELECT line_id FROM invoice_lines WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[])))""",
+}
+DECIDED = "SELECT * FROM {table} WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))"
+
+
+@dataclass(frozen=True)
+class Copy:
+    con: duckdb.DuckDBPyConnection  # the scratch database
+    version: int  # the data version of the database when it holds what the copy holds
+
+
+class Decided(NamedTuple):
+    rules: pa.Table  # rows of `line_rules`
+    refusable: pa.Table  # rows of `refusable_invoices`
+
+
+@contextmanager
+def taken(db: Path | str | None, invoice_ids: list[str]) -> Iterator[Copy]:
+    """A copy of what the rules read about these invoices, every line decided, in a scratch file deleted after."""
+    db = Path(db) if db else config.db_path()
+    with store.connect(db, purpose="push: copy what the rules read") as con:
+        version = store.data_version(con)
+        reader = con.cursor()  # a relation's own connection, as `con` may hold a result not fetched to its end
+        tables = {table: reader.sql(WHOLE_ROWS.format(table=store.identifier(table))).to_arrow_table()
+                  for table in WHOLE_TABLES}
+        tables |= {table: reader.sql(sql, params={"invoice_ids": invoice_ids}).to_arrow_table()
+                   for table, sql in INVOICES_ROWS.items()}
+    path = db.with_name(f"{db.stem}.push-{os.getpid()}.duckdb")
+    scratch = duckdb.connect(str(path), config=store.SCRATCH_CONFIG)
+    try:
+        rules.build_from(scratch, tables)
+        yield Copy(scratch, version)
+    finally:
+        scratch.close()
+        for leftover in (path, path.with_name(path.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+
+
+def in_step(copy: Copy | None, con: duckdb.DuckDBPyConnection) -> Copy | None:
+    """In one of the push's own transactions, before it commits: the copy, in step with the database once it
+    commits; None when another writer has moved the database since the copy's last step."""
+    version = store.data_version(con)
+    if copy is None or version != copy.version:
+        return None
+    return Copy(copy.con, version + 1)  # store.transaction adds 1 as it commits
+
+
+def decided(copy: Copy, invoice_ids: list[str]) -> Decided:
+    """These invoices' rows of `line_rules` and `refusable_invoices` in the copy."""
+    def rows(table: str) -> pa.Table:
+        return copy.con.sql(DECIDED.format(table=table), params={"invoice_ids": invoice_ids}).to_arrow_table()
+
+    return Decided(rows("line_rules"), rows("refusable_invoices"))
