@@ -32,11 +32,14 @@ them inside the writer's `store.transaction(con)`, so the rules change together 
 data they follow. Whoever changes the slot map or the tracking categories calls `refresh`.
 """
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 from core import statuses, store
+
+if TYPE_CHECKING:  # not imported: pyarrow adds ~30 MB to a process that only decides and reads the rules
+    import pyarrow as pa
 
 SOURCES = ("line", "client", "service", "owner", "consolidated", "none")
 STATUSES = ("same", "change", "blocked", "locked")
@@ -412,7 +415,7 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
     check_sent_back(con, ALL_LINES, BUILD_REFUSABLE)
 
 
-def build_from(con: duckdb.DuckDBPyConnection, tables: dict[str, pa.Table]) -> None:
+def build_from(con: duckdb.DuckDBPyConnection, tables: dict[str, "pa.Table"]) -> None:
     """`build` in a scratch database `con`, once each of `tables` (name -> rows) is created there: every table
     the rules read, or at least the settings (SETTINGS_TABLES) beside a whole mirror."""
     for table, rows in tables.items():
@@ -431,8 +434,8 @@ def take(con: duckdb.DuckDBPyConnection, schema: str) -> None:
     con.execute(TAKE.format(schema=schema))
 
 
-def take_for(con: duckdb.DuckDBPyConnection, invoice_ids: list[str], decided_rules: pa.Table,
-             decided_refusable: pa.Table) -> None:
+def take_for(con: duckdb.DuckDBPyConnection, invoice_ids: list[str], decided_rules: "pa.Table",
+             decided_refusable: "pa.Table") -> None:
     """Replace these invoices' rules by those `refresh_for` decided in a scratch database from the same rows and
     settings (a push's copy, core/landed_rules.py). Call inside the writer's transaction."""
     for sql in DELETE_INVOICES:
