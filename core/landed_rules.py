@@ -25,9 +25,13 @@ import pyarrow as pa
 
 from core import config, rules, store
 
-# The tables the rules read whole; of the mirror's lines, only the push's invoices' rows are copied.
+# The copy: the tables the rules read whole, and of the mirror's lines only the push's invoices' rows, written
+# straight into the scratch file attached as `push_copy` ({table}: from WHOLE_TABLES or INVOICES_ROWS, quoted).
 WHOLE_TABLES = rules.SETTINGS_TABLES + ("tracking_categories", "tracking_options")
-WHOLE_ROWS = "SELECT * FROM {table}"
+ATTACH_COPY = "ATTACH ? AS push_copy"
+DETACH_COPY = "DETACH push_copy"
+COPY_WHOLE = "CREATE TABLE push_copy.{table} AS SELECT * FROM {table}"
+COPY_ROWS = "CREATE TABLE push_copy.{table} AS {rows}"
 INVOICES_ROWS = {
     "invoices": "SELECT * FROM invoices WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))",
     "invoice_lines": "SELECT * FROM invoice_lines WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))",
@@ -52,22 +56,28 @@ class Decided(NamedTuple):
 def taken(db: Path | str | None, invoice_ids: list[str]) -> Iterator[Copy]:
     """A copy of what the rules read about these invoices, every line decided, in a scratch file deleted after."""
     db = Path(db) if db else config.db_path()
-    with store.connect(db, purpose="push: copy what the rules read") as con:
-        version = store.data_version(con)
-        reader = con.cursor()  # a relation's own connection, as `con` may hold a result not fetched to its end
-        tables = {table: reader.sql(WHOLE_ROWS.format(table=store.identifier(table))).to_arrow_table()
-                  for table in WHOLE_TABLES}
-        tables |= {table: reader.sql(sql, params={"invoice_ids": invoice_ids}).to_arrow_table()
-                   for table, sql in INVOICES_ROWS.items()}
     path = db.with_name(f"{db.stem}.push-{os.getpid()}.duckdb")
-    scratch = duckdb.connect(str(path), config=store.SCRATCH_CONFIG)
+    _remove(path)  # left by a killed push of a process with the same id
     try:
-        rules.build_from(scratch, tables)
-        yield Copy(scratch, version)
+        with store.connect(db, purpose="push: copy what the rules read") as con:
+            version = store.data_version(con)
+            con.execute(ATTACH_COPY, [str(path)])
+            try:
+                for table in WHOLE_TABLES:
+                    con.execute(COPY_WHOLE.format(table=store.identifier(table)))
+                for table, rows in INVOICES_ROWS.items():
+                    con.execute(COPY_ROWS.format(table=store.identifier(table), rows=rows),
+                                {"invoice_ids": invoice_ids})
+            finally:
+                con.execute(DETACH_COPY)
+        scratch = duckdb.connect(str(path), config=store.SCRATCH_CONFIG)
+        try:
+            rules.build(scratch)
+            yield Copy(scratch, version)
+        finally:
+            scratch.close()
     finally:
-        scratch.close()
-        for leftover in (path, path.with_name(path.name + ".wal")):
-            leftover.unlink(missing_ok=True)
+        _remove(path)
 
 
 def in_step(copy: Copy | None, con: duckdb.DuckDBPyConnection) -> Copy | None:
@@ -85,3 +95,8 @@ def decided(copy: Copy, invoice_ids: list[str]) -> Decided:
         return copy.con.sql(DECIDED.format(table=table), params={"invoice_ids": invoice_ids}).to_arrow_table()
 
     return Decided(rows("line_rules"), rows("refusable_invoices"))
+
+
+def _remove(path: Path) -> None:
+    for leftover in (path, path.with_name(path.name + ".wal")):
+        leftover.unlink(missing_ok=True)

@@ -392,8 +392,6 @@ BUILD = "CREATE TABLE line_rules AS " + RULES_SELECT.format(**ALL_LINES)
 TAKE = DELETE_ALL + """;
     INSERT INTO line_rules BY NAME SELECT * FROM {schema}.line_rules;
     INSERT INTO refusable_invoices BY NAME SELECT * FROM {schema}.refusable_invoices"""
-# A scratch database's copy of a table the rules read, from its rows (`build_from`).
-CREATE_FROM_ROWS = "CREATE TABLE {table} AS SELECT * FROM copied_rows"
 # Some invoices' rules, decided in a scratch database (`take_for`).
 DELETE_INVOICES = ("DELETE FROM line_rules WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))",
                    "DELETE FROM refusable_invoices WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))")
@@ -413,18 +411,6 @@ def build(con: duckdb.DuckDBPyConnection) -> None:
     SETTINGS_TABLES: a sync does so in its scratch file, without holding the database (see `take`)."""
     con.execute(BUILD)
     check_sent_back(con, ALL_LINES, BUILD_REFUSABLE)
-
-
-def build_from(con: duckdb.DuckDBPyConnection, tables: dict[str, "pa.Table"]) -> None:
-    """`build` in a scratch database `con`, once each of `tables` (name -> rows) is created there: every table
-    the rules read, or at least the settings (SETTINGS_TABLES) beside a whole mirror."""
-    for table, rows in tables.items():
-        con.register("copied_rows", rows)
-        try:
-            con.execute(CREATE_FROM_ROWS.format(table=store.identifier(table)))
-        finally:
-            con.unregister("copied_rows")
-    build(con)
 
 
 def take(con: duckdb.DuckDBPyConnection, schema: str) -> None:

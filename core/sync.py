@@ -46,6 +46,7 @@ SETTINGS_ROWS = "SELECT * FROM {table}"
 # The scratch database: a stage table typed like each mirror table ({columns}: name and type, from the mirror),
 # the settings the rules read, and Xero's "/Date(ms)/" moments read by a macro.
 CREATE_STAGE_TABLE = "CREATE TABLE {table} ({columns})"
+CREATE_SETTINGS_TABLE = "CREATE TABLE {table} AS SELECT * FROM settings_rows"
 XERO_MOMENT = r"""
 CREATE OR REPLACE TEMP MACRO xero_moment(s) AS
     epoch_ms(CAST(nullif(regexp_extract(s, '/Date\((-?\d+)', 1), '') AS BIGINT))"""
@@ -250,7 +251,13 @@ def _settings(con) -> _Settings:
 def _build_rules(stage, settings: _Settings) -> None:
     """A full stage is the whole mirror to be: its rules are decided here, outside the merge, which takes them
     if the settings have not changed meanwhile (else it decides them itself)."""
-    rules.build_from(stage, settings.tables)
+    for table, rows in settings.tables.items():
+        stage.register("settings_rows", rows)
+        try:
+            stage.execute(CREATE_SETTINGS_TABLE.format(table=store.identifier(table)))
+        finally:
+            stage.unregister("settings_rows")
+    rules.build(stage)
 
 
 # --- reading -------------------------------------------------------------------------------
