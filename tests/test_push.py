@@ -387,13 +387,14 @@ def refreshed_rules(con) -> tuple[list, list]:
         con.execute("ROLLBACK")
 
 
-def test_landed_batches_are_decided_in_the_push_copy_as_a_refresh_decides_them(big_org, monkeypatch):
+def test_landed_batches_are_decided_in_the_push_copy_as_a_refresh_decides_them(big_org, db_path, monkeypatch):
     taken, take_for = [], rules.take_for
     monkeypatch.setattr(rules, "take_for", lambda con, invoice_ids, *decided: taken.append(len(invoice_ids))
                         or take_for(con, invoice_ids, *decided))
     result = big_org.push()
     assert result.count("landed") == 123
     assert taken == [50, 50, 23]  # every landed batch's rules came from the copy
+    assert list(db_path.parent.glob("tracking.push-*")) == []  # the copy's scratch file is gone
     assert stored_rules(big_org.con) == refreshed_rules(big_org.con)
     assert {status for (status,) in big_org.con.execute("SELECT DISTINCT status FROM line_rules").fetchall()} == {
         "same", "locked"}
