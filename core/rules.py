@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from core import statuses, store
+from core import statuses
 
 if TYPE_CHECKING:  # not imported: pyarrow adds ~30 MB to a process that only decides and reads the rules
     import pyarrow as pa

@@ -36,7 +36,7 @@ HOLD_LOG_VARIABLE = "TRACKING_HOLD_LOG"
 DUCKDB_CONFIG = {"memory_limit": "432MB", "autoinstall_known_extensions": False,
                  "autoload_known_extensions": False}
 # A scratch database beside this one (a sync's stage, a push's copy) lives on disk; a small buffer keeps the
-# process's own memory down (a scratch database is read a few times at most).
+# process's own memory down.
 SCRATCH_CONFIG = {"memory_limit": "256MB"}
 NO_COMPACTION = "SET max_vacuum_tasks = 0"  # for this database instance: every connection of the process that shares it
 DUCKDB_MAGIC = b"DUCK"  # bytes 8-11 of every DuckDB database file
