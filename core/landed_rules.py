@@ -37,8 +37,16 @@ INVOICES_ROWS = {
     "invoice_lines": "SELECT * FROM invoice_lines WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))",
     "line_tracking": """SELECT * FROM line_tracking WHERE line_id IN (
         SELECT line_id FROM invoice_lines WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[])))""",
+    # where their rows of line_tracking and line_rules sit in the database, for a batch's hold to delete them
+    # there (store.delete_at): a scan of a million keys cost it 10-30 ms a table, more with every batch
+    "database_tracking_rows": """SELECT rowid AS row_id, line_id FROM line_tracking WHERE line_id IN (
+        SELECT line_id FROM invoice_lines WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[])))""",
+    "database_rules_rows": """SELECT rowid AS row_id, invoice_id FROM line_rules
+        WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))""",
 }
 DECIDED = "SELECT * FROM {table} WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))"
+DATABASE_ROWS = """SELECT coalesce(list(row_id), []) FROM {table}
+    WHERE {key} IN (SELECT unnest($keys::VARCHAR[]))"""
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ class Copy:
 class Decided(NamedTuple):
     rules: pa.Table  # rows of `line_rules`
     refusable: pa.Table  # rows of `refusable_invoices`
+    rules_rows: list[int]  # where the invoices' rows of `line_rules` sit in the database
+    tracking_rows: list[int]  # where the lines' rows of `line_tracking` sit in the database
 
 
 @contextmanager
@@ -89,12 +99,19 @@ def in_step(copy: Copy | None, con: duckdb.DuckDBPyConnection) -> Copy | None:
     return Copy(copy.con, version + 1)  # store.transaction adds 1 as it commits
 
 
-def decided(copy: Copy, invoice_ids: list[str]) -> Decided:
-    """These invoices' rows of `line_rules` and `refusable_invoices` in the copy."""
+def decided(copy: Copy, invoice_ids: list[str], line_ids: list[str]) -> Decided:
+    """These invoices' rows of `line_rules` and `refusable_invoices` in the copy, and where the rows they replace
+    in the database sit: the invoices' rules and these lines' tracking."""
     def rows(table: str) -> pa.Table:
         return copy.con.sql(DECIDED.format(table=table), params={"invoice_ids": invoice_ids}).to_arrow_table()
 
-    return Decided(rows("line_rules"), rows("refusable_invoices"))
+    def database_rows(table: str, key: str, keys: list[str]) -> list[int]:
+        (found,), = copy.con.execute(DATABASE_ROWS.format(table=table, key=key), {"keys": keys}).fetchall()
+        return found
+
+    return Decided(rows("line_rules"), rows("refusable_invoices"),
+                   database_rows("database_rules_rows", "invoice_id", invoice_ids),
+                   database_rows("database_tracking_rows", "line_id", line_ids))
 
 
 def _remove(path: Path) -> None:

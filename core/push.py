@@ -759,7 +759,7 @@ class _Run:
 
     def _decided(self, landed: list[dict]) -> landed_rules.Decided:
         _mirror(self.copy.con, landed)
-        return landed_rules.decided(self.copy, [a["InvoiceID"] for a in landed])
+        return landed_rules.decided(self.copy, [a["InvoiceID"] for a in landed], _line_ids(landed))
 
     @contextmanager
     def _transaction(self, purpose: str) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -830,20 +830,33 @@ def _settle_line(doubt: dict, invoice: dict | None) -> dict:
 def _mirror(con, answers: list[dict], decided: landed_rules.Decided | None = None) -> None:
     """Xero's answer for landed invoices into the mirror, so the preview shows `same` without a sync, and their
     rules: `decided` in the push's copy, or else decided here."""
-    line_ids = [line["LineItemID"] for a in answers for line in a["LineItems"]]
+    _mirror_tracking(con, answers, decided.tracking_rows if decided else None)
+    invoice_ids = [a["InvoiceID"] for a in answers]
+    if decided is None:
+        rules.refresh_for(con, invoice_ids=invoice_ids)
+    else:
+        rules.take_for(con, invoice_ids, decided)
+
+
+def _mirror_tracking(con, answers: list[dict], old_rows: list[int] | None) -> None:
+    """The invoices' tracking and update times as Xero answered; `old_rows`: where the lines' tracking sits in the
+    database, when the push's copy knows it."""
+    line_ids = _line_ids(answers)
     tracking = [{"line_id": line["LineItemID"], "category_id": t["TrackingCategoryID"],
                  "option_id": t.get("TrackingOptionID"), "category_name": t.get("Name"), "option_name": t.get("Option")}
                 for a in answers for line in a["LineItems"] for t in line.get("Tracking") or []]
     updated = [{"invoice_id": a["InvoiceID"], "updated_utc": _naive_utc(parse_date(a.get("UpdatedDateUTC")))}
                for a in answers if a.get("UpdatedDateUTC")]
     _with_table(con, "push_log_invoices", updated, INVOICE_UPDATED, MIRROR_INVOICES)
-    _with_table(con, "push_log_line_ids", [{"line_id": i} for i in line_ids], LINE_IDS, MIRROR_DELETE_TRACKING)
-    _with_table(con, "push_log_tracking", tracking, LINE_TRACKING, MIRROR_INSERT_TRACKING)
-    invoice_ids = [a["InvoiceID"] for a in answers]
-    if decided is None:
-        rules.refresh_for(con, invoice_ids=invoice_ids)
+    if old_rows is None:
+        _with_table(con, "push_log_line_ids", [{"line_id": i} for i in line_ids], LINE_IDS, MIRROR_DELETE_TRACKING)
     else:
-        rules.take_for(con, invoice_ids, decided.rules, decided.refusable)
+        store.delete_at(con, "line_tracking", "line_id", line_ids, old_rows)
+    _with_table(con, "push_log_tracking", tracking, LINE_TRACKING, MIRROR_INSERT_TRACKING)
+
+
+def _line_ids(answers: list[dict]) -> list[str]:
+    return [line["LineItemID"] for a in answers for line in a["LineItems"]]
 
 
 # --- reading the log ----------------------------------------------------------------------------

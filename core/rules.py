@@ -36,10 +36,10 @@ from typing import TYPE_CHECKING
 
 import duckdb
 
-from core import statuses
+from core import statuses, store
 
-if TYPE_CHECKING:  # not imported: pyarrow adds ~30 MB to a process that only decides and reads the rules
-    import pyarrow as pa
+if TYPE_CHECKING:  # only named: landed_rules imports this module, and pyarrow, ~30 MB more for every process
+    from core import landed_rules
 
 SOURCES = ("line", "client", "service", "owner", "consolidated", "none")
 STATUSES = ("same", "change", "blocked", "locked")
@@ -392,9 +392,8 @@ BUILD = "CREATE TABLE line_rules AS " + RULES_SELECT.format(**ALL_LINES)
 TAKE = DELETE_ALL + """;
     INSERT INTO line_rules BY NAME SELECT * FROM {schema}.line_rules;
     INSERT INTO refusable_invoices BY NAME SELECT * FROM {schema}.refusable_invoices"""
-# Some invoices' rules, decided in a scratch database (`take_for`).
-DELETE_INVOICES = ("DELETE FROM line_rules WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))",
-                   "DELETE FROM refusable_invoices WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))")
+# Some invoices' rules, decided in a push's copy (`take_for`).
+DELETE_REFUSABLE = "DELETE FROM refusable_invoices WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))"
 INSERT_DECIDED = ("INSERT INTO line_rules BY NAME SELECT * FROM decided_rules",
                   "INSERT INTO refusable_invoices BY NAME SELECT * FROM decided_refusable")
 
@@ -420,14 +419,13 @@ def take(con: duckdb.DuckDBPyConnection, schema: str) -> None:
     con.execute(TAKE.format(schema=schema))
 
 
-def take_for(con: duckdb.DuckDBPyConnection, invoice_ids: list[str], decided_rules: "pa.Table",
-             decided_refusable: "pa.Table") -> None:
-    """Replace these invoices' rules by those `refresh_for` decided in a scratch database from the same rows and
-    settings (a push's copy, core/landed_rules.py). Call inside the writer's transaction."""
-    for sql in DELETE_INVOICES:
-        con.execute(sql, {"invoice_ids": invoice_ids})
-    con.register("decided_rules", decided_rules)
-    con.register("decided_refusable", decided_refusable)
+def take_for(con: duckdb.DuckDBPyConnection, invoice_ids: list[str], decided: "landed_rules.Decided") -> None:
+    """Replace these invoices' rules by those `refresh_for` decided in a push's copy (core/landed_rules.py), from
+    the same rows and settings. Call inside the writer's transaction."""
+    store.delete_at(con, "line_rules", "invoice_id", invoice_ids, decided.rules_rows)
+    con.execute(DELETE_REFUSABLE, {"invoice_ids": invoice_ids})
+    con.register("decided_rules", decided.rules)
+    con.register("decided_refusable", decided.refusable)
     try:
         for sql in INSERT_DECIDED:
             con.execute(sql)

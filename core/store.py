@@ -437,6 +437,21 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         raise
 
 
+DELETE_AT = """DELETE FROM {table}
+    WHERE rowid IN (SELECT unnest($rows::BIGINT[])) AND {key} IN (SELECT unnest($keys::VARCHAR[]))"""
+DELETE_KEYS = "DELETE FROM {table} WHERE {key} IN (SELECT unnest($keys::VARCHAR[]))"
+
+
+def delete_at(con: duckdb.DuckDBPyConnection, table: str, key: str, keys: list[str], rows: list[int]) -> None:
+    """Delete every row of `table` whose `key` is among `keys`, which were found at `rows` (their rowids) and
+    nothing since has added: read by position, a few row groups, instead of a scan of the whole table (a push's
+    batch: core/landed_rules.py). Any not found there (moved by a compaction) are deleted by key."""
+    names = {"table": identifier(table), "key": identifier(key)}
+    (found,), = con.execute(DELETE_AT.format(**names), {"rows": rows, "keys": keys}).fetchall()
+    if found != len(rows):
+        con.execute(DELETE_KEYS.format(**names), {"keys": keys})
+
+
 def data_version(con: duckdb.DuckDBPyConnection) -> int:
     (version,), = con.execute("SELECT version FROM data_version").fetchall()  # fetched to its end: `con` is free
     return version

@@ -59,6 +59,19 @@ def test_transaction_commits_and_bumps_version(con):
     assert store.data_version(con) == 1
 
 
+def test_delete_at_deletes_the_keys_rows_where_they_were_found_or_else_by_key(con):
+    con.execute("""INSERT INTO line_tracking (line_id, category_id, option_id) VALUES
+        ('l1', 'cat-a', 'ann'), ('l1', 'cat-b', 'tax'), ('l2', 'cat-a', 'bob'), ('l3', 'cat-a', 'ann')""")
+    where = dict(con.execute("SELECT line_id || '/' || category_id, rowid FROM line_tracking").fetchall())
+    left = lambda: sorted(con.execute("SELECT line_id, category_id FROM line_tracking").fetchall())
+
+    store.delete_at(con, "line_tracking", "line_id", ["l1"], [where["l1/cat-a"], where["l1/cat-b"]])
+    assert left() == [("l2", "cat-a"), ("l3", "cat-a")]
+    # a position that now holds another line's row deletes nothing there; the line's rows go by key
+    store.delete_at(con, "line_tracking", "line_id", ["l2"], [where["l3/cat-a"]])
+    assert left() == [("l3", "cat-a")]
+
+
 def test_failed_transaction_leaves_nothing(con):
     with pytest.raises(duckdb.ConstraintException):
         with store.transaction(con):
