@@ -5,7 +5,7 @@ the file at 100,000 invoices (`python -m core bench lock`): each of its steps sc
 rows. So a push first copies what the rules read about its invoices (their rows of the mirror, and the tables the
 rules read whole) into a scratch file beside the database, and decides every line there. Each landed batch is
 mirrored into the copy and decided there with the same SQL, before its hold; the hold then only swaps the
-decided rows in (`rules.take_for`).
+decided rows in (`rules.take_for`), deleting the rows they replace where the copy saw them (`store.delete_at`).
 
 The copy is right while every write to the database since it was taken is the push's own: each of the push's
 transactions checks the data version (`in_step`). Once another writer has moved it (an edit on a page, a sync),
