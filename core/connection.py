@@ -27,8 +27,6 @@ DEMO_LABEL = "Demo organisation"
 
 ORGANISATION_NAME = "SELECT name FROM organisation LIMIT 1"
 HELD_ORGANISATION = "SELECT organisation_id, name FROM organisation LIMIT 1"
-LAST_SYNC = "SELECT max(synced_at) FROM sync_state"
-SYNCED_BEFORE = "SELECT count(*) > 0 FROM sync_state"
 
 _lock = threading.RLock()
 _sandboxes: dict[Path, "Sandbox"] = {}
@@ -71,7 +69,7 @@ def fill_demo() -> sync.SyncResult | None:
 
     with _lock:
         with store.connect() as con:
-            if con.execute(SYNCED_BEFORE).fetchone()[0]:
+            if store.last_sync(con) is not None:
                 return None
         result = sync.sync(gateway(), full=True)
         with store.connect() as con:
@@ -136,10 +134,6 @@ def organisation_held_instead(con, tenant_id: str, tenant_name: str) -> str | No
     if held is None or tenant_id == held[0] or tenant_name == held[1]:
         return None
     return held[1]
-
-
-def last_sync(con) -> datetime | None:
-    return con.execute(LAST_SYNC).fetchone()[0]
 
 
 def _describe_code_flow(cfg: config.XeroConfig, *, on_sandbox: bool) -> dict[str, str]:

@@ -518,6 +518,8 @@ def push(gw, *, by: access.Actor, invoice_numbers: Iterable[str] = (), invoice_i
             scope = {"numbers": _known_numbers(con, invoice_numbers),
                      "ids": None if invoice_ids is None else list(invoice_ids)}
             rows = store.dicts(con.execute(ELIGIBLE, scope))
+            if not rows and store.last_sync(con) is None:
+                raise PushError(push_words.NEVER_SYNCED)
             locked = con.execute(LOCKED_COUNTS, scope).fetchone()
             synced = _synced(con, rows)
             inactive = refusals.inactive_options(con)

@@ -58,6 +58,9 @@ def result(kind: str, counts: Counts, *, stopped: str | None = None, interrupted
     return " ".join(said)
 
 
+NEVER_SYNCED = "Nothing to push: nothing has been synced from Xero yet. Sync first, then push."
+
+
 def nothing_to_push(locked: int) -> str:
     return ("Nothing to push: Xero already has every change the rules want"
             + (f" ({plural(locked, 'locked invoice')} cannot be changed through Xero's API)." if locked else "."))

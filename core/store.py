@@ -18,6 +18,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -473,3 +474,9 @@ def base_currency(con: duckdb.DuckDBPyConnection) -> str | None:
     """The organisation's base currency, e.g. "NZD"; None before the first sync."""
     row = con.execute("SELECT base_currency FROM organisation LIMIT 1").fetchone()
     return row[0] if row else None
+
+
+def last_sync(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """When the last sync started; None when the database has never been synced."""
+    (last,), = con.execute("SELECT max(synced_at) FROM sync_state").fetchall()
+    return last

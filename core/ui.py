@@ -368,8 +368,13 @@ def show_sync_status() -> None:
     disagrees with what the page says."""
     slot = st.session_state.get(SYNC_STATUS)
     if slot is not None:
-        last = cached(connection.last_sync)
+        last = last_sync()
         slot.caption(f"Last sync: {_when(last)}" if last else "Not synced yet")
+
+
+def last_sync() -> datetime | None:
+    """When the database was last synced with Xero; None when never."""
+    return cached(store.last_sync)
 
 
 def leave_guard(unsaved: str | None) -> None:

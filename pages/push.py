@@ -103,8 +103,10 @@ for column, (label, key) in zip(columns, [("Invoices and credit notes to change"
 
 if counts["lines"]:
     plan_lines(counts["lines"], locked=False)
+elif ui.last_sync() is None:
+    st.info(push_words.NEVER_SYNCED, icon=":material/sync:")
 else:
-    st.info("Nothing to push: Xero already has every option the rules want.", icon=":material/check:")
+    st.info(push_words.nothing_to_push(0), icon=":material/check:")
 
 if counts["invoices"] and st.button("Push to Xero…", type="primary", icon=":material/cloud_upload:",
                                     key="push_open"):

@@ -42,6 +42,14 @@ def demo_mode(monkeypatch, tmp_path):
 
 
 @pytest.fixture
+def uncalled_xero(demo_mode, monkeypatch):
+    """Credentials of a Xero organisation that is never called: the app does not start the demo organisation and
+    sync it into the test's database."""
+    monkeypatch.setenv("XERO_CLIENT_ID", "client")
+    monkeypatch.setenv("XERO_CLIENT_SECRET", "secret")
+
+
+@pytest.fixture
 def streamlit_caches():
     """Streamlit's caches live as long as the process: start every page test with them empty."""
     import streamlit as st

@@ -662,10 +662,24 @@ def test_the_locked_worklist_groups_whole_invoices_into_runs_of_at_most_200_line
 
 @pytest.fixture
 def configured(org, monkeypatch):
-    for name, value in (("XERO_CLIENT_ID", org.box.client_id), ("XERO_CLIENT_SECRET", org.box.client_secret),
-                        ("XERO_API_URL", org.box.api_url), ("XERO_IDENTITY_URL", org.box.identity_url)):
-        monkeypatch.setenv(name, value)
+    point_at(org.box, monkeypatch)
     return org
+
+
+def point_at(box, monkeypatch) -> None:
+    """The command line's Xero: the sandbox `box`."""
+    for name, value in (("XERO_CLIENT_ID", box.client_id), ("XERO_CLIENT_SECRET", box.client_secret),
+                        ("XERO_API_URL", box.api_url), ("XERO_IDENTITY_URL", box.identity_url)):
+        monkeypatch.setenv(name, value)
+
+
+def test_cli_push_on_a_database_never_synced_says_to_sync_first(db_path, start_sandbox, monkeypatch, capsys):
+    box = start_sandbox(practice())
+    point_at(box, monkeypatch)
+    assert main(["push"]) == 2
+    assert capsys.readouterr().err.strip() == ("error: Nothing to push: nothing has been synced from Xero yet. "
+                                               "Sync first, then push.")
+    assert not any(r.method == "POST" for r in box.requests)
 
 
 def test_cli_dry_run_shows_the_changes_and_sends_nothing(configured, capsys):

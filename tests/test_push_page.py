@@ -2,7 +2,7 @@
 import csv
 import io
 
-from core import history, push, store
+from core import config, history, push, push_words, store
 
 
 def plan_counts() -> dict:
@@ -109,3 +109,12 @@ def test_history_shows_the_push_in_words_and_opens_it_to_its_lines(streamlit_app
     assert set(log["before"].dropna()) | set(log["after"].dropna()) <= names  # names, not ids
     assert rows[0] == list(history.PUSH_LOG_HEADERS.values()) and len(rows) == len(log) + 1
     assert at.download_button(key="history_push_csv")
+
+
+def test_on_a_database_never_synced_the_page_says_to_sync_first(db_path, uncalled_xero, streamlit_caches):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(config.ROOT / "pages" / "push.py"), default_timeout=60).run()
+    assert not at.exception
+    assert [i.value for i in at.info] == [push_words.NEVER_SYNCED]
+    assert [b.key for b in at.button] == ["sidebar_sync"]  # no Push to Xero…: nothing to confirm

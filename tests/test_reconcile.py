@@ -109,16 +109,14 @@ def test_the_command_line_prints_the_table_and_exits_0_when_all_agree(demo, monk
     assert lines[-1] == "Every Department option agrees with Xero's Profit and Loss to the cent, 2026-01-01 to 2026-03-31."
 
 
-def test_the_revenue_page_checks_against_xero(demo, demo_mode, monkeypatch, streamlit_caches):
+def test_the_revenue_page_checks_against_xero(demo, uncalled_xero, monkeypatch, streamlit_caches):
     from streamlit.testing.v1 import AppTest
 
     from core import config
 
     box, gw, db = demo
     monkeypatch.setenv("TRACKING_DB", str(db))
-    monkeypatch.setenv("XERO_CLIENT_ID", "client")  # configured: the page must not start the demo organisation
-    monkeypatch.setenv("XERO_CLIENT_SECRET", "secret")
-    monkeypatch.setattr("core.connection.gateway", lambda: gw)
+    monkeypatch.setattr("core.connection.gateway", lambda: gw)  # the Xero the page calls: the demo's sandbox
     at = AppTest.from_file(str(config.ROOT / "pages" / "revenue.py"), default_timeout=120).run()
     at.date_input(key="dates").set_value((date(2026, 1, 1), date(2026, 3, 31))).run()
     at.button(key="reconcile").click().run()

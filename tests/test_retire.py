@@ -235,16 +235,13 @@ def test_the_command_line_refuses_with_exit_2(practice, db_path, snapshot, capsy
 # --- the Settings page ----------------------------------------------------------------------------
 
 @pytest.fixture
-def settings_page(practice, db_path, monkeypatch, tmp_path, streamlit_caches):
-    """pages/settings.py on the practice above, with made-up Xero credentials (no demo organisation)."""
+def settings_page(practice, db_path, uncalled_xero, streamlit_caches):
+    """pages/settings.py on the practice above (no demo organisation)."""
     from streamlit.testing.v1 import AppTest
 
     from core import config
 
     practice.close()
-    monkeypatch.setenv("XERO_CLIENT_ID", "id")
-    monkeypatch.setenv("XERO_CLIENT_SECRET", "secret")
-    monkeypatch.setattr(config, "SECRETS_FILE", tmp_path / "no-secrets.toml")
     at = AppTest.from_file(str(config.ROOT / "pages/settings.py"), default_timeout=60).run()
     assert not at.exception
     return at

@@ -11,11 +11,8 @@ PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "revenue.py")
 
 
 @pytest.fixture
-def page(db_path, demo_mode, monkeypatch, streamlit_caches):
-    """The page on TRACKING_DB as it stands, configured for a Xero organisation that is never
-    called, so that the demo organisation is not started and synced into it."""
-    monkeypatch.setenv("XERO_CLIENT_ID", "client")
-    monkeypatch.setenv("XERO_CLIENT_SECRET", "secret")
+def page(db_path, uncalled_xero, streamlit_caches):
+    """The page on TRACKING_DB as it stands."""
     app = AppTest.from_file(PAGE, default_timeout=60)
     app.run()
     assert not app.exception

@@ -11,13 +11,8 @@ PERSON = access.LOCAL_USER.who
 
 
 @pytest.fixture
-def practice_db(edit_practice_db, monkeypatch, tmp_path, streamlit_caches):
-    """EDIT_PRACTICE, with made-up Xero credentials so that the pages skip the demo organisation."""
-    from core import config
-
-    monkeypatch.setenv("XERO_CLIENT_ID", "id")
-    monkeypatch.setenv("XERO_CLIENT_SECRET", "secret")
-    monkeypatch.setattr(config, "SECRETS_FILE", tmp_path / "no-secrets.toml")
+def practice_db(edit_practice_db, uncalled_xero, streamlit_caches):
+    """EDIT_PRACTICE, the pages skipping the demo organisation."""
     return edit_practice_db
 
 
