@@ -499,12 +499,11 @@ def remove_team_member(con: duckdb.DuckDBPyConnection, member_id: int, *, by: ac
 # --- line overrides ---------------------------------------------------------------------------
 
 LINES_CURRENT = """
-SELECT l.line_id, coalesce(i.number, i.invoice_id) || ' line ' || (l.position + 1),
+SELECT l.line_id::VARCHAR, coalesce(i.number, i.invoice_id) || ' line ' || (l.position + 1),
        o.line_id IS NOT NULL AND o.tc1_override, o.tc1_option_id,
        o.line_id IS NOT NULL AND o.tc2_override, o.tc2_option_id, o.note
 FROM invoice_lines l JOIN invoices i USING (invoice_id) LEFT JOIN line_overrides o USING (line_id)
-WHERE l.line_id IN (SELECT unnest(?::VARCHAR[]))
-"""
+WHERE l.line_id IN (""" + store.mirror_line_ids("?") + ")"
 OVERRIDES_DELETE = "DELETE FROM line_overrides WHERE line_id IN (SELECT unnest(?::VARCHAR[]))"
 OVERRIDES_INSERT = """
 INSERT INTO line_overrides (line_id, tc1_override, tc1_option_id, tc2_override, tc2_option_id, note)

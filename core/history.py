@@ -34,7 +34,7 @@ LEFT JOIN (SELECT code, min(name) AS name FROM items GROUP BY code) i
 LEFT JOIN team_members m ON h.entity = 'team_member' AND CAST(m.member_id AS VARCHAR) = h.entity_id
 LEFT JOIN (SELECT l.line_id, coalesce(v.number, v.invoice_id) || ' line ' || (l.position + 1) AS name
            FROM invoice_lines l JOIN invoices v USING (invoice_id)) l
-       ON h.entity = 'line' AND l.line_id = h.entity_id
+       ON h.entity = 'line' AND l.line_id = TRY_CAST(h.entity_id AS UUID)
 WHERE ($entity IS NULL OR h.entity = $entity) AND ($person IS NULL OR h.changed_by = $person)
 ORDER BY h.change_id DESC
 LIMIT $limit

@@ -46,7 +46,7 @@ INVOICES_ROWS = {
 }
 DECIDED = "SELECT * FROM {table} WHERE invoice_id IN (SELECT unnest($invoice_ids::VARCHAR[]))"
 DATABASE_ROWS = """SELECT coalesce(list(row_id), []) FROM {table}
-    WHERE {key} IN (SELECT unnest($keys::VARCHAR[]))"""
+    WHERE {key}::VARCHAR IN (SELECT unnest($keys::VARCHAR[]))"""
 
 
 @dataclass(frozen=True)

@@ -288,7 +288,7 @@ MIRROR_INVOICES = """
 UPDATE invoices SET updated_utc = u.updated_utc FROM push_log_invoices u
 WHERE invoices.invoice_id = u.invoice_id
 """
-MIRROR_DELETE_TRACKING = "DELETE FROM line_tracking WHERE line_id IN (SELECT line_id FROM push_log_line_ids)"
+MIRROR_DELETE_TRACKING = "DELETE FROM line_tracking WHERE line_id IN (SELECT line_id::UUID FROM push_log_line_ids)"
 MIRROR_INSERT_TRACKING = """
 INSERT INTO line_tracking (line_id, category_id, option_id, category_name, option_name)
 SELECT t.line_id, t.category_id, t.option_id, coalesce(k.name, t.category_name), coalesce(o.name, t.option_name)

@@ -221,7 +221,7 @@ checked AS (
     LEFT JOIN wanted_options w1 ON w1.slot = 1 AND w1.option_id = d.tc1_wanted_option_id
     LEFT JOIN wanted_options w2 ON w2.slot = 2 AND w2.option_id = d.tc2_wanted_option_id
 )
-SELECT line_id, invoice_id, contact_id, position, description, line_amount,
+SELECT line_id::VARCHAR AS line_id, invoice_id, contact_id, position, description, line_amount,
        invoice_number, invoice_date, invoice_status, invoice_type,
        tc1_current_option_id, tc1_current_name, tc1_wanted_option_id, tc1_source, tc1_apply,
        tc2_current_option_id, tc2_current_name, tc2_wanted_option_id, tc2_source, tc2_apply,
@@ -360,7 +360,7 @@ SCOPE_PARTS = {
     "item_codes": "SELECT invoice_id FROM invoice_lines WHERE item_code IN (SELECT unnest($item_codes::VARCHAR[]))",
     "member_ids": """SELECT invoice_id FROM invoices WHERE contact_id IN (
         SELECT contact_id FROM client_settings WHERE owner_id IN (SELECT unnest($member_ids::INTEGER[])))""",
-    "line_ids": "SELECT invoice_id FROM invoice_lines WHERE line_id IN (SELECT unnest($line_ids::VARCHAR[]))",
+    "line_ids": f"SELECT invoice_id FROM invoice_lines WHERE line_id IN ({store.mirror_line_ids('$line_ids')})",
 }
 # The scope's rows are picked by rowid from the one column the filter reads, then read whole: a filtered scan of
 # every column of a million lines cost a push batch's refresh ~35 ms, this ~9 ms (`python -m core bench lock`).

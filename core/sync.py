@@ -457,7 +457,8 @@ def _stage(con, table: str, rows: list[tuple]) -> int:
         con.execute(STAGE[table])
     except (pa.ArrowException, duckdb.ConversionException, duckdb.InvalidInputException,
             duckdb.ConstraintException) as error:
-        raise XeroBadResponse(f"Xero sent {table.replace('_', ' ')} we cannot read: {error}") from None
+        reason = str(error).splitlines()[0]  # DuckDB's next lines quote our SQL
+        raise XeroBadResponse(f"Xero sent {table.replace('_', ' ')} we cannot read: {reason}") from None
     finally:
         con.unregister("page")
     return len(rows)

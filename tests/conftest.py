@@ -4,6 +4,7 @@ import pytest
 
 from core import access, rules, store
 from core.config import XeroConfig
+from tests import line_ids
 
 
 def pytest_collection_modifyitems(items):
@@ -24,6 +25,7 @@ def db_path(tmp_path, monkeypatch):
 def con(db_path):
     """An open connection to a fresh, migrated database."""
     with store.connect(db_path) as connection:
+        line_ids.define(connection)
         yield connection
 
 
@@ -114,15 +116,17 @@ REVENUE_PRACTICE = [
         ('i5', 'INV-5', 'acme', DATE '2026-04-01', 'AUTHORISED', 'Inclusive', 'NZD', 1, now()),
         ('i6', 'INV-6', 'beta', DATE '2026-04-02', 'AUTHORISED', 'Inclusive', 'GBP', 0.5, now())""",
     """INSERT INTO invoice_lines (line_id, invoice_id, position, line_amount, tax_amount) VALUES
-        ('l1', 'i1', 0, 100.00, 15.00), ('l2', 'i1', 1, 50.00, 7.50),
-        ('l3', 'i2', 0, 60.00, 0), ('l4', 'i2', 1, 30.00, 0),
-        ('l5', 'i3', 0, 1000.00, 150.00), ('l6', 'i4', 0, 200.00, 30.00),
-        ('l7', 'i5', 0, 115.00, 15.00), ('l8', 'i6', 0, 23.00, 3.00)""",
+        (line_id('l1'), 'i1', 0, 100.00, 15.00), (line_id('l2'), 'i1', 1, 50.00, 7.50),
+        (line_id('l3'), 'i2', 0, 60.00, 0), (line_id('l4'), 'i2', 1, 30.00, 0),
+        (line_id('l5'), 'i3', 0, 1000.00, 150.00), (line_id('l6'), 'i4', 0, 200.00, 30.00),
+        (line_id('l7'), 'i5', 0, 115.00, 15.00), (line_id('l8'), 'i6', 0, 23.00, 3.00)""",
     """INSERT INTO line_tracking (line_id, category_id, option_id) VALUES
-        ('l1', 'cat-p', 'ann'), ('l1', 'cat-d', 'tax'), ('l2', 'cat-p', 'ann'),
-        ('l3', 'cat-p', 'bob'), ('l3', 'cat-d', 'audit'), ('l5', 'cat-p', 'ann'), ('l5', 'cat-d', 'tax'),
-        ('l6', 'cat-p', 'bob'), ('l6', 'cat-d', 'tax'), ('l7', 'cat-p', 'bob'), ('l7', 'cat-d', 'audit'),
-        ('l8', 'cat-p', 'ann'), ('l8', 'cat-d', 'audit')""",
+        (line_id('l1'), 'cat-p', 'ann'), (line_id('l1'), 'cat-d', 'tax'), (line_id('l2'), 'cat-p', 'ann'),
+        (line_id('l3'), 'cat-p', 'bob'), (line_id('l3'), 'cat-d', 'audit'),
+        (line_id('l5'), 'cat-p', 'ann'), (line_id('l5'), 'cat-d', 'tax'),
+        (line_id('l6'), 'cat-p', 'bob'), (line_id('l6'), 'cat-d', 'tax'),
+        (line_id('l7'), 'cat-p', 'bob'), (line_id('l7'), 'cat-d', 'audit'),
+        (line_id('l8'), 'cat-p', 'ann'), (line_id('l8'), 'cat-d', 'audit')""",
     # After the rules: l1 moves to Bob, l2 gains Audit, l3 is cleared by a line override of "None".
     """INSERT INTO line_rules (line_id, invoice_id, contact_id, position, line_amount, invoice_status,
                                tc1_current_option_id, tc1_wanted_option_id, tc1_source, tc1_apply,
@@ -134,8 +138,8 @@ REVENUE_PRACTICE = [
         FROM invoice_lines L JOIN invoices I USING (invoice_id)
         LEFT JOIN line_tracking T1 ON T1.line_id = L.line_id AND T1.category_id = 'cat-p'
         LEFT JOIN line_tracking T2 ON T2.line_id = L.line_id AND T2.category_id = 'cat-d'
-        LEFT JOIN (VALUES ('l1', 'bob', true, NULL, false), ('l2', NULL, false, 'audit', true),
-                          ('l3', NULL, true, NULL, false), ('l7', 'bob', true, NULL, false))
+        LEFT JOIN (VALUES (line_id('l1'), 'bob', true, NULL, false), (line_id('l2'), NULL, false, 'audit', true),
+                          (line_id('l3'), NULL, true, NULL, false), (line_id('l7'), 'bob', true, NULL, false))
                   W(line_id, tc1, tc1_apply, tc2, tc2_apply) ON W.line_id = L.line_id""",
 ]
 
@@ -144,6 +148,7 @@ REVENUE_PRACTICE = [
 def revenue_db(db_path):
     """TRACKING_DB holding the hand-worked revenue practice (REVENUE_PRACTICE)."""
     with store.connect(db_path) as connection, store.transaction(connection):
+        line_ids.define(connection)
         for sql in REVENUE_PRACTICE:
             connection.execute(sql)
     return db_path
@@ -169,8 +174,9 @@ EDIT_PRACTICE = [
         ('inv1', 'INV-001', 'acme', DATE '2026-01-05', 'AUTHORISED', 'GBP', now()),
         ('inv2', 'INV-002', 'beta', DATE '2026-02-01', 'DRAFT', 'GBP', now())""",
     """INSERT INTO invoice_lines (line_id, invoice_id, position, description, item_code, line_amount) VALUES
-        ('L1', 'inv1', 0, 'Tax return 2025', 'TAX-RET', 100.00), ('L2', 'inv1', 1, 'Alignment', 'ALIGN', 50.00),
-        ('L3', 'inv2', 0, 'Tax return', 'TAX-RET', 80.00)""",
+        (line_id('L1'), 'inv1', 0, 'Tax return 2025', 'TAX-RET', 100.00),
+        (line_id('L2'), 'inv1', 1, 'Alignment', 'ALIGN', 50.00),
+        (line_id('L3'), 'inv2', 0, 'Tax return', 'TAX-RET', 80.00)""",
 ]
 
 
@@ -181,6 +187,7 @@ def edit_practice_file(tmp_path_factory):
 
     path = tmp_path_factory.mktemp("edit_practice") / "tracking.duckdb"
     with store.connect(path) as connection, store.transaction(connection):
+        line_ids.define(connection)
         for sql in EDIT_PRACTICE:
             connection.execute(sql)
         rules.refresh(connection)
@@ -230,11 +237,12 @@ def snapshot():
 
 @pytest.fixture
 def wanted():
-    """`wanted(con, *line_ids)`: line → (TC1 wanted name, its source, TC2 wanted name, its source)."""
-    def rules_of(con, *line_ids):
-        return {line: (tc1, s1, tc2, s2) for line, tc1, s1, tc2, s2 in con.execute(
+    """`wanted(con, *names)`: line name → (TC1 wanted name, its source, TC2 wanted name, its source)."""
+    def rules_of(con, *names):
+        return {line_ids.line_name(line): (tc1, s1, tc2, s2) for line, tc1, s1, tc2, s2 in con.execute(
             f"SELECT r.line_id, w1.name, r.tc1_source, w2.name, r.tc2_source FROM line_rules r {rules.JOIN_WANTED} "
-            "WHERE r.line_id IN (SELECT unnest(?::VARCHAR[]))", [list(line_ids)]).fetchall()}
+            "WHERE r.line_id IN (SELECT unnest(?::VARCHAR[]))",
+            [[line_ids.line_id(name) for name in names]]).fetchall()}
     return rules_of
 
 

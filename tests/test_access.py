@@ -3,6 +3,7 @@ the pages (AppTest with a signed-in user of each role, `at.user`; [auth] and [ro
 import pytest
 
 from core import access, config, csv_io, edits, push, slots, store, ui
+from tests.line_ids import line_id
 from tests.test_secrets_hygiene import rendered
 
 VIEWER = access.Actor("Vera Viewer", "vera@practice.com", access.Role.VIEWER)
@@ -90,7 +91,7 @@ def refused_writes():
         "save a service": lambda con: edits.set_service(con, "ALIGN", by=VIEWER, alignment_fee=True),
         "add a team member": lambda con: edits.add_team_member(con, "Cy", by=VIEWER),
         "remove a team member": lambda con: edits.remove_team_member(con, 2, by=VIEWER),
-        "override a line": lambda con: edits.set_line_override(con, "L1", by=VIEWER, tc1="bob"),
+        "override a line": lambda con: edits.set_line_override(con, line_id("L1"), by=VIEWER, tc1="bob"),
         "import a CSV": lambda con: csv_io.import_csv("services", b"Item Code,Alignment Fee\nALIGN,yes\n",
                                                       file_name="s.csv", by=VIEWER),
         "push (viewer)": lambda con: push.push(None, by=VIEWER),

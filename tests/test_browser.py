@@ -255,7 +255,7 @@ def preview_demo(demo_db, tmp_path):
     `consolidated`), and what the Preview must show, worked out before the server holds the database."""
     with store.connect(demo_db) as con:
         first_line = con.execute("""
-            SELECT l.line_id FROM invoice_lines l JOIN invoices i USING (invoice_id)
+            SELECT l.line_id::VARCHAR FROM invoice_lines l JOIN invoices i USING (invoice_id)
             JOIN client_settings s ON s.contact_id = i.contact_id AND s.consolidate
             WHERE l.position = 0 AND (SELECT count(*) FROM invoice_lines o WHERE o.invoice_id = l.invoice_id) > 1
             ORDER BY i.date DESC LIMIT 1""").fetchone()[0]

@@ -2,6 +2,7 @@
 import pytest
 
 from core import explain, preview, rules
+from tests.line_ids import line_id
 
 # Partner (slot 1) and Department (slot 2). Ann Smith (Tax) owns Acme; Bob Jones (no Department) owns Beta;
 # Cons Ltd consolidates its lines. TAX-RET is a service (Tax); ALIGN an alignment fee.
@@ -20,13 +21,13 @@ PRACTICE = [
         ('ib', 'INV-B', 'beta', DATE '2026-01-06', 'PAID', 'GBP', now()),
         ('ic', 'INV-C', 'cons', DATE '2026-01-07', 'DRAFT', 'GBP', now())""",
     """INSERT INTO invoice_lines (line_id, invoice_id, position, description, item_code) VALUES
-        ('service', 'ia', 0, 'Tax return', 'TAX-RET'), ('fee', 'ia', 1, 'Alignment', 'ALIGN'),
-        ('owner', 'ia', 2, 'Advice', NULL), ('cleared', 'ia', 3, 'Advice', NULL),
-        ('client', 'ib', 0, 'Audit', NULL), ('fee-none', 'ib', 1, 'Alignment', 'ALIGN'),
-        ('first', 'ic', 0, 'Accounts', NULL), ('second', 'ic', 1, 'Accounts', NULL)""",
-    """INSERT INTO line_tracking (line_id, category_id, option_id) VALUES ('second', 'cat-d', 'audit')""",
-    """INSERT INTO line_overrides VALUES ('cleared', false, NULL, true, NULL, 'no department'),
-        ('first', true, 'ann', false, NULL, NULL)""",
+        (line_id('service'), 'ia', 0, 'Tax return', 'TAX-RET'), (line_id('fee'), 'ia', 1, 'Alignment', 'ALIGN'),
+        (line_id('owner'), 'ia', 2, 'Advice', NULL), (line_id('cleared'), 'ia', 3, 'Advice', NULL),
+        (line_id('client'), 'ib', 0, 'Audit', NULL), (line_id('fee-none'), 'ib', 1, 'Alignment', 'ALIGN'),
+        (line_id('first'), 'ic', 0, 'Accounts', NULL), (line_id('second'), 'ic', 1, 'Accounts', NULL)""",
+    """INSERT INTO line_tracking (line_id, category_id, option_id) VALUES (line_id('second'), 'cat-d', 'audit')""",
+    """INSERT INTO line_overrides VALUES (line_id('cleared'), false, NULL, true, NULL, 'no department'),
+        (line_id('first'), true, 'ann', false, NULL, NULL)""",
 ]
 
 
@@ -35,7 +36,7 @@ def practice(seeded):
     return seeded(PRACTICE)
 
 
-@pytest.mark.parametrize(("line_id", "sources", "said"), [
+@pytest.mark.parametrize(("name", "sources", "said"), [
     ("service", ("client", "service"),
      "Partner = Ann from the client; Department = Tax because service 'Tax return' (item TAX-RET) sets it."),
     ("fee", ("client", "owner"),
@@ -56,8 +57,8 @@ def practice(seeded):
      "Partner = Ann because the client consolidates its lines and the invoice's first line has it by override; "
      "Department: no rule sets it, because the client consolidates its lines, so Xero's Audit stays."),
 ])
-def test_the_sentence_follows_each_source_label(practice, line_id, sources, said):
-    line = preview.line_detail(practice, line_id)
+def test_the_sentence_follows_each_source_label(practice, name, sources, said):
+    line = preview.line_detail(practice, line_id(name))
     assert (line["tc1_source"], line["tc2_source"]) == sources
     assert explain.sentence(line) == said
 
@@ -68,12 +69,12 @@ def test_every_source_label_is_worded_in_some_line(practice):
     assert worded == set(rules.SOURCES)
 
 
-@pytest.mark.parametrize(("line_id", "said"), [
+@pytest.mark.parametrize(("name", "said"), [
     ("service", "A push will write this line's new tracking to Xero."),
     ("client", "Xero's API cannot change this invoice: Invoice is PAID in Xero and cannot be edited."),
 ])
-def test_the_status_sentence_gives_the_whole_reason(practice, line_id, said):
-    assert explain.status_sentence(preview.line_detail(practice, line_id)) == said
+def test_the_status_sentence_gives_the_whole_reason(practice, name, said):
+    assert explain.status_sentence(preview.line_detail(practice, line_id(name))) == said
 
 
 def test_a_blocked_line_and_a_status_without_words_of_its_own():

@@ -9,6 +9,7 @@ import pytest
 
 from core import explain, preview, push, rules, store
 from core.__main__ import main
+from tests.line_ids import line_id, line_name
 
 # Slots Partner / Department. INV-1 (Acme): a1 changes Partner, a2 already right. INV-2 (=Beta Co) is
 # PAID: b1 locked. INV-3 (=Beta Co): b2 wants an archived option: blocked.
@@ -24,11 +25,11 @@ PRACTICE = [
               ('i2', 'INV-2', 'beta', DATE '2026-02-10', 'PAID', 'NZD', 60, now()),
               ('i3', 'INV-3', 'beta', DATE '2026-03-01', 'DRAFT', 'NZD', 0, now())""",
     """INSERT INTO invoice_lines (line_id, invoice_id, position, description, line_amount) VALUES
-        ('a1', 'i1', 0, 'Accounts', 100.10), ('a2', 'i1', 1, '-5 discount', -5.00),
-        ('b1', 'i2', 0, 'Payroll', 60.00), ('b2', 'i3', 0, '@SUM(1)', 20.20)""",
+        (line_id('a1'), 'i1', 0, 'Accounts', 100.10), (line_id('a2'), 'i1', 1, '-5 discount', -5.00),
+        (line_id('b1'), 'i2', 0, 'Payroll', 60.00), (line_id('b2'), 'i3', 0, '@SUM(1)', 20.20)""",
     """INSERT INTO line_tracking (line_id, category_id, option_id) VALUES
-        ('a1', 'cat-p', 'bob'), ('a1', 'cat-d', 'tax'), ('a2', 'cat-p', 'ann')""",
-    """INSERT INTO line_overrides VALUES ('b2', false, NULL, true, 'old', NULL)""",
+        (line_id('a1'), 'cat-p', 'bob'), (line_id('a1'), 'cat-d', 'tax'), (line_id('a2'), 'cat-p', 'ann')""",
+    """INSERT INTO line_overrides VALUES (line_id('b2'), false, NULL, true, 'old', NULL)""",
 ]
 STATUS_OF = {"a1": "change", "a2": "same", "b1": "locked", "b2": "blocked"}
 
@@ -39,7 +40,7 @@ def shown(seeded):
 
 
 def line_ids(rows: list[dict]) -> list[str]:
-    return [row["line_id"] for row in rows]
+    return [line_name(row["line_id"]) for row in rows]
 
 
 def test_totals_count_every_status(shown):
@@ -79,7 +80,7 @@ def test_a_page_row_has_names_amount_as_decimal_and_what_changes(shown):
         "tc1_current_name": "Bob", "tc1_wanted_name": "Ann", "tc1_source": "client",
         "tc2_current_name": "Tax", "tc2_wanted_name": None, "tc2_source": "none",
         "status": "change", "reason": None,
-        "line_id": "a1", "invoice_id": "i1", "contact_id": "acme",
+        "line_id": line_id("a1"), "invoice_id": "i1", "contact_id": "acme",
         "tc1_current_option_id": "bob", "tc1_wanted_option_id": "ann", "tc1_apply": True,
         "tc2_current_option_id": "tax", "tc2_wanted_option_id": None, "tc2_apply": False,
         "tc1_changes": True, "tc2_changes": False,
@@ -233,7 +234,7 @@ def test_only_the_lines_a_push_sends_are_highlighted(shown):
     rows = preview.lines(shown)
     highlighted = {(row["line_id"], slot) for row in rows for slot in (1, 2) if row[f"tc{slot}_changes"]}
     sent = {(row["line_id"], row["slot"]) for row in push.plan(shown) if row["eligible"]}
-    assert highlighted == sent == {("a1", 1)}  # not b1 (locked) nor b2 (blocked), which want changes too
+    assert highlighted == sent == {(line_id("a1"), 1)}  # not b1 (locked) nor b2 (blocked), which want changes too
 
 
 @pytest.mark.parametrize(("row", "slot", "cell"), [

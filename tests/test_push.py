@@ -14,6 +14,7 @@ from core.config import XeroConfig
 from core.xero.gateway import Gateway
 from core.sandbox.records import date_fields, settle, updated_fields
 from core.sandbox.writes import ARCHIVED_READINGS
+from tests.line_ids import line_id, line_name
 
 P, D, OLD = "cat-partner", "cat-department", "cat-region"
 ANN, BOB, GONE = "opt-ann", "opt-bob", "opt-gone"
@@ -141,8 +142,8 @@ def tag(category: str, option: str) -> dict:
             "TrackingOptionID": option}
 
 
-def line(line_id: str, description: str = "Bookkeeping", quantity=1, unit=100, *, tracking=(), **fields) -> dict:
-    return {"LineItemID": line_id, "Description": description, "Quantity": quantity, "UnitAmount": unit,
+def line(name: str, description: str = "Bookkeeping", quantity=1, unit=100, *, tracking=(), **fields) -> dict:
+    return {"LineItemID": line_id(name), "Description": description, "Quantity": quantity, "UnitAmount": unit,
             "AccountCode": "200", "TaxType": "OUTPUT2", "Tracking": list(tracking), **fields}
 
 
@@ -216,7 +217,7 @@ class Org:
         return self.box.invoice(invoice_id)
 
     def tracking(self, invoice_id: str) -> dict[str, dict]:
-        return {l["LineItemID"]: push_plan.tracking_of(l) for l in self.xero(invoice_id)["LineItems"]}
+        return {line_name(l["LineItemID"]): push_plan.tracking_of(l) for l in self.xero(invoice_id)["LineItems"]}
 
     def posts(self) -> int:
         """Updates that reached the sandbox (a request still waiting for its answer not counted)."""
@@ -275,7 +276,7 @@ def test_the_plan_lists_eligible_and_locked_changes_with_old_and_new_options(org
     plan = push.plan(org.con)
     assert push.plan_counts(org.con) == {"invoices": 3, "lines": 5, "locked_invoices": 3, "locked_lines": 3,
                                          "refused_invoices": 0, "irreversible_changes": 1}
-    assert {(r["number"], r["line_id"], r["slot"], r["current_name"], r["wanted_name"], r["eligible"])
+    assert {(r["number"], line_name(r["line_id"]), r["slot"], r["current_name"], r["wanted_name"], r["eligible"])
             for r in plan} == {
         ("INV-0001", "1a", 1, "Bob", "Ann", True), ("INV-0001", "1b", 1, None, "Ann", True),
         ("INV-0002", "2a", 1, "Gone", "Ann", True), ("INV-0002", "2a", 2, None, "Tax", True),
@@ -350,9 +351,10 @@ def test_the_push_log_records_who_what_before_after_and_the_calls(org):
     lines = org.con.execute("""SELECT line_id, slot, category_id, before_option_id, after_option_id, result
                                FROM push_lines WHERE push_id = ? ORDER BY line_id, slot""",
                             [result.push_id]).fetchall()
-    assert lines == [("1a", 1, P, BOB, ANN, "landed"), ("1b", 1, P, None, ANN, "landed"),
-                     ("2a", 1, P, GONE, ANN, "landed"), ("2a", 2, D, None, TAX, "landed"),
-                     ("5a", 1, P, None, BOB, "landed"), ("5b", 1, P, None, BOB, "landed")]
+    assert [(line_name(row[0]), *row[1:]) for row in lines] == [
+        ("1a", 1, P, BOB, ANN, "landed"), ("1b", 1, P, None, ANN, "landed"),
+        ("2a", 1, P, GONE, ANN, "landed"), ("2a", 2, D, None, TAX, "landed"),
+        ("5a", 1, P, None, BOB, "landed"), ("5b", 1, P, None, BOB, "landed")]
     # the locked lines (3a, 4a in both slots, 7a) are counted on the push, not logged line by line
     assert org.con.execute("SELECT invoices_locked, lines_locked FROM pushes WHERE push_id = ?",
                            [result.push_id]).fetchone() == (3, 3)
@@ -495,7 +497,7 @@ def test_an_invoice_whose_line_would_carry_three_categories_is_blocked_and_never
     sent, update = [], org.gw.update_invoices
     monkeypatch.setattr(org.gw, "update_invoices",
                         lambda invoices, **kw: sent.extend(i["InvoiceID"] for i in invoices) or update(invoices, **kw))
-    assert con.execute("SELECT status, reason FROM line_rules WHERE line_id = '8a'").fetchone() == (
+    assert con.execute("SELECT status, reason FROM line_rules WHERE line_id = line_id('8a')").fetchone() == (
         "blocked", "Line 1 of this invoice would carry 3 tracking categories; Xero takes at most 2 on a line"
                    " — remove one in Xero first")
     result = org.push()

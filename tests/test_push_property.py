@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from core import push, push_plan, rules, store
 from core.sandbox import server as sandbox
 from test_push import ANN, AUDIT, BOB, D, P, TAX, Org, invoice, practice, tag, xero_except_tracking
+from tests.line_ids import line_id
 
 OPTIONS = {P: [ANN, BOB], D: [TAX, AUDIT]}
 
@@ -18,11 +19,11 @@ def decimals(low: str, high: str, places: int):
 
 
 @st.composite
-def lines(draw, line_id: str) -> dict:
+def lines(draw, name: str) -> dict:
     quantity = draw(decimals("0.0001", "500", 4))
     unit = draw(decimals("-200", "5000", 4))
     discount = draw(st.sampled_from(["none", "rate", "amount"]))
-    line = {"LineItemID": line_id, "Description": draw(st.text(max_size=40)),
+    line = {"LineItemID": line_id(name), "Description": draw(st.text(max_size=40)),
             "Quantity": float(quantity), "UnitAmount": float(unit),
             "AccountCode": draw(st.sampled_from(["200", "260", "400"])),
             "TaxType": draw(st.sampled_from(["OUTPUT2", "RROUTPUT", "ZERORATEDOUTPUT", "EXEMPTOUTPUT", "NONE"])),

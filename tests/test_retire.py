@@ -7,6 +7,7 @@ import pytest
 from core import access, history, push, retire, rules, store
 from core.__main__ import main
 from core.catalog import InvalidChange
+from tests.line_ids import line_id, line_name
 
 EDITOR = access.Actor("eve", "eve@example.com", access.Role.EDITOR)
 VIEWER = access.Actor("val", "val@example.com", access.Role.VIEWER)
@@ -33,7 +34,7 @@ PRACTICE = [
     "INSERT INTO client_settings VALUES ('acme', NULL, 'pf', NULL, false), ('beta', NULL, 'pa', 'audit', false)",
     "INSERT INTO services VALUES ('AUDIT', 'audit', false)",
     "INSERT INTO line_overrides (line_id, tc1_override, tc1_option_id, tc2_override, note) VALUES "
-    "('L5', true, 'pf', false, 'Fay did this one')",
+    "(line_id('L5'), true, 'pf', false, 'Fay did this one')",
     """INSERT INTO invoices (invoice_id, number, contact_id, date, status, currency_code, amount_paid, updated_utc)
        VALUES ('inv1', 'INV-1', 'acme', DATE '2026-01-05', 'AUTHORISED', 'GBP', 0, now()),
               ('inv2', 'INV-2', 'acme', DATE '2026-01-06', 'PAID', 'GBP', 100, now()),
@@ -41,12 +42,15 @@ PRACTICE = [
               ('inv4', 'INV-4', 'cogs', DATE '2026-01-08', 'DRAFT', 'GBP', 0, now()),
               ('inv5', 'INV-5', 'beta', DATE '2026-01-09', 'DRAFT', 'GBP', 0, now())""",
     """INSERT INTO invoice_lines (line_id, invoice_id, position, description, item_code, line_amount) VALUES
-        ('L1', 'inv1', 0, 'Tax return', 'TAX-RET', 100.00), ('L2', 'inv2', 0, 'Tax return', 'TAX-RET', 100.00),
-        ('L3', 'inv3', 0, 'Audit', 'AUDIT', 30.00), ('L4', 'inv4', 0, 'Tax return', 'TAX-RET', 40.00),
-        ('L5', 'inv5', 0, 'Audit', 'AUDIT', 50.00), ('L6', 'inv5', 1, 'Tax return', 'TAX-RET', 60.00)""",
+        (line_id('L1'), 'inv1', 0, 'Tax return', 'TAX-RET', 100.00),
+        (line_id('L2'), 'inv2', 0, 'Tax return', 'TAX-RET', 100.00),
+        (line_id('L3'), 'inv3', 0, 'Audit', 'AUDIT', 30.00), (line_id('L4'), 'inv4', 0, 'Tax return', 'TAX-RET', 40.00),
+        (line_id('L5'), 'inv5', 0, 'Audit', 'AUDIT', 50.00),
+        (line_id('L6'), 'inv5', 1, 'Tax return', 'TAX-RET', 60.00)""",
     """INSERT INTO line_tracking (line_id, category_id, option_id) VALUES
-        ('L1', 'cat-p', 'pf'), ('L2', 'cat-p', 'pf'), ('L3', 'cat-p', 'pf'), ('L3', 'cat-d', 'audit'),
-        ('L4', 'cat-p', 'pf'), ('L5', 'cat-p', 'pa'), ('L6', 'cat-p', 'pa')""",
+        (line_id('L1'), 'cat-p', 'pf'), (line_id('L2'), 'cat-p', 'pf'), (line_id('L3'), 'cat-p', 'pf'),
+        (line_id('L3'), 'cat-d', 'audit'), (line_id('L4'), 'cat-p', 'pf'), (line_id('L5'), 'cat-p', 'pa'),
+        (line_id('L6'), 'cat-p', 'pa')""",
 ]
 
 
@@ -56,7 +60,7 @@ def practice(seeded):
 
 
 def verdicts(con, slot=1):
-    return {line: (wanted, source, status) for line, wanted, source, status in con.execute(
+    return {line_name(line): (wanted, source, status) for line, wanted, source, status in con.execute(
         f"SELECT r.line_id, w{slot}.name, r.tc{slot}_source, r.status FROM line_rules r {rules.JOIN_WANTED} "
         "ORDER BY r.line_id").fetchall()}
 
@@ -79,19 +83,20 @@ def test_retiring_partner_f_moves_every_setting_and_line_to_partner_a(practice):
 
     assert [(c.entity, c.entity_id, c.name, c.field, c.old, c.new) for c in retirement.changes] == [
         ("client", "acme", "Acme Ltd", "tc1", "Partner F", "Partner A"),
-        ("line", "L3", "INV-3 line 1", "tc1", None, "Partner A"),
-        ("line", "L4", "INV-4 line 1", "tc1", None, "Partner A"),
-        ("line", "L5", "INV-5 line 1", "tc1", "Partner F", "Partner A")]
+        ("line", line_id("L3"), "INV-3 line 1", "tc1", None, "Partner A"),
+        ("line", line_id("L4"), "INV-4 line 1", "tc1", None, "Partner A"),
+        ("line", line_id("L5"), "INV-5 line 1", "tc1", "Partner F", "Partner A")]
     assert log(practice) == [
         ("eve@example.com", SOURCE, "client", "acme", "tc1", "Partner F", "Partner A"),
-        ("eve@example.com", SOURCE, "line", "L3", "tc1", None, "Partner A"),
-        ("eve@example.com", SOURCE, "line", "L4", "tc1", None, "Partner A"),
-        ("eve@example.com", SOURCE, "line", "L5", "tc1", "Partner F", "Partner A")]
+        ("eve@example.com", SOURCE, "line", line_id("L3"), "tc1", None, "Partner A"),
+        ("eve@example.com", SOURCE, "line", line_id("L4"), "tc1", None, "Partner A"),
+        ("eve@example.com", SOURCE, "line", line_id("L5"), "tc1", "Partner F", "Partner A")]
     assert practice.execute("SELECT * FROM client_settings ORDER BY contact_id").fetchall() == [
         ("acme", None, "pa", None, False), ("beta", None, "pa", "audit", False)]
     assert practice.execute("SELECT line_id, tc1_override, tc1_option_id, tc2_override, note FROM line_overrides "
                             "ORDER BY line_id").fetchall() == [
-        ("L3", True, "pa", False, None), ("L4", True, "pa", False, None), ("L5", True, "pa", False, "Fay did this one")]
+        (line_id("L3"), True, "pa", False, None), (line_id("L4"), True, "pa", False, None),
+        (line_id("L5"), True, "pa", False, "Fay did this one")]
     # The Preview reads the refreshed rules: the open lines change, the locked ones want Partner A too.
     assert verdicts(practice) == {
         "L1": ("Partner A", "client", "change"), "L2": ("Partner A", "client", "locked"),
@@ -214,8 +219,10 @@ def test_the_command_line_retires_with_one_change_log_row_per_change(practice, d
     assert "Replaced 'Partner F' by 'Partner A' in 1 client, 3 line overrides." in capsys.readouterr().out
     with store.connect(db_path) as con:
         assert [row[:4] for row in log(con)] == [
-            (access.command_line().who, SOURCE, "client", "acme"), (access.command_line().who, SOURCE, "line", "L3"),
-            (access.command_line().who, SOURCE, "line", "L4"), (access.command_line().who, SOURCE, "line", "L5")]
+            (access.command_line().who, SOURCE, "client", "acme"),
+            (access.command_line().who, SOURCE, "line", line_id("L3")),
+            (access.command_line().who, SOURCE, "line", line_id("L4")),
+            (access.command_line().who, SOURCE, "line", line_id("L5"))]
 
 
 @pytest.mark.parametrize(("args", "message"), [

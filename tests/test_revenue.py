@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from core import revenue, rules, statuses, store
 from core.__main__ import main
 from pages import charts
+from tests import line_ids
+from tests.line_ids import line_id
 
 TOTAL = D("418.57")
 
@@ -26,6 +28,7 @@ TOTAL = D("418.57")
 @pytest.fixture
 def con(revenue_db):
     with store.connect(revenue_db) as connection:
+        line_ids.define(connection)
         yield connection
 
 
@@ -224,15 +227,16 @@ CREDIT_NOTES = [
         ('c2', 'CN-2', 'beta', DATE '2026-05-03', 'PAID', 'Exclusive', 'USD', 0.7, 'ACCRECCREDIT', now()),
         ('c3', 'CN-3', 'acme', DATE '2026-05-04', 'DRAFT', 'Exclusive', 'NZD', 1, 'ACCRECCREDIT', now())""",
     """INSERT INTO invoice_lines (line_id, invoice_id, position, line_amount, tax_amount) VALUES
-        ('l9', 'c1', 0, 40.00, 6.00), ('l10', 'c2', 0, 14.00, 0), ('l11', 'c3', 0, 500.00, 75.00)""",
+        (line_id('l9'), 'c1', 0, 40.00, 6.00), (line_id('l10'), 'c2', 0, 14.00, 0),
+        (line_id('l11'), 'c3', 0, 500.00, 75.00)""",
     """INSERT INTO line_rules (line_id, invoice_id, contact_id, position, line_amount, invoice_status, invoice_type,
                                tc1_current_option_id, tc1_wanted_option_id, tc1_source, tc1_apply,
                                tc2_current_option_id, tc2_source, tc2_apply, status) VALUES
-        ('l9', 'c1', 'acme', 0, 40.00, 'AUTHORISED', 'ACCRECCREDIT', 'ann', 'bob', 'line', true,
+        (line_id('l9'), 'c1', 'acme', 0, 40.00, 'AUTHORISED', 'ACCRECCREDIT', 'ann', 'bob', 'line', true,
          'tax', 'none', false, 'change'),
-        ('l10', 'c2', 'beta', 0, 14.00, 'PAID', 'ACCRECCREDIT', 'bob', NULL, 'none', false,
+        (line_id('l10'), 'c2', 'beta', 0, 14.00, 'PAID', 'ACCRECCREDIT', 'bob', NULL, 'none', false,
          'audit', 'none', false, 'locked'),
-        ('l11', 'c3', 'acme', 0, 500.00, 'DRAFT', 'ACCRECCREDIT', 'ann', NULL, 'none', false,
+        (line_id('l11'), 'c3', 'acme', 0, 500.00, 'DRAFT', 'ACCRECCREDIT', 'ann', NULL, 'none', false,
          NULL, 'none', false, 'same')""",
 ]
 
@@ -305,11 +309,11 @@ def test_options_always_add_up_to_the_lines(con, lines):
                         "currency_rate, updated_utc) VALUES (?, 'acme', DATE '2026-01-01', ?, 'USD', ?, now())",
                         [f"i{n}", status, rate])
             con.execute("INSERT INTO invoice_lines (line_id, invoice_id, position, line_amount) VALUES (?, ?, 0, ?)",
-                        [f"l{n}", f"i{n}", amount])
+                        [line_id(f"l{n}"), f"i{n}", amount])
             con.execute("INSERT INTO line_rules (line_id, invoice_id, contact_id, position, line_amount, "
                         "invoice_status, tc1_current_option_id, tc1_wanted_option_id, tc1_source, tc1_apply, "
                         "tc2_source, tc2_apply, status) VALUES (?, ?, 'acme', 0, ?, ?, ?, ?, 'line', ?, 'none', "
-                        "false, 'same')", [f"l{n}", f"i{n}", amount, status, current, wanted, apply])
+                        "false, 'same')", [line_id(f"l{n}"), f"i{n}", amount, status, current, wanted, apply])
     expected = sum(((amount / rate).quantize(D("0.01"), "ROUND_HALF_UP")
                     for amount, rate, status, *_ in lines if status in statuses.REVENUE), D("0.00"))
     summary = revenue.summary(con)

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from core import refusals, rules, statuses, store
+from tests.line_ids import line_id, line_name
 
 PRACTICE = [
     """INSERT INTO tracking_categories VALUES ('cat-p', 'Partner', 'ACTIVE', 0),
@@ -26,19 +27,20 @@ PRACTICE = [
 
 def add_invoice(con, invoice_id, contact_id, lines, *, status="AUTHORISED", paid=0, credited=0,
                 allocations=False, kind="ACCREC"):
-    """`lines`: (line_id, item_code, Partner option now, Department option now), in position order.
+    """`lines`: (line name, item_code, Partner option now, Department option now), in position order.
     `kind` ACCRECCREDIT makes it a credit note (`paid`: refunded, `credited`: allocated to invoices)."""
     con.execute("""INSERT INTO invoices (invoice_id, number, contact_id, date, status, currency_code,
                        amount_paid, amount_credited, has_allocations, type, updated_utc)
                    VALUES (?, ?, ?, DATE '2026-03-01', ?, 'NZD', ?, ?, ?, ?, now())""",
                 [invoice_id, invoice_id.upper(), contact_id, status, paid, credited, allocations, kind])
-    for position, (line_id, item_code, tc1_now, tc2_now) in enumerate(lines):
+    for position, (name, item_code, tc1_now, tc2_now) in enumerate(lines):
         con.execute("""INSERT INTO invoice_lines (line_id, invoice_id, position, description, item_code, line_amount)
-                       VALUES (?, ?, ?, ?, ?, 100.00)""", [line_id, invoice_id, position, f"Work {line_id}", item_code])
+                       VALUES (?, ?, ?, ?, ?, 100.00)""",
+                    [line_id(name), invoice_id, position, f"Work {name}", item_code])
         for category, option in (("cat-p", tc1_now), ("cat-d", tc2_now)):
             if option:
                 con.execute("INSERT INTO line_tracking (line_id, category_id, option_id) VALUES (?, ?, ?)",
-                            [line_id, category, option])
+                            [line_id(name), category, option])
 
 
 def client(con, contact_id, *, owner=None, tc1=None, tc2=None, consolidate=False):
@@ -46,16 +48,16 @@ def client(con, contact_id, *, owner=None, tc1=None, tc2=None, consolidate=False
                 [contact_id, owner, tc1, tc2, consolidate])
 
 
-def override(con, line_id, **slots):
+def override(con, name, **slots):
     """override(con, "l1", tc1="bob") / tc2=None: an override of that slot (None = explicit clear)."""
     con.execute("INSERT INTO line_overrides VALUES (?, ?, ?, ?, ?, NULL)",
-                [line_id, "tc1" in slots, slots.get("tc1"), "tc2" in slots, slots.get("tc2")])
+                [line_id(name), "tc1" in slots, slots.get("tc1"), "tc2" in slots, slots.get("tc2")])
 
 
 def verdicts(con) -> dict[str, tuple]:
     with store.transaction(con):
         rules.refresh(con)
-    return {row[0]: row[1:] for row in con.execute(f"""
+    return {line_name(row[0]): row[1:] for row in con.execute(f"""
         SELECT r.line_id, w1.name, r.tc1_source, r.tc1_apply, w2.name, r.tc2_source, r.tc2_apply,
                r.status, {rules.SHOWN_REASON}
         FROM line_rules r {rules.JOIN_REFUSABLE} {rules.JOIN_WANTED} ORDER BY r.line_id""").fetchall()}
@@ -134,7 +136,7 @@ def test_consolidated_first_line_explicit_clear_clears_every_line(practice):
 def test_first_line_is_the_lowest_position_not_the_first_inserted(practice):
     client(practice, "acme", consolidate=True)
     add_invoice(practice, "i1", "acme", [("l1", None, None, None), ("l2", None, None, None)])
-    practice.execute("UPDATE invoice_lines SET position = 5 WHERE line_id = 'l1'")
+    practice.execute("UPDATE invoice_lines SET position = 5 WHERE line_id = line_id('l1')")
     override(practice, "l1", tc1="ann")
     override(practice, "l2", tc2="tax")
     assert verdicts(practice) == {
@@ -336,7 +338,7 @@ def test_a_whole_line_rules_row(practice):
     result = practice.execute("SELECT * FROM line_rules")
     row = dict(zip([d[0] for d in result.description], result.fetchone()))
     assert row == {
-        "line_id": "l1", "invoice_id": "i1", "contact_id": "acme", "position": 0, "description": "Work l1",
+        "line_id": line_id("l1"), "invoice_id": "i1", "contact_id": "acme", "position": 0, "description": "Work l1",
         "line_amount": Decimal("100.00"), "invoice_number": "I1", "invoice_date": row["invoice_date"],
         "invoice_status": "AUTHORISED", "invoice_type": "ACCREC",
         "tc1_current_option_id": "bob", "tc1_current_name": "Bob", "tc1_wanted_option_id": "ann",
@@ -350,9 +352,9 @@ def test_a_whole_line_rules_row(practice):
 
 # --- lines Xero will not take back -------------------------------------------------------------
 
-def tag(con, line_id, category, option):
+def tag(con, name, category, option):
     con.execute("INSERT INTO line_tracking (line_id, category_id, option_id) VALUES (?, ?, ?)",
-                [line_id, category, option])
+                [line_id(name), category, option])
 
 
 def test_an_archived_tag_on_another_line_does_not_block_the_invoices_changes(practice):
@@ -473,7 +475,8 @@ def test_a_locked_invoice_with_a_stale_tag_stays_locked(practice):
     ("UPDATE client_settings SET tc2_option_id = 'audit' WHERE contact_id = 'acme'", {"contact_ids": ["acme"]}),
     ("UPDATE services SET tc2_option_id = 'audit' WHERE item_code = 'BOOKS'", {"item_codes": ["BOOKS"]}),
     ("UPDATE team_members SET tc2_option_id = 'audit' WHERE member_id = 2", {"member_ids": [2]}),
-    ("INSERT INTO line_overrides VALUES ('l2', false, NULL, true, 'audit', NULL)", {"line_ids": ["l2"]}),
+    ("INSERT INTO line_overrides VALUES (line_id('l2'), false, NULL, true, 'audit', NULL)",
+     {"line_ids": [line_id("l2")]}),
 ])
 def test_refresh_for_sees_the_stale_tags_of_the_whole_invoice(practice, edit, scope):
     client(practice, "acme", owner=2)
@@ -501,8 +504,9 @@ def line_rules(con) -> list[tuple]:
     ("UPDATE client_settings SET tc1_option_id = 'bob' WHERE contact_id = 'acme'", {"contact_ids": ["acme"]}),
     ("UPDATE services SET tc2_option_id = 'audit' WHERE item_code = 'PAY'", {"item_codes": ["PAY"]}),
     ("UPDATE team_members SET tc2_option_id = 'tax' WHERE member_id = 1", {"member_ids": [1]}),
-    ("INSERT INTO line_overrides VALUES ('l1', true, 'bob', false, NULL, NULL)", {"line_ids": ["l1"]}),
-    ("UPDATE invoices SET amount_paid = 1 WHERE invoice_id = 'i2'", {"line_ids": ["l4"]}),
+    ("INSERT INTO line_overrides VALUES (line_id('l1'), true, 'bob', false, NULL, NULL)",
+     {"line_ids": [line_id("l1")]}),
+    ("UPDATE invoices SET amount_paid = 1 WHERE invoice_id = 'i2'", {"line_ids": [line_id("l4")]}),
 ])
 def test_refresh_for_gives_the_same_table_as_refresh(practice, edit, scope):
     client(practice, "acme", owner=1, tc1="ann", consolidate=True)

@@ -4,6 +4,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from core import rules, store
+from tests.line_ids import line_id, line_name
 
 CATEGORIES = [("cat-p", "ACTIVE", 0), ("cat-d", "ACTIVE", 1), ("cat-r", "ARCHIVED", 2), ("cat-x", "ACTIVE", 3)]
 OPTIONS = {"p1": "cat-p", "p2": "cat-p", "d1": "cat-d", "d2": "cat-d", "r1": "cat-r", "x1": "cat-x"}
@@ -110,10 +111,10 @@ def reference(p: dict) -> dict[str, tuple]:
             invoice[f"l{n}-{position}"] = (*tc1, *tc2, verdict)
         refused = any(len(tags) > 2 or not all(returnable(c, o) for c, o in tags.items()) for tags in after_push)
         may_be_refused = any(inactive(c, o) for tags in after_push for c, o in tags.items())
-        for line_id, (*decided, verdict) in invoice.items():
+        for name, (*decided, verdict) in invoice.items():
             verdict = "blocked" if verdict == "change" and refused else verdict
-            result[line_id] = (*decided, verdict, verdict in ("locked", "blocked")
-                                              or verdict == "change" and may_be_refused)
+            result[name] = (*decided, verdict, verdict in ("locked", "blocked")
+                                           or verdict == "change" and may_be_refused)
     return result
 
 
@@ -141,15 +142,15 @@ def load(con, p: dict) -> None:
                            has_allocations, updated_utc) VALUES (?, ?, ?, ?, 'NZD', ?, ?, now())""",
                     [f"i{n}", f"INV-{n}", contact, status, paid, allocated])
         for position, (item, now1, now2, line_override, extra) in enumerate(lines):
-            line_id = f"l{n}-{position}"
+            line = line_id(f"l{n}-{position}")
             # positions run backwards from 10 to check "first" means the lowest position
             con.execute("INSERT INTO invoice_lines (line_id, invoice_id, position, item_code) VALUES (?, ?, ?, ?)",
-                        [line_id, f"i{n}", 10 - position if position else 0, item])
+                        [line, f"i{n}", 10 - position if position else 0, item])
             tags = [("cat-p", now1), ("cat-d", now2), extra or (None, None)]
             insert_many(con, "INSERT INTO line_tracking (line_id, category_id, option_id) VALUES (?, ?, ?)",
-                            [(line_id, c, o) for c, o in tags if o])
+                            [(line, c, o) for c, o in tags if o])
             if line_override:
-                con.execute("INSERT INTO line_overrides VALUES (?, ?, ?, ?, ?, NULL)", [line_id, *line_override])
+                con.execute("INSERT INTO line_overrides VALUES (?, ?, ?, ?, ?, NULL)", [line, *line_override])
 
 
 @pytest.fixture(scope="module")
@@ -181,4 +182,4 @@ def test_sql_rules_agree_with_the_python_reference(module_con, practice):
         SELECT line_id, tc1_wanted_option_id, tc1_source, tc1_apply, tc2_wanted_option_id, tc2_source, tc2_apply,
                status, {rules.SHOWN_REASON} IS NOT NULL
         FROM line_rules r {rules.JOIN_REFUSABLE}""").fetchall()
-    assert {row[0]: row[1:] for row in rows} == reference(practice)
+    assert {line_name(row[0]): row[1:] for row in rows} == reference(practice)

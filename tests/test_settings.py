@@ -8,6 +8,7 @@ from core import access, catalog, edits, history, settings_tables, slots, store,
 from core.__main__ import main
 from core.catalog import InvalidChange
 from core.edits import Edit
+from tests.line_ids import line_id
 
 ANN, BOB, X = (access.Actor(name, None, access.Role.EDITOR) for name in ("ann", "bob", "x"))
 
@@ -277,45 +278,46 @@ def test_bulk_team_edits_add_members_and_keep_names_unique(edit_practice):
 
 def test_a_line_override_beats_the_rules_and_none_clears_the_slot(edit_practice, wanted):
     con = edit_practice
-    edits.set_line_override(con, "L1", by=ANN, tc1="bob", tc2=None, note="agreed with Bob")
+    edits.set_line_override(con, line_id("L1"), by=ANN, tc1="bob", tc2=None, note="agreed with Bob")
     assert con.execute("SELECT * FROM line_overrides").fetchall() == [
-        ("L1", True, "bob", True, None, "agreed with Bob")]
+        (line_id("L1"), True, "bob", True, None, "agreed with Bob")]
     assert wanted(con, "L1", "L2") == {"L1": ("Bob", "line", None, "line"), "L2": ("Ann", "client", "Tax", "owner")}
-    assert con.execute("SELECT tc2_apply FROM line_rules WHERE line_id = 'L1'").fetchone() == (True,)
-    assert log(con) == [("ann", "ui", "line", "L1", "tc1", None, "Bob"),
-                        ("ann", "ui", "line", "L1", "tc2", None, "None"),
-                        ("ann", "ui", "line", "L1", "note", None, "agreed with Bob")]
+    assert con.execute("SELECT tc2_apply FROM line_rules WHERE line_id = line_id('L1')").fetchone() == (True,)
+    assert log(con) == [("ann", "ui", "line", line_id("L1"), "tc1", None, "Bob"),
+                        ("ann", "ui", "line", line_id("L1"), "tc2", None, "None"),
+                        ("ann", "ui", "line", line_id("L1"), "note", None, "agreed with Bob")]
 
 
 def test_an_override_of_one_slot_keeps_the_other(edit_practice, wanted):
     con = edit_practice
-    edits.set_line_override(con, "L1", by=ANN, tc1="bob")
-    edits.set_line_override(con, "L1", by=ANN, tc2="audit")
-    assert con.execute("SELECT * FROM line_overrides").fetchall() == [("L1", True, "bob", True, "audit", None)]
+    edits.set_line_override(con, line_id("L1"), by=ANN, tc1="bob")
+    edits.set_line_override(con, line_id("L1"), by=ANN, tc2="audit")
+    assert con.execute("SELECT * FROM line_overrides").fetchall() == [
+        (line_id("L1"), True, "bob", True, "audit", None)]
     assert wanted(con, "L1") == {"L1": ("Bob", "line", "Audit", "line")}
 
 
 def test_clearing_an_override_gives_the_line_back_to_the_rules(edit_practice, wanted):
     con = edit_practice
-    edits.set_line_overrides(con, ["L1", "L3"], by=ANN, tc2="audit", note="n")
-    outcome = edits.clear_line_overrides(con, ["L1", "L3"], by=BOB)
+    edits.set_line_overrides(con, [line_id("L1"), line_id("L3")], by=ANN, tc2="audit", note="n")
+    outcome = edits.clear_line_overrides(con, [line_id("L1"), line_id("L3")], by=BOB)
     assert outcome.saved == 2
     assert con.execute("SELECT count(*) FROM line_overrides").fetchone() == (0,)
     assert wanted(con, "L1", "L3") == {"L1": ("Ann", "client", "Tax", "owner"), "L3": (None, "none", None, "none")}
-    assert log(con)[-2:] == [("bob", "ui", "line", "L3", "tc2", "Audit", None),
-                             ("bob", "ui", "line", "L3", "note", "n", None)]
+    assert log(con)[-2:] == [("bob", "ui", "line", line_id("L3"), "tc2", "Audit", None),
+                             ("bob", "ui", "line", line_id("L3"), "note", "n", None)]
 
 
 @pytest.mark.parametrize(("line", "fields", "message"), [
     ("L1", {"tc1": "tax"}, "'Tax' is an option of 'Department', not of Tracking Category 1 (Partner)."),
     ("L1", {"tc2": "advisory"}, "'Advisory' is archived in 'Department'; choose an active option."),
-    ("L9", {"tc1": "bob"}, "There is no invoice line with ID 'L9'."),
+    ("L9", {"tc1": "bob"}, f"There is no invoice line with ID '{line_id('L9')}'."),
     ("L1", {"note": "only a note"}, "Choose an override for Tracking Category 1 or 2."),
 ])
 def test_an_invalid_line_override_is_refused(edit_practice, snapshot, line, fields, message):
     before = snapshot(edit_practice)
     with pytest.raises(InvalidChange) as error:
-        edits.set_line_override(edit_practice, line, by=ANN, **fields)
+        edits.set_line_override(edit_practice, line_id(line), by=ANN, **fields)
     assert str(error.value) == message
     assert snapshot(edit_practice) == before
 
@@ -386,7 +388,7 @@ def test_history_names_each_entity_newest_first(edit_practice):
     edits.set_client(con, "acme", by=ANN, tc1_option_id="bob")
     edits.set_service(con, "ALIGN", by=BOB, source="cli", alignment_fee=True)
     edits.set_team_member(con, 2, by=BOB, tc2_option_id="audit")
-    edits.set_line_override(con, "L2", by=ANN, tc2=None)
+    edits.set_line_override(con, line_id("L2"), by=ANN, tc2=None)
     log = history.changes(con)
     assert log[["changed_by", "source", "entity", "name", "field", "old_value", "new_value"]].values.tolist() == [
         ["ann", "ui", "line", "INV-001 line 2", "tc2", "", "None"],
@@ -444,10 +446,11 @@ def test_cli_services_team_and_lines(edit_practice_db, capsys):
         "Cy Young: tc2 (none) → Audit"]
     assert run_cli(capsys, "team", "cy young", "--email", "none")[1] == "Cy Young: email cy@example.com → (none)\n"
     assert run_cli(capsys, "team", "Cy Young", "--remove")[0] == 0
-    assert run_cli(capsys, "line", "L1", "--tc1", "Bob", "--tc2", "none", "--note", "agreed")[1].splitlines() == [
+    out = run_cli(capsys, "line", line_id("L1"), "--tc1", "Bob", "--tc2", "none", "--note", "agreed")[1]
+    assert out.splitlines() == [
         "INV-001 line 1: tc1 (no override) → Bob", "INV-001 line 1: tc2 (no override) → None",
         "INV-001 line 1: note (no override) → agreed"]
-    assert run_cli(capsys, "line", "L1", "--clear")[0] == 0
+    assert run_cli(capsys, "line", line_id("L1"), "--clear")[0] == 0
     assert run_cli(capsys, "client", "acme")[:2] == (0, "No changes.\n")
     with store.connect() as con:
         assert con.execute("SELECT * FROM services").fetchall() == [("ALIGN", "tax", True)]
@@ -465,8 +468,9 @@ def test_cli_services_team_and_lines(edit_practice_db, capsys):
     (["service", "NOPE", "--alignment-fee", "yes"], "There is no item with code 'NOPE'."),
     (["team", "Ann Smith", "--remove"], "Ann Smith still owns 1 client: Acme Ltd. Give them another owner first."),
     (["team", "Zed", "--remove"], "There is no team member called 'Zed'."),
-    (["line", "L9", "--tc1", "Bob"], "There is no invoice line with ID 'L9'."),
-    (["line", "L1", "--clear", "--tc1", "Bob"], "Give either --clear or --tc1/--tc2, not both."),
+    (["line", line_id("L9"), "--tc1", "Bob"], f"There is no invoice line with ID '{line_id('L9')}'."),
+    (["line", "L9", "--tc1", "Bob"], "There is no invoice line with ID 'L9'."),  # not even a GUID
+    (["line", line_id("L1"), "--clear", "--tc1", "Bob"], "Give either --clear or --tc1/--tc2, not both."),
 ])
 def test_cli_refuses_with_exit_2_and_writes_nothing(edit_practice_db, capsys, snapshot, argv, message):
     with store.connect() as con:

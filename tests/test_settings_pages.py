@@ -6,6 +6,7 @@ its form's fields are then set and Save is clicked as a person would.
 import pytest
 
 from core import access, edits, settings_tables, store
+from tests.line_ids import line_id
 
 PERSON = access.LOCAL_USER.who
 
@@ -266,12 +267,13 @@ def test_preview_overrides_the_selected_lines_and_clears_them(practice_db, wante
     assert [s.value for s in at.success] == ["2 lines saved."]
     with db() as con:
         assert con.execute("SELECT * FROM line_overrides ORDER BY line_id").fetchall() == [
-            ("L1", True, "bob", True, None, "agreed with Bob"), ("L2", True, "bob", True, None, "agreed with Bob")]
+            (line_id("L1"), True, "bob", True, None, "agreed with Bob"),
+            (line_id("L2"), True, "bob", True, None, "agreed with Bob")]
         assert wanted(con, "L1", "L2", "L3") == {"L1": ("Bob", "line", None, "line"), "L2": ("Bob", "line", None, "line"),
                                                  "L3": (None, "none", None, "none")}
-        assert log(con)[:3] == [(PERSON, "ui", "line", "L1", "tc1", None, "Bob"),
-                                (PERSON, "ui", "line", "L1", "tc2", None, "None"),
-                                (PERSON, "ui", "line", "L1", "note", None, "agreed with Bob")]
+        assert log(con)[:3] == [(PERSON, "ui", "line", line_id("L1"), "tc1", None, "Bob"),
+                                (PERSON, "ui", "line", line_id("L1"), "tc2", None, "None"),
+                                (PERSON, "ui", "line", line_id("L1"), "note", None, "agreed with Bob")]
     assert at.dataframe(key="preview_lines").value["tc1_source"].tolist() == ["none", "line", "line"]
 
     button(at, "Clear override").click().run()

@@ -2,6 +2,7 @@ import duckdb
 import pytest
 
 from core import rules, store
+from tests.line_ids import line_id, line_name
 
 
 def test_migrations_apply_once(db_path):
@@ -61,14 +62,17 @@ def test_transaction_commits_and_bumps_version(con):
 
 def test_delete_at_deletes_the_keys_rows_where_they_were_found_or_else_by_key(con):
     con.execute("""INSERT INTO line_tracking (line_id, category_id, option_id) VALUES
-        ('l1', 'cat-a', 'ann'), ('l1', 'cat-b', 'tax'), ('l2', 'cat-a', 'bob'), ('l3', 'cat-a', 'ann')""")
-    where = dict(con.execute("SELECT line_id || '/' || category_id, rowid FROM line_tracking").fetchall())
-    left = lambda: sorted(con.execute("SELECT line_id, category_id FROM line_tracking").fetchall())
+        (line_id('l1'), 'cat-a', 'ann'), (line_id('l1'), 'cat-b', 'tax'), (line_id('l2'), 'cat-a', 'bob'),
+        (line_id('l3'), 'cat-a', 'ann')""")
+    where = {(line_name(line), category): row
+             for line, category, row in con.execute("SELECT line_id, category_id, rowid FROM line_tracking").fetchall()}
+    left = lambda: sorted((line_name(line), category) for line, category
+                          in con.execute("SELECT line_id, category_id FROM line_tracking").fetchall())
 
-    store.delete_at(con, "line_tracking", "line_id", ["l1"], [where["l1/cat-a"], where["l1/cat-b"]])
+    store.delete_at(con, "line_tracking", "line_id", [line_id("l1")], [where["l1", "cat-a"], where["l1", "cat-b"]])
     assert left() == [("l2", "cat-a"), ("l3", "cat-a")]
     # a position that now holds another line's row deletes nothing there; the line's rows go by key
-    store.delete_at(con, "line_tracking", "line_id", ["l2"], [where["l3/cat-a"]])
+    store.delete_at(con, "line_tracking", "line_id", [line_id("l2")], [where["l3", "cat-a"]])
     assert left() == [("l3", "cat-a")]
 
 

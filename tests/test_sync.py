@@ -107,7 +107,8 @@ def test_an_invoice_is_mirrored_field_by_field(synced, gw, sandbox):
     assert row == (invoice["InvoiceNumber"], invoice["Contact"]["ContactID"], parse_day(invoice["Date"]),
                    invoice["Status"], invoice["CurrencyCode"], Decimal(str(invoice["Total"])),
                    Decimal(str(invoice.get("AmountPaid", 0))).quantize(Decimal("0.01")), True)
-    lines = synced.execute("SELECT line_id, line_amount FROM invoice_lines WHERE invoice_id = ? ORDER BY position",
+    lines = synced.execute("SELECT line_id::VARCHAR, line_amount FROM invoice_lines WHERE invoice_id = ? "
+                           "ORDER BY position",
                            [invoice["InvoiceID"]]).fetchall()
     assert lines == [(line["LineItemID"], Decimal(str(line["LineAmount"])).quantize(Decimal("0.01")))
                      for line in invoice["LineItems"]]
@@ -153,7 +154,7 @@ def test_an_invoice_edited_in_xero_shows_up_with_its_lines_replaced(synced, gw, 
     result = sync(gw)
 
     assert result.counts["invoices"] == 1 and result.calls_per_entity["invoices"] == 1
-    assert synced.execute("SELECT line_id FROM invoice_lines WHERE invoice_id = ? ORDER BY position",
+    assert synced.execute("SELECT line_id::VARCHAR FROM invoice_lines WHERE invoice_id = ? ORDER BY position",
                           [invoice["InvoiceID"]]).fetchall() == [(line["LineItemID"],) for line in edited["LineItems"]]
     assert count(synced, "invoice_lines") == sum(len(i["LineItems"]) for i in documents(sandbox))
     assert synced.execute("SELECT count(*) FROM line_tracking WHERE line_id IN (?, ?)",
@@ -447,6 +448,17 @@ def test_two_lines_with_one_id_are_refused_and_the_mirror_is_kept(synced, gw, sa
     sandbox.edit_invoice(second["InvoiceID"], lambda record: record["LineItems"][0].update(LineItemID=repeated))
     with pytest.raises(XeroBadResponse, match=f"contradict each other: two invoice lines with the key {repeated}"):
         sync(gw, full=True)
+    assert snapshot(synced) == before
+
+
+def test_a_line_id_that_is_not_a_guid_is_refused_in_one_line_and_the_mirror_is_kept(synced, gw, sandbox):
+    before = snapshot(synced)
+    draft = next(i for i in sales(sandbox) if i["Status"] == "DRAFT")
+    sandbox.edit_invoice(draft["InvoiceID"], lambda record: record["LineItems"][0].update(LineItemID="line-1"))
+    with pytest.raises(XeroBadResponse) as refused:
+        sync(gw)
+    assert str(refused.value) == ("Xero sent invoice lines we cannot read: "
+                                  "Conversion Error: Could not convert string 'line-1' to UUID")
     assert snapshot(synced) == before
 
 

@@ -101,7 +101,8 @@ EDITED_CLIENT = "SELECT contact_id FROM client_settings WHERE NOT consolidate OR
 NEW_TC1_OPTIONS = """SELECT option_id FROM tracking_options
     WHERE category_id = '00000001-0000-4000-8000-000000000000' AND status = 'ACTIVE' ORDER BY option_id LIMIT ?"""
 
-# The baseline's input: the same rows the SQL reads, fetched into Python.
+# The baseline's input: the same rows the SQL reads, fetched into Python (the lines' ids as strings, as the overrides
+# keep them).
 BASELINE_INPUTS = {
     "slots": "SELECT slot, category_id FROM slots",
     "categories": "SELECT category_id, status, position FROM tracking_categories",
@@ -110,8 +111,8 @@ BASELINE_INPUTS = {
     "clients": "SELECT contact_id, owner_id, tc1_option_id, tc2_option_id, consolidate FROM client_settings",
     "services": "SELECT item_code, tc2_option_id, alignment_fee FROM services",
     "overrides": "SELECT line_id, tc1_override, tc1_option_id, tc2_override, tc2_option_id FROM line_overrides",
-    "tracking": "SELECT line_id, category_id, option_id FROM line_tracking",
-    "lines": """SELECT L.line_id, L.invoice_id, L.position, L.item_code, I.contact_id, I.status,
+    "tracking": "SELECT line_id::VARCHAR, category_id, option_id FROM line_tracking",
+    "lines": """SELECT L.line_id::VARCHAR, L.invoice_id, L.position, L.item_code, I.contact_id, I.status,
                        I.amount_paid, I.amount_credited, I.has_allocations
                 FROM invoice_lines L JOIN invoices I USING (invoice_id)""",
 }
